@@ -1,0 +1,3 @@
+from crisiskit.cli import main
+
+main()

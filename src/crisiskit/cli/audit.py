@@ -1,0 +1,3 @@
+"""Commands: audit (registered on crisiskit.cli.app.app)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Commands: validate (registered on crisiskit.cli.app.app)."""
+
+from __future__ import annotations

@@ -1,0 +1,126 @@
+"""Terminal output: the only module that imports rich.
+
+Everything a command shows goes through here, so that `--output json` keeps stdout pure JSON
+(messages go to stderr) and so that rendering stays out of the core.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_out: Console | None = None
+_err: Console | None = None
+
+
+def out() -> Console:
+    """Return the stdout console (created on first use so tests can swap sys.stdout)."""
+    global _out
+    if _out is None or _out.file is not sys.stdout:
+        _out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return _out
+
+
+def err() -> Console:
+    """Return the stderr console."""
+    global _err
+    if _err is None or _err.file is not sys.stderr:
+        _err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return _err
+
+
+def emit_json(data: Any) -> None:
+    """Write one JSON document to stdout (and nothing else)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def text(message: str, *, style: str | None = None) -> None:
+    """Write a line of text to stdout (rich markup is not interpreted)."""
+    out().print(message, style=style, markup=False)
+
+
+def info(message: str) -> None:
+    """Write an informational line to stderr."""
+    err().print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    """Write a warning to stderr."""
+    err().print(f"warning: {message}", style="yellow", markup=False)
+
+
+def error(message: str) -> None:
+    """Write an error to stderr."""
+    err().print(f"error: {message}", style="bold red", markup=False)
+
+
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str | None = None,
+) -> None:
+    """Render a table on stdout."""
+    t = Table(title=title, caption=caption, show_lines=False)
+    for column in columns:
+        t.add_column(column, overflow="fold")
+    for row in rows:
+        t.add_row(*("" if cell is None else str(cell) for cell in row))
+    out().print(t)
+
+
+def is_terminal() -> bool:
+    """Tell whether stderr is an interactive terminal (progress bars, prompts)."""
+    return err().is_terminal
+
+
+def confirm(prompt: str) -> bool:
+    """Ask a yes/no question on the terminal; anything but yes is no."""
+    from rich.prompt import Confirm
+
+    return Confirm.ask(prompt, console=err(), default=False)
+
+
+class Phase:
+    """Progress of one phase: rich bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, name: str, total: int, progress: Any | None) -> None:
+        self.name = name
+        self.total = total
+        self.done = 0
+        self._progress = progress
+        self._task = progress.add_task(name, total=total or 1) if progress is not None else None
+
+    def advance(self, n: int = 1, note: str | None = None) -> None:
+        self.done += n
+        if self._progress is not None:
+            self._progress.update(self._task, advance=n)
+        elif note:
+            info(f"[{self.name}] {note}")
+
+    def finish(self, summary: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.total or 1)
+        info(f"{self.name}: {summary}")
+
+
+@contextmanager
+def progress() -> Iterator[Any]:
+    """Yield a factory `phase(name, total) -> Phase` that shows progress per phase."""
+    if is_terminal():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err()
+        ) as bar:
+            yield lambda name, total: Phase(name, total, bar)
+    else:
+        yield lambda name, total: Phase(name, total, None)

@@ -1,0 +1,74 @@
+"""Exceptions raised by crisiskit's core, and the exit code each maps to.
+
+    CrisisKitError                 exit 1 unless a subclass says otherwise
+    ├── InputError                 exit 2: invalid inventory, playbook, argument; nothing was changed
+    ├── PreconditionFailed         exit 3: a check refused the operation before any write
+    │   └── LockHeld               another run holds the commune's lock
+    └── OperationFailed            exit 1: the operation started and could not finish
+        └── GraphError             (crisiskit.graph.errors) Microsoft Graph answered with an error
+
+The CLI catches CrisisKitError, prints its message to stderr and exits with `exit_code`.
+Messages never contain secrets: secrets are `crisiskit.secrets.Secret`, which masks itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_PRECONDITION = 3
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem in an input file, located as precisely as the file allows."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class CrisisKitError(Exception):
+    """Base of every error crisiskit reports to its user."""
+
+    exit_code = EXIT_FAILED
+
+
+class InputError(CrisisKitError):
+    """Invalid input: an inventory, a playbook, a command-line value."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
+        self.diagnostics = sorted(diagnostics)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if not self.diagnostics:
+            return super().__str__()
+        return "\n".join(str(d) for d in self.diagnostics)
+
+
+class PreconditionFailed(CrisisKitError):
+    """A check made before any write refused the operation."""
+
+    exit_code = EXIT_PRECONDITION
+
+
+class LockHeld(PreconditionFailed):
+    """Another crisiskit process holds the lock of this commune."""
+
+
+class OperationFailed(CrisisKitError):
+    """The operation started and could not be completed; a rerun resumes it."""
+
+    exit_code = EXIT_FAILED

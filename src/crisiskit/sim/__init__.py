@@ -1,0 +1,1 @@
+"""crisiskit.sim."""
