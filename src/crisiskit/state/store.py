@@ -1,0 +1,595 @@
+"""The local state store: runs, steps, created-object journal, device loans, audit chain.
+
+One SQLite file, `$CRISISKIT_HOME/state.db`, in WAL mode. Every write method is one
+transaction committed before it returns (or part of an explicit `transaction()` block), so a
+process killed at any instant leaves whole rows or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from crisiskit.errors import OperationFailed, PreconditionFailed
+from crisiskit.state.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    canonical_json,
+    ensure_no_secret,
+    entry_hash,
+    verify_chain,
+)
+from crisiskit.state.lock import commune_lock
+from crisiskit.state.migrations import Migration, migrate
+
+DB_NAME = "state.db"
+BUSY_TIMEOUT_MS = 10_000
+
+DeviceKind = Literal["laptop", "phone"]
+
+
+class StateError(OperationFailed):
+    """The state database cannot be opened or used."""
+
+
+class LoanConflict(PreconditionFailed):
+    """An asset is already lent to someone else."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One invocation of a command that changes or inspects a commune's kit."""
+
+    id: int
+    commune: str
+    playbook: str | None
+    kind: str
+    operator: str
+    pid: int | None
+    started_at: str
+    finished_at: str | None
+    outcome: str | None
+    summary: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a run, as journaled."""
+
+    id: int
+    run_id: int
+    seq: int
+    phase: str
+    kind: str
+    key: str
+    action: str
+    status: str
+    graph_id: str | None
+    detail: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """The Graph id of an object crisiskit created, by commune, kind and natural key."""
+
+    commune: str
+    kind: str
+    natural_key: str
+    graph_id: str
+    run_id: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Loan:
+    """A device lent to an account of a commune (open while `returned_at` is None)."""
+
+    id: int
+    commune: str
+    device_kind: str
+    asset_tag: str
+    upn: str
+    run_id: int | None
+    loaned_at: str
+    returned_at: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.returned_at is None
+
+
+def _now_iso(clock: Callable[[], datetime]) -> str:
+    moment = clock()
+    if moment.tzinfo is None:
+        raise ValueError("the store's clock must return aware datetimes")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _json_or_none(value: Mapping[str, Any] | None, where: str) -> str | None:
+    if value is None:
+        return None
+    ensure_no_secret(value, where)
+    try:
+        return canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where} is not JSON-serialisable: {exc}") from None
+
+
+class Store:
+    """Read and write crisiskit's local state (see the module docstring)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        home: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._conn = conn
+        self.home = home
+        self.path = home / DB_NAME
+        self._clock = clock or (lambda: datetime.now(UTC))
+        # The engine may journal from worker threads; one connection, one writer at a time.
+        self._mutex = threading.RLock()
+        self._depth = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        migrations: list[Migration] | None = None,
+    ) -> Store:
+        """Open (creating if needed) `home/state.db` and apply pending migrations."""
+        home = Path(home)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create the state folder {home}: {exc.strerror}") from None
+        path = home / DB_NAME
+        try:
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open the state database {path}: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode, NORMAL keeps every committed transaction across a killed process
+            # and the database consistent across a power loss (which may drop the last few).
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn, str(path), migrations)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StateError(f"the state database {path} is unusable: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        try:
+            os.chmod(path, 0o600)
+        except OSError:
+            pass
+        return cls(conn, home, clock=clock)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._mutex:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the writes made inside the block into one transaction (nesting joins it)."""
+        with self._mutex:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        """Return the number of the last migration applied."""
+        row = self._conn.execute("SELECT MAX(number) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def commune_lock(self, commune: str) -> AbstractContextManager[Path]:
+        """Return the exclusive lock of `commune` (see `crisiskit.state.lock.commune_lock`)."""
+        return commune_lock(self.home, commune)
+
+    def now(self) -> str:
+        """Return the store's current time as stored (ISO 8601, UTC)."""
+        return _now_iso(self._clock)
+
+    # ---------------------------------------------------------------- runs and steps
+
+    def start_run(
+        self,
+        commune: str,
+        kind: str,
+        operator: str,
+        playbook: str | None = None,
+    ) -> int:
+        """Record the start of a run and return its id."""
+        with self.transaction():
+            cur = self._conn.execute(
+                "INSERT INTO runs (commune, playbook, kind, operator, pid, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (commune, playbook, kind, operator, os.getpid(), self.now()),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_run(
+        self, run_id: int, outcome: str, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record the end of a run, its outcome (e.g. 'succeeded', 'failed') and a summary."""
+        summary_json = _json_or_none(summary, "run summary")
+        with self.transaction():
+            cur = self._conn.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?",
+                (self.now(), outcome, summary_json, run_id),
+            )
+            if cur.rowcount != 1:
+                raise StateError(f"no run {run_id} in the state database")
+
+    def run(self, run_id: int) -> Run | None:
+        """Return one run, or None."""
+        row = self._conn.execute(f"{_RUN_SELECT} WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self, commune: str | None = None, limit: int | None = None) -> list[Run]:
+        """Return runs, most recent first, optionally of one commune."""
+        sql, args = _RUN_SELECT, list[Any]()
+        if commune is not None:
+            sql += " WHERE commune = ?"
+            args.append(commune)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_run(row) for row in self._conn.execute(sql, args)]
+
+    def unfinished_runs(self, commune: str) -> list[Run]:
+        """Return the runs of `commune` that never recorded an end (killed or crashed)."""
+        sql = f"{_RUN_SELECT} WHERE commune = ? AND finished_at IS NULL ORDER BY id"
+        return [_run(row) for row in self._conn.execute(sql, (commune,))]
+
+    def add_step(
+        self,
+        run_id: int,
+        phase: str,
+        kind: str,
+        key: str,
+        action: str,
+        status: str,
+        graph_id: str | None = None,
+        detail: str | Mapping[str, Any] | None = None,
+    ) -> int:
+        """Journal one step of a run and return its sequence number within the run."""
+        if isinstance(detail, Mapping):
+            detail = _json_or_none(detail, "step detail")
+        else:
+            ensure_no_secret(detail, "step detail")
+        with self.transaction():
+            (seq,) = self._conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            try:
+                self._conn.execute(
+                    "INSERT INTO steps (run_id, seq, phase, kind, key, action, status, graph_id,"
+                    " detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, seq, phase, kind, key, action, status, graph_id, detail, self.now()),
+                )
+            except sqlite3.IntegrityError:
+                raise StateError(f"no run {run_id} in the state database") from None
+        return int(seq)
+
+    def steps(self, run_id: int) -> list[Step]:
+        """Return the steps of a run in order."""
+        rows = self._conn.execute(
+            "SELECT id, run_id, seq, phase, kind, key, action, status, graph_id, detail, at"
+            " FROM steps WHERE run_id = ? ORDER BY seq",
+            (run_id,),
+        )
+        return [Step(*row) for row in rows]
+
+    # ---------------------------------------------------------------- created-object journal
+
+    def record_object(
+        self, run_id: int | None, commune: str, kind: str, natural_key: str, graph_id: str
+    ) -> None:
+        """Journal the Graph id of an object just created (call before any wait that follows).
+
+        Recording the same object again is a no-op; a different id for the same natural key
+        (the object was recreated) replaces the old one.
+        """
+        if not graph_id:
+            raise ValueError("record_object needs the Graph id of the created object")
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO objects (commune, kind, natural_key, graph_id, run_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (commune, kind, natural_key) DO UPDATE SET"
+                "   graph_id = excluded.graph_id, run_id = excluded.run_id,"
+                "   created_at = excluded.created_at"
+                " WHERE objects.graph_id != excluded.graph_id",
+                (commune, kind, natural_key, graph_id, run_id, self.now()),
+            )
+
+    def objects(self, commune: str, kind: str | None = None) -> list[ObjectRecord]:
+        """Return the journaled objects of a commune, optionally of one kind."""
+        sql = (
+            "SELECT commune, kind, natural_key, graph_id, run_id, created_at FROM objects"
+            " WHERE commune = ?"
+        )
+        args: list[Any] = [commune]
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        sql += " ORDER BY kind, natural_key"
+        return [ObjectRecord(*row) for row in self._conn.execute(sql, args)]
+
+    def object_id(self, commune: str, kind: str, natural_key: str) -> str | None:
+        """Return the journaled Graph id of one object, or None."""
+        row = self._conn.execute(
+            "SELECT graph_id FROM objects WHERE commune = ? AND kind = ? AND natural_key = ?",
+            (commune, kind, natural_key),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def forget_object(self, commune: str, kind: str, natural_key: str) -> bool:
+        """Remove an object from the journal (after it is deleted); tell whether it was there."""
+        with self.transaction():
+            cur = self._conn.execute(
+                "DELETE FROM objects WHERE commune = ? AND kind = ? AND natural_key = ?",
+                (commune, kind, natural_key),
+            )
+        return cur.rowcount > 0
+
+    # ---------------------------------------------------------------- loans
+
+    def add_loan(
+        self,
+        run_id: int | None,
+        commune: str,
+        device_kind: DeviceKind,
+        asset_tag: str,
+        upn: str,
+    ) -> Loan:
+        """Record that `asset_tag` is lent to `upn` of `commune`; return the open loan.
+
+        Idempotent: the same asset already lent to the same commune and account returns the
+        existing loan. Lent to anyone else, it raises `LoanConflict`.
+        """
+        if device_kind not in ("laptop", "phone"):
+            raise ValueError(f"device kind must be 'laptop' or 'phone', not {device_kind!r}")
+        with self.transaction():
+            current = self._open_loan(asset_tag)
+            if current is not None:
+                if (current.commune, current.upn, current.device_kind) == (
+                    commune,
+                    upn,
+                    device_kind,
+                ):
+                    return current
+                raise LoanConflict(
+                    f"{device_kind} {asset_tag} is already lent to {current.upn} "
+                    f"({current.commune}) since {current.loaned_at}"
+                )
+            cur = self._conn.execute(
+                "INSERT INTO loans (commune, device_kind, asset_tag, upn, run_id, loaned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (commune, device_kind, asset_tag, upn, run_id, self.now()),
+            )
+            assert cur.lastrowid is not None
+            loan = self._loan_by_id(cur.lastrowid)
+        assert loan is not None
+        return loan
+
+    def return_loan(self, commune: str, asset_tag: str) -> Loan | None:
+        """Close the open loan of `asset_tag` to `commune`; return it, or None if none is open.
+
+        An asset lent to another commune is not this commune's to return: `LoanConflict`.
+        """
+        with self.transaction():
+            current = self._open_loan(asset_tag)
+            if current is None:
+                return None
+            if current.commune != commune:
+                raise LoanConflict(
+                    f"{asset_tag} is lent to {current.commune}, not to {commune}; not returned"
+                )
+            self._conn.execute(
+                "UPDATE loans SET returned_at = ? WHERE id = ?", (self.now(), current.id)
+            )
+            loan = self._loan_by_id(current.id)
+        return loan
+
+    def open_loans(self, commune: str | None = None) -> list[Loan]:
+        """Return the loans not yet returned, optionally of one commune."""
+        return self.loans(commune, open_only=True)
+
+    active_loans = open_loans
+
+    def loans(self, commune: str | None = None, *, open_only: bool = False) -> list[Loan]:
+        """Return loans (history included unless `open_only`), oldest first."""
+        sql, args = f"{_LOAN_SELECT} WHERE 1 = 1", list[Any]()
+        if commune is not None:
+            sql += " AND commune = ?"
+            args.append(commune)
+        if open_only:
+            sql += " AND returned_at IS NULL"
+        sql += " ORDER BY id"
+        return [Loan(*row) for row in self._conn.execute(sql, args)]
+
+    def _open_loan(self, asset_tag: str) -> Loan | None:
+        row = self._conn.execute(
+            f"{_LOAN_SELECT} WHERE asset_tag = ? AND returned_at IS NULL", (asset_tag,)
+        ).fetchone()
+        return Loan(*row) if row else None
+
+    def _loan_by_id(self, loan_id: int) -> Loan | None:
+        row = self._conn.execute(f"{_LOAN_SELECT} WHERE id = ?", (loan_id,)).fetchone()
+        return Loan(*row) if row else None
+
+    # ---------------------------------------------------------------- audit
+
+    def audit_append(
+        self,
+        operator: str,
+        commune: str | None,
+        action: str,
+        target: str | None,
+        outcome: str,
+        request_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append an entry to the hash-chained audit log and return it.
+
+        Raises ValueError if a `Secret` is anywhere in the arguments: the audit log is
+        exported and shown, and must never hold a secret.
+        """
+        details = dict(details or {})
+        for name, value in (
+            ("operator", operator),
+            ("commune", commune),
+            ("action", action),
+            ("target", target),
+            ("outcome", outcome),
+            ("request_id", request_id),
+        ):
+            ensure_no_secret(value, f"audit {name}")
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"audit {name} must be a string, not {type(value).__name__}")
+        details_json = _json_or_none(details, "audit details")
+        assert details_json is not None
+        # Hash what verification will read back, not the caller's objects (tuples, etc.).
+        details = json.loads(details_json)
+        with self.transaction():
+            head = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            # Continue from the head, not from MAX(seq): entries deleted at the end stay a gap.
+            seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+            at = self.now()
+            digest = entry_hash(
+                seq=seq,
+                at=at,
+                operator=operator,
+                commune=commune,
+                action=action,
+                target=target,
+                outcome=outcome,
+                request_id=request_id,
+                details=details,
+                prev_hash=prev_hash,
+            )
+            self._conn.execute(
+                "INSERT INTO audit (seq, at, operator, commune, action, target, outcome,"
+                " request_id, details_json, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, at, operator, commune, action, target, outcome, request_id,
+                 details_json, prev_hash, digest),
+            )
+            self._conn.execute(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                (seq, digest),
+            )
+        return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
+                          details, prev_hash, digest)
+
+    def audit_entries(
+        self, commune: str | None = None, *, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Return audit entries in chain order; with `limit`, only the last `limit` of them."""
+        sql = f"{_AUDIT_SELECT}"
+        args: list[Any] = []
+        if commune is not None:
+            sql += " WHERE commune = ?"
+            args.append(commune)
+        if limit is not None:
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+            args.append(limit)
+        else:
+            sql += " ORDER BY seq"
+        return [_audit_entry(row) for row in self._conn.execute(sql, args)]
+
+    def audit_count(self) -> int:
+        """Return the number of entries in the audit log."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+
+    def audit_verify(self) -> list[str]:
+        """Check the whole audit chain; return the problems found (empty means intact)."""
+        with self.transaction():
+            # One transaction, so a concurrent append cannot look like a broken head.
+            rows = self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq").fetchall()
+            head = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        return verify_chain(rows, tuple(head) if head else None)
+
+
+_RUN_SELECT = (
+    "SELECT id, commune, playbook, kind, operator, pid, started_at, finished_at, outcome,"
+    " summary_json FROM runs"
+)
+_LOAN_SELECT = (
+    "SELECT id, commune, device_kind, asset_tag, upn, run_id, loaned_at, returned_at FROM loans"
+)
+_AUDIT_SELECT = (
+    "SELECT seq, at, operator, commune, action, target, outcome, request_id, details_json,"
+    " prev_hash, hash FROM audit"
+)
+
+
+def _run(row: tuple[Any, ...]) -> Run:
+    run_id, commune, playbook, kind, operator, pid, started, finished, outcome, summary = row
+    return Run(run_id, commune, playbook, kind, operator, pid, started, finished, outcome,
+               json.loads(summary) if summary else None)
+
+
+def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
+    seq, at, operator, commune, action, target, outcome, request_id, details_json, prev, h = row
+    try:
+        details = json.loads(details_json)
+    except ValueError:
+        details = {"_unreadable": details_json}
+    return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
+                      details, prev, h)
