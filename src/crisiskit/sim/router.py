@@ -38,6 +38,7 @@ class SimResponse:
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     content_type: str | None = None
+    write: bool = False  # set by the dispatcher: a write that succeeded (faults apply after it)
 
 
 class SimError(Exception):
@@ -78,7 +79,9 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def route(self, method: str, template: str, *, write: bool | None = None) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, template: str, *, write: bool | None = None
+    ) -> Callable[[Handler], Handler]:
         """Register a handler for `template`, e.g. `/users/{user_id}/assignLicense`.
 
         `{name}` matches one path segment; `{name:path}` matches across `/`.

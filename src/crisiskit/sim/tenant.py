@@ -23,16 +23,20 @@ class Tenant:
     tap_policy_enabled: bool = True
     skus: dict[str, dict[str, Any]] = field(default_factory=dict)  # skuId -> subscribedSku
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_createdAt", "_licensedAt"
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_members", "_owners" (id lists)
+    # "_members", "_owners" (id lists)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)  # id == group id
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_teamId"
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # teamsAsyncOperation
     drives: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_groupId"
-    drive_items: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_driveId", "_parentId", "_path", "_content"
-    auth_methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_userId", "_kind", "_secret"
+    # "_driveId", "_parentId", "_path", "_content"
+    drive_items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "_userId", "_kind", "_secret"
+    auth_methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_userId", "_mime"
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_kind": user|group
-    written_at: dict[str, float] = field(default_factory=dict)  # object id -> epoch seconds of last write
+    # object id -> epoch seconds of last write
+    written_at: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "version": STATE_VERSION, "tenant": asdict(self)}

@@ -1,0 +1,286 @@
+"""The simulator's core: one tenant, one behaviour profile, one seeded random source, routing.
+
+`Simulator.dispatch` is shared by plain HTTP requests and `$batch` sub-requests. HTTP concerns
+(authentication, throttling, latency, injected faults, dropped connections) live in `app.py`,
+around `dispatch`; the endpoint families (`directory.py`, `groups.py`, ...) register handlers on
+one `Router` and keep their objects in the `Tenant`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from crisiskit.sim.profiles import Profile
+from crisiskit.sim.router import Router, SimError, SimRequest, SimResponse
+from crisiskit.sim.tenant import Tenant
+
+FAMILIES = ("directory", "groups", "teams", "drive", "authmethods", "mail")
+_KEY_SEGMENT = re.compile(r"\('([^']*)'\)")
+_SLASHES = re.compile(r"/{2,}")
+
+
+def not_found(what: str) -> SimError:
+    """Return the directory's 404 for an id or key that matches nothing."""
+    return SimError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{what}' does not exist or one of its queried reference-property objects "
+        "are not present.",
+    )
+
+
+def build_router() -> Router:
+    """Build the router with every endpoint family that is present, in the agreed order."""
+    router = Router()
+    for name in FAMILIES:
+        try:
+            module = importlib.import_module(f"crisiskit.sim.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"crisiskit.sim.{name}":
+                raise
+            continue
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(router)
+    return router
+
+
+def normalize_path(path: str) -> str:
+    """Collapse `//` (the SDK produces it), drop a trailing `/`, turn `x('id')` into `x/id`."""
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if "('" in path:
+        path = _KEY_SEGMENT.sub(lambda m: "/" + m.group(1), path)
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path or "/"
+
+
+class Simulator:
+    """A simulated Microsoft 365 tenant answering Graph requests."""
+
+    def __init__(
+        self,
+        tenant: Tenant | None = None,
+        profile: Profile | None = None,
+        seed: int = 0,
+        state_file: Path | None = None,
+    ) -> None:
+        self.tenant = tenant if tenant is not None else Tenant()
+        self.profile = profile if profile is not None else Profile.named("instant")
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.requests_log: list[dict[str, Any]] = []
+        self.state_file = state_file
+        self.router = build_router()
+        # Handlers run on the server's event loop; tests and the control API read the tenant from
+        # other threads, so every mutation and snapshot holds this lock.
+        self.lock = threading.RLock()
+        self.clock_offset = 0.0  # seconds added to the wall clock (`/_sim/clock`)
+
+    # -- clock, ids ---------------------------------------------------------------------------
+    def now(self) -> float:
+        """Return the simulated time, in epoch seconds."""
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward, e.g. to age a group past the replication window."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.clock_offset += seconds
+
+    def new_id(self) -> str:
+        """Return a uuid4-form id drawn from the seeded random source."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def iso(self, ts: float | None = None) -> str:
+        """Format epoch seconds (default: now) as Graph does: `2026-11-26T20:12:26Z`."""
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now() if ts is None else ts))
+
+    # -- eventual consistency ----------------------------------------------------------------
+    def touch(self, obj_id: str) -> None:
+        """Record that `obj_id` was just written (reads by id may lag behind it)."""
+        self.tenant.written_at[obj_id] = self.now()
+
+    def is_young(self, obj_id: str) -> bool:
+        """Tell whether `obj_id` was written less than `replication_lag_s` ago."""
+        lag = self.profile.replication_lag_s
+        written = self.tenant.written_at.get(obj_id)
+        return bool(lag) and written is not None and self.now() - written < lag
+
+    def check_replicated(self, obj_id: str) -> None:
+        """Raise the directory's 404 when a young object is read from a lagging replica."""
+        if self.is_young(obj_id) and self.rng.random() < self.profile.replication_404_rate:
+            raise not_found(obj_id)
+
+    # -- lookups ------------------------------------------------------------------------------
+    def get_user(self, id_or_upn: str) -> dict[str, Any]:
+        """Return the stored user with this id or userPrincipalName, or raise the 404."""
+        user = self.tenant.users.get(id_or_upn)
+        if user is not None:
+            return user
+        if "@" in id_or_upn:
+            wanted = id_or_upn.lower()
+            for candidate in self.tenant.users.values():
+                if str(candidate.get("userPrincipalName", "")).lower() == wanted:
+                    return candidate
+        raise not_found(id_or_upn)
+
+    def get_group(self, group_id: str) -> dict[str, Any]:
+        """Return the stored group with this id, or raise the 404."""
+        group = self.tenant.groups.get(group_id)
+        if group is None:
+            raise not_found(group_id)
+        return group
+
+    def directory_object(self, obj_id: str) -> dict[str, Any] | None:
+        """Return a live user or group by id, or None."""
+        return self.tenant.users.get(obj_id) or self.tenant.groups.get(obj_id)
+
+    def bound_object(self, url: str) -> dict[str, Any] | None:
+        """Resolve an `@odata.bind` / `$ref` URL (…/directoryObjects|users|groups/{id})."""
+        match = re.search(r"/(?:directoryObjects|users|groups)(?:/|\(')([^/()']+)'?\)?/?$", url)
+        return self.directory_object(match.group(1)) if match else None
+
+    # -- soft delete, restore, purge -----------------------------------------------------------
+    def _release_licences(self, user: dict[str, Any]) -> None:
+        for lic in user.get("assignedLicenses") or []:
+            sku = self.tenant.skus.get(str(lic.get("skuId")))
+            if sku is not None and sku.get("consumedUnits", 0) > 0:
+                sku["consumedUnits"] -= 1
+
+    def _take_licences(self, user: dict[str, Any]) -> None:
+        for lic in user.get("assignedLicenses") or []:
+            sku = self.tenant.skus.get(str(lic.get("skuId")))
+            if sku is not None:
+                sku["consumedUnits"] = sku.get("consumedUnits", 0) + 1
+
+    def soft_delete_user(self, user_id: str) -> None:
+        """Move a user to deleted items: seats released, memberships removed, methods kept."""
+        user = self.tenant.users.pop(user_id)
+        self._release_licences(user)
+        for group in self.tenant.groups.values():
+            for key in ("_members", "_owners"):
+                if user_id in group.get(key, []):
+                    group[key] = [m for m in group[key] if m != user_id]
+        user["deletedDateTime"] = self.iso()
+        user["_kind"] = "user"
+        self.tenant.deleted[user_id] = user
+        self.touch(user_id)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the tenant atomically to the state file, if there is one."""
+        if self.state_file is None:
+            return
+        save_tenant(self.tenant, self.state_file)
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def error_body(self, err: SimError, request_id: str, client_request_id: str) -> dict[str, Any]:
+        """Return the standard Graph error body."""
+        error: dict[str, Any] = {
+            "code": err.code,
+            "message": err.message,
+            "innerError": {
+                "date": self.iso(),
+                "request-id": request_id,
+                "client-request-id": client_request_id,
+            },
+        }
+        if err.details:
+            error["details"] = err.details
+        return {"error": error}
+
+    def error_response(
+        self, err: SimError, request_id: str, client_request_id: str
+    ) -> SimResponse:
+        headers = dict(err.headers)
+        return SimResponse(
+            status=err.status,
+            body=self.error_body(err, request_id, client_request_id),
+            headers=headers,
+        )
+
+    def dispatch(self, req: SimRequest) -> SimResponse:
+        """Route one request to its handler; errors become Graph error bodies; log; persist."""
+        request_id = str(uuid.uuid4())
+        client_request_id = req.headers.get("client-request-id") or request_id
+        req.path = normalize_path(req.path)
+        with self.lock:
+            try:
+                found = self.router.match(req.method, req.path)
+                if found is None:
+                    segment = req.path.strip("/").split("/")[-1] or req.path
+                    raise SimError(
+                        400, "BadRequest", f"Resource not found for the segment '{segment}'."
+                    )
+                route, params = found
+                resp = route.handler(self, req, **params)
+                if route.write and resp.status < 400:
+                    resp.write = True
+                    self.save()
+            except SimError as err:
+                resp = self.error_response(err, request_id, client_request_id)
+            except Exception:  # a bug in a handler: answer like Graph, keep serving
+                traceback.print_exc(file=sys.stderr)
+                resp = self.error_response(
+                    SimError(500, "generalException", "An internal server error occurred."),
+                    request_id,
+                    client_request_id,
+                )
+            resp.headers["request-id"] = request_id
+            resp.headers["client-request-id"] = client_request_id
+            self.log(req, resp.status)
+        return resp
+
+    def log(self, req: SimRequest, status: int) -> None:
+        """Append one entry to the request log (what `/_sim/requests` returns)."""
+        entry: dict[str, Any] = {
+            "method": req.method,
+            "path": req.path,
+            "status": status,
+            "time": self.now(),
+        }
+        if req.query:
+            entry["query"] = dict(req.query)
+        if req.via_batch:
+            entry["via"] = "$batch"
+        self.requests_log.append(entry)
+
+
+def save_tenant(tenant: Tenant, path: Path) -> None:
+    """Write a tenant atomically: temporary file, fsync, rename (a kill never leaves half)."""
+    data = json.dumps(tenant.to_json(), separators=(",", ":")).encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_tenant(path: Path) -> Tenant:
+    """Read a state file; raise ValueError with a clear reason when it is not ours or corrupt."""
+    try:
+        data = json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file") from None
+    try:
+        return Tenant.from_json(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
