@@ -1,1 +1,31 @@
-"""crisiskit.graph."""
+"""The one door to Microsoft Graph: raw JSON over the msgraph-sdk request adapter.
+
+    open_graph(tenant, base_url=, token=) -> Graph
+    Graph.request / get_all / batch / aclose, Graph.stats, Graph.on_write
+    GraphResponse, BatchItem, GraphStats, RetryPolicy
+    GraphError, AmbiguousWrite
+
+Importing this package does not import msgraph, kiota nor azure: they load on first use.
+"""
+
+from crisiskit.graph.body import encode_body
+from crisiskit.graph.client import Graph, WriteHook
+from crisiskit.graph.connect import graph_base_url, graph_scope, open_graph
+from crisiskit.graph.errors import AmbiguousWrite, GraphError
+from crisiskit.graph.policy import RetryPolicy
+from crisiskit.graph.types import BatchItem, GraphResponse, GraphStats
+
+__all__ = [
+    "AmbiguousWrite",
+    "BatchItem",
+    "Graph",
+    "GraphError",
+    "GraphResponse",
+    "GraphStats",
+    "RetryPolicy",
+    "WriteHook",
+    "encode_body",
+    "graph_base_url",
+    "graph_scope",
+    "open_graph",
+]

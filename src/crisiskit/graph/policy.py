@@ -1,0 +1,137 @@
+"""Retry policy and adaptive concurrency for Graph requests.
+
+A small policy object rather than a retry library: Graph needs per-response decisions (a 429
+waits `Retry-After` then retries any method; a 5xx retries only idempotent requests; a POST
+that got no clear answer must not be retried at all) and a client-wide slow-down after a 429,
+which generic retry decorators do not express.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_5XX = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times, and how long, one request may be retried.
+
+    Every request has both a maximum number of attempts and a deadline; whichever comes first
+    ends the retries.
+    """
+
+    max_attempts: int = 6
+    deadline_s: float = 120.0
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    cooldown_s: float = 10.0
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Return the wait before retry number `attempt` (1-based): capped exponential, jittered."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** max(0, attempt - 1))
+        # Half fixed, half random: spreads concurrent retries without ever waiting ~0.
+        jitter: float = (rng or random).random()
+        return ceiling / 2 + jitter * ceiling / 2
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Return the seconds a `Retry-After` header asks for, or None if absent, zero or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds or seconds <= 0:  # NaN or not positive
+        return None
+    return seconds
+
+
+class AdaptiveLimiter:
+    """Bound the requests in flight; after a 429, pause everyone and halve the bound for a while.
+
+    Graph throttles per application and tenant, so one 429 means every concurrent request is
+    likely to get one too: they all wait for the `Retry-After`, and concurrency then grows back
+    by one per calm `cooldown_s`.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int = 8,
+        cooldown_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = max_concurrency
+        self.limit = max_concurrency
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.pause_until = 0.0
+        self._cooldown_s = cooldown_s
+        self._grow_at = 0.0
+        self._clock = clock
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def acquire(self, deadline: float) -> bool:
+        """Wait for a slot; return False if the deadline (monotonic) comes first."""
+        cond = self._condition()
+        async with cond:
+            while True:
+                now = self._clock()
+                if now >= deadline:
+                    return False
+                if self.pause_until > now:
+                    wait = min(self.pause_until, deadline) - now
+                    try:
+                        await asyncio.wait_for(cond.wait(), wait)
+                    except TimeoutError:
+                        pass
+                    continue
+                if self.in_flight < self.limit:
+                    self.in_flight += 1
+                    self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                    return True
+                try:
+                    await asyncio.wait_for(cond.wait(), deadline - now)
+                except TimeoutError:
+                    pass
+
+    async def release(self) -> None:
+        """Free a slot and wake the waiters."""
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            cond.notify_all()
+
+    def throttled(self, pause_s: float) -> None:
+        """Record a 429: halve the bound and pause new requests for `pause_s`."""
+        now = self._clock()
+        self.limit = max(1, self.limit // 2)
+        self.pause_until = max(self.pause_until, now + pause_s)
+        self._grow_at = self.pause_until + self._cooldown_s
+
+    def succeeded(self) -> None:
+        """Record a success: after a calm cooldown, allow one more request in flight."""
+        if self.limit < self.max_concurrency and self._clock() >= self._grow_at:
+            self.limit += 1
+            self._grow_at = self._clock() + self._cooldown_s
