@@ -1,3 +1,80 @@
-"""Commands: sim (registered on crisiskit.cli.app.app)."""
+"""Commands: sim serve (registered on crisiskit.cli.app.app).
+
+The simulator is a stand-in for Microsoft Graph; nothing here imports msgraph or azure.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crisiskit.cli.app import app, handles_errors, state
+from crisiskit.errors import InputError
+
+sim_app = typer.Typer(
+    name="sim",
+    help="Run the local Microsoft Graph simulator (tests, --sandbox runs, crisis exercises).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(sim_app)
+
+
+@sim_app.command("serve")
+@handles_errors
+def serve(
+    ctx: typer.Context,
+    *,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; loopback unless you mean otherwise.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8765,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", help="JSON state file: reloaded at start, rewritten after writes."),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="Behaviour profile: instant, realistic or hostile.")
+    ] = "instant",
+    scale: Annotated[
+        float, typer.Option(help="Multiplier applied to the profile's delays.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random source (ids, faults).")] = 0,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CRISISKIT_SIM_TOKEN", help="Accept only this bearer token (default: any)."
+        ),
+    ] = None,
+    empty: Annotated[
+        bool, typer.Option("--empty", help="Start with an empty tenant (no inventory seeding).")
+    ] = False,
+) -> None:
+    """Serve a simulated Microsoft 365 tenant until Ctrl-C; print its base URL first.
+
+    Example: crisiskit -i inventory.yaml sim serve --port 0 --profile realistic --seed 7
+    """
+    from crisiskit.sim.server import serve as run
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port: {port} is not a TCP port (0..65535)")
+    if scale < 0:
+        raise InputError(f"--scale: {scale} must be >= 0")
+    inventory = None
+    if not empty and (state_file is None or not state_file.exists()):
+        from crisiskit.inventory import load_inventory
+
+        inventory = load_inventory(state(ctx).inventory_path)
+    run(
+        host=host,
+        port=port,
+        state_file=state_file,
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        token=token,
+        empty=empty,
+        inventory=inventory,
+    )

@@ -8,6 +8,7 @@ one `Router` and keep their objects in the `Tenant`.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os
@@ -88,6 +89,18 @@ class Simulator:
         # other threads, so every mutation and snapshot holds this lock.
         self.lock = threading.RLock()
         self.clock_offset = 0.0  # seconds added to the wall clock (`/_sim/clock`)
+        self._initial = json.dumps(self.tenant.to_json())
+        self.initial_profile = copy.deepcopy(self.profile)
+
+    def mark_initial(self) -> None:
+        """Remember the current tenant and profile as what `/_sim/reset` returns to."""
+        with self.lock:
+            self._initial = json.dumps(self.tenant.to_json())
+            self.initial_profile = copy.deepcopy(self.profile)
+
+    def initial_tenant(self) -> Tenant:
+        """Return a fresh copy of the tenant as it was when marked initial."""
+        return Tenant.from_json(json.loads(self._initial))
 
     # -- clock, ids ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -103,6 +116,10 @@ class Simulator:
     def new_id(self) -> str:
         """Return a uuid4-form id drawn from the seeded random source."""
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_request_id(self) -> str:
+        """Return a fresh request-id (not from the seeded source: ids stay reproducible)."""
+        return str(uuid.uuid4())
 
     def iso(self, ts: float | None = None) -> str:
         """Format epoch seconds (default: now) as Graph does: `2026-11-26T20:12:26Z`."""
@@ -179,6 +196,43 @@ class Simulator:
         self.tenant.deleted[user_id] = user
         self.touch(user_id)
 
+    def restore(self, user_id: str) -> dict[str, Any]:
+        """Bring a deleted user back; 400 if its userPrincipalName was reused meanwhile.
+
+        Groups are restored by `groups.restore_group`, which owns what a group carries.
+        """
+        entry = self.tenant.deleted.get(user_id)
+        if entry is None or entry.get("_kind") != "user":
+            raise not_found(user_id)
+        upn = str(entry.get("userPrincipalName", "")).lower()
+        if any(
+            str(u.get("userPrincipalName", "")).lower() == upn for u in self.tenant.users.values()
+        ):
+            raise SimError(
+                400,
+                "Request_BadRequest",
+                "Another object with the same value for property userPrincipalName already "
+                "exists.",
+                details=[{"code": "ObjectConflict", "target": "userPrincipalName"}],
+            )
+        del self.tenant.deleted[user_id]
+        entry.pop("_kind", None)
+        entry.pop("@odata.type", None)
+        entry["deletedDateTime"] = None
+        self._take_licences(entry)
+        self.tenant.users[user_id] = entry
+        self.touch(user_id)
+        return entry
+
+    def purge(self, user_id: str) -> None:
+        """Delete a deleted user for good, with its authentication methods and messages."""
+        if self.tenant.deleted.pop(user_id, None) is None:
+            raise not_found(user_id)
+        t = self.tenant
+        t.auth_methods = {k: v for k, v in t.auth_methods.items() if v.get("_userId") != user_id}
+        t.messages = {k: v for k, v in t.messages.items() if v.get("_userId") != user_id}
+        t.written_at.pop(user_id, None)
+
     # -- persistence ---------------------------------------------------------------------------
     def save(self) -> None:
         """Write the tenant atomically to the state file, if there is one."""
@@ -214,7 +268,7 @@ class Simulator:
 
     def dispatch(self, req: SimRequest) -> SimResponse:
         """Route one request to its handler; errors become Graph error bodies; log; persist."""
-        request_id = str(uuid.uuid4())
+        request_id = self.new_request_id()
         client_request_id = req.headers.get("client-request-id") or request_id
         req.path = normalize_path(req.path)
         with self.lock:

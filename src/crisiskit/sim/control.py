@@ -1,0 +1,168 @@
+"""The simulator's control API under `/_sim/`, for tests, exercises and operators.
+
+    GET  /_sim/state      every object, Graph JSON plus the links needed to check it
+    GET  /_sim/requests   the ordered request log ($batch sub-requests have "via": "$batch")
+    POST /_sim/reset      back to the tenant as it was at start; log, clock, rng, profile too
+    GET  /_sim/profile    the current knobs
+    PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool}
+    POST /_sim/seed       {"users", "groups", "messages", "files"} added to the tenant
+    POST /_sim/clock      {"advance": seconds}: age every object (replication, mailbox, site)
+
+Never under `/v1.0`: Graph clients cannot reach it by accident.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from typing import TYPE_CHECKING, Any
+
+from crisiskit.sim.profiles import Profile
+from crisiskit.sim.router import SimError, strip_internal
+
+if TYPE_CHECKING:
+    from crisiskit.sim.app import SimApp
+    from crisiskit.sim.core import Simulator
+
+AUTH_TYPES = {
+    "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+    "phone": "#microsoft.graph.phoneAuthenticationMethod",
+}
+
+
+def _with(obj: dict[str, Any], **links: Any) -> dict[str, Any]:
+    out = strip_internal(obj)
+    out.update(links)
+    return out
+
+
+def state(sim: Simulator) -> dict[str, Any]:
+    """Return every object of the tenant in Graph JSON form, plus its links."""
+    t = sim.tenant
+    with sim.lock:
+        methods = []
+        for m in t.auth_methods.values():
+            kind = m.get("_kind", "")
+            links: dict[str, Any] = {
+                "userId": m.get("_userId"),
+                "@odata.type": m.get("@odata.type") or AUTH_TYPES.get(kind, kind),
+            }
+            if kind == "temporaryAccessPass":
+                links["temporaryAccessPass"] = m.get("_secret")
+            methods.append(_with(m, **links))
+        body = {
+            "users": [strip_internal(u) for u in t.users.values()],
+            "groups": [
+                _with(g, members=list(g.get("_members", [])), owners=list(g.get("_owners", [])))
+                for g in t.groups.values()
+            ],
+            "teams": [strip_internal(x) for x in t.teams.values()],
+            "channels": [_with(c, teamId=c.get("_teamId")) for c in t.channels.values()],
+            "drives": [_with(d, groupId=d.get("_groupId")) for d in t.drives.values()],
+            "driveItems": [
+                _with(i, groupId=i.get("_groupId"), driveId=i.get("_driveId"), path=i.get("_path"))
+                for i in t.drive_items.values()
+            ],
+            "authenticationMethods": methods,
+            "messages": [_with(m, userId=m.get("_userId")) for m in t.messages.values()],
+            "deletedItems": [
+                _with(d, **{"@odata.type": f"#microsoft.graph.{d.get('_kind', 'user')}"})
+                for d in t.deleted.values()
+            ],
+            "subscribedSkus": [strip_internal(s) for s in t.skus.values()],
+            "operations": [strip_internal(o) for o in t.operations.values()],
+            "verifiedDomains": list(t.verified_domains),
+            "extensionProperties": list(t.extension_properties),
+            "tapPolicyEnabled": t.tap_policy_enabled,
+        }
+        return copy.deepcopy(body)
+
+
+def reset(app: SimApp) -> None:
+    """Return the simulator to its starting point: tenant, log, clock, rng, profile, buckets."""
+    sim = app.sim
+    with sim.lock:
+        sim.tenant = sim.initial_tenant()
+        sim.requests_log.clear()
+        sim.clock_offset = 0.0
+        sim.rng = random.Random(sim.seed)
+        sim.profile = copy.deepcopy(sim.initial_profile)
+        app.buckets.reset()
+        sim.save()
+
+
+def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
+    """Apply `PUT /_sim/profile`: a named profile first, then knobs; all or nothing."""
+    sim = app.sim
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object of knobs")
+    knobs = dict(body)
+    name = knobs.pop("profile", None)
+    tap = knobs.pop("tapPolicyEnabled", None)
+    if tap is not None and not isinstance(tap, bool):
+        raise ValueError("tapPolicyEnabled must be true or false")
+    if name is not None:
+        scale = knobs.pop("scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, int | float):
+            raise ValueError("scale must be a number")
+        profile = Profile.named(str(name), float(scale))
+    else:
+        profile = copy.deepcopy(sim.profile)
+    profile.update(**knobs)
+    if name is not None and not knobs:
+        profile.name = str(name)
+    with sim.lock:
+        sim.profile = profile
+        if tap is not None:
+            sim.tenant.tap_policy_enabled = tap
+            sim.save()
+        app.buckets.reset()
+    return {**profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
+
+
+def handle(app: SimApp, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+    """Serve one control request; return (status, JSON body)."""
+    from crisiskit.sim import seed as seeding
+
+    sim = app.sim
+    route = path.rstrip("/")
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        return 400, {"error": "the body is not valid JSON"}
+    try:
+        if route == "/_sim/state" and method == "GET":
+            return 200, state(sim)
+        if route == "/_sim/requests" and method == "GET":
+            with sim.lock:
+                return 200, copy.deepcopy(sim.requests_log)
+        if route == "/_sim/requests" and method == "DELETE":
+            with sim.lock:
+                sim.requests_log.clear()
+            return 204, None
+        if route == "/_sim/reset" and method == "POST":
+            reset(app)
+            return 200, {"reset": True}
+        if route == "/_sim/profile" and method == "GET":
+            return 200, {**sim.profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
+        if route == "/_sim/profile" and method == "PUT":
+            return 200, set_profile(app, body)
+        if route == "/_sim/seed" and method == "POST":
+            with sim.lock:
+                created = seeding.apply_seed(sim, body)
+                sim.save()
+            return 200, created
+        if route == "/_sim/clock" and method == "POST":
+            if not isinstance(body, dict) or not isinstance(body.get("advance"), int | float):
+                raise ValueError('expected {"advance": seconds}')
+            with sim.lock:
+                sim.advance(float(body["advance"]))
+            return 200, {"now": sim.iso(), "offset": sim.clock_offset}
+        if route == "/_sim/clock" and method == "GET":
+            return 200, {"now": sim.iso(), "offset": sim.clock_offset}
+    except (ValueError, TypeError, KeyError) as exc:
+        return 400, {"error": str(exc)}
+    except SimError as exc:
+        return exc.status, {"error": exc.message}
+    return 404, {"error": f"no control endpoint {method} {path}"}

@@ -1,0 +1,268 @@
+"""Run the simulator: `serve` for `crisiskit sim serve`, `EmbeddedSimulator` for tests/sandbox.
+
+Both bind a socket first (so port 0 yields a known port before anything is printed), then hand it
+to uvicorn. The state file, when given, is loaded at start (a corrupt or foreign file is refused,
+never reset) and rewritten atomically after every write.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from crisiskit.errors import InputError
+from crisiskit.sim.app import SimApp
+from crisiskit.sim.core import Simulator, load_tenant
+from crisiskit.sim.profiles import Profile
+from crisiskit.sim.seed import seed_tenant
+
+if TYPE_CHECKING:
+    from crisiskit.inventory.models import Inventory
+
+START_DEADLINE_S = 10.0
+
+
+def build_simulator(
+    *,
+    inventory: Inventory | None = None,
+    state_file: Path | None = None,
+    profile: str = "instant",
+    scale: float = 1.0,
+    seed: int = 0,
+    empty: bool = False,
+) -> Simulator:
+    """Create a simulator: reload `state_file` if it exists, else seed a new tenant."""
+    try:
+        behaviour = Profile.named(profile, scale)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    sim = Simulator(profile=behaviour, seed=seed, state_file=state_file)
+    if state_file is not None and state_file.exists():
+        try:
+            sim.tenant = load_tenant(state_file)
+        except (ValueError, OSError) as exc:
+            raise InputError(
+                f"refusing to start: {exc}. The file was left untouched; move it away or pass "
+                "another --state FILE."
+            ) from None
+    else:
+        if not empty:
+            seed_tenant(sim, inventory)
+        sim.save()
+    sim.mark_initial()
+    return sim
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _server(app: SimApp) -> Any:
+    """Build the uvicorn server (it handles SIGINT/SIGTERM itself, in the main thread only)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=3,
+    )
+    return uvicorn.Server(config)
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether `host` is a loopback address (or `localhost`)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    state_file: Path | None = None,
+    profile: str = "instant",
+    scale: float = 1.0,
+    seed: int = 0,
+    token: str | None = None,
+    empty: bool = False,
+    inventory: Inventory | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout."""
+    sim = build_simulator(
+        inventory=inventory,
+        state_file=state_file,
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        empty=empty,
+    )
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    print(f"http://{url_host(host)}:{bound}/v1.0", flush=True)
+    if not is_loopback(host):
+        print(
+            f"warning: the simulator listens on {host}, reachable from other machines; it "
+            "accepts any token unless --token is given.",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"profile {sim.profile.name} (scale {sim.profile.scale}), seed {seed}, "
+        f"state {state_file or 'in memory'}; control API at http://{url_host(host)}:{bound}/_sim/",
+        file=sys.stderr,
+        flush=True,
+    )
+    server = _server(SimApp(sim, token=token))
+    server.run(sockets=[sock])
+
+
+class EmbeddedSimulator:
+    """A simulator served on 127.0.0.1:0 from a background thread, with a small control client.
+
+        with EmbeddedSimulator(inventory) as sim:
+            sim.base_url      # "http://127.0.0.1:PORT/v1.0"
+            sim.state()       # GET /_sim/state
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory | None = None,
+        state_file: Path | None = None,
+        profile: str = "instant",
+        seed: int = 0,
+        token: str | None = None,
+        empty: bool = False,
+        scale: float = 1.0,
+    ) -> None:
+        self.simulator = build_simulator(
+            inventory=inventory,
+            state_file=state_file,
+            profile=profile,
+            scale=scale,
+            seed=seed,
+            empty=empty,
+        )
+        self.app = SimApp(self.simulator, token=token)
+        self.token = token or "sim-token"
+        self._sock = _bind("127.0.0.1", 0)
+        self.port: int = self._sock.getsockname()[1]
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root_url}/v1.0"
+        self.state_url = f"{self.root_url}/_sim/state"
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._control: Any = None
+
+    def start(self) -> EmbeddedSimulator:
+        """Start serving; return once the server accepts connections (or raise)."""
+        import httpx
+
+        self._server = _server(self.app)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_DEADLINE_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the embedded simulator did not start")
+            time.sleep(0.005)
+        self._control = httpx.Client(base_url=self.root_url, timeout=10.0)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread (bounded)."""
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+        self._sock.close()
+
+    def __enter__(self) -> EmbeddedSimulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- control client ----------------------------------------------------------------------
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        if self._control is None:
+            raise RuntimeError("the embedded simulator is not running")
+        resp = self._control.request(method, path, json=body)
+        if resp.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {resp.status_code} {resp.text}")
+        return resp.json() if resp.content else None
+
+    def state(self) -> dict[str, Any]:
+        """Return `GET /_sim/state`."""
+        result: dict[str, Any] = self._call("GET", "/_sim/state")
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Return the request log (`GET /_sim/requests`)."""
+        result: list[dict[str, Any]] = self._call("GET", "/_sim/requests")
+        return result
+
+    def set_profile(self, **knobs: Any) -> dict[str, Any]:
+        """Change profile knobs (`PUT /_sim/profile`), e.g. `set_profile(drop_rate=1)`."""
+        result: dict[str, Any] = self._call("PUT", "/_sim/profile", knobs)
+        return result
+
+    def reset(self) -> None:
+        """Return to the seeded tenant, instant profile as started, empty log."""
+        self._call("POST", "/_sim/reset")
+
+    def seed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Add users, groups, messages, files (`POST /_sim/seed`)."""
+        result: dict[str, Any] = self._call("POST", "/_sim/seed", payload)
+        return result
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward (`POST /_sim/clock`)."""
+        self._call("POST", "/_sim/clock", {"advance": seconds})
+
+    def client(self, token: str | None = None) -> Any:
+        """Return an `httpx.Client` on the Graph base URL with a bearer token."""
+        import httpx
+
+        return httpx.Client(
+            base_url=self.base_url + "/",
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            timeout=10.0,
+        )
