@@ -190,7 +190,7 @@ def _parse_received(sim: Simulator, received: str | float | None) -> datetime:
 
 def seed_message(
     sim: Simulator,
-    user_id: str,
+    user_id: str | dict[str, Any],
     subject: str,
     sender: str,
     body: str,
@@ -198,10 +198,11 @@ def seed_message(
 ) -> dict[str, Any]:
     """Deliver a message to a user's mailbox (for `POST /_sim/seed`); return its Graph JSON.
 
-    `user_id` is an id or userPrincipalName; `sender` is `addr` or `Name <addr>`; `received`
-    is ISO 8601 (default: now). The mailbox need not be provisioned yet: mail waits for it.
+    `user_id` is an id, a userPrincipalName or the stored user; `sender` is `addr` or
+    `Name <addr>`; `received` is ISO 8601 (default: now). The mailbox need not be provisioned
+    yet: mail waits for it.
     """
-    user = sim.get_user(user_id)
+    user = sim.get_user(user_id["id"] if isinstance(user_id, dict) else user_id)
     name, address = _address(sender)
     when = _parse_received(sim, received)
     stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
