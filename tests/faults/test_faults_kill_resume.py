@@ -1,0 +1,98 @@
+"""SIGKILL `crisiskit activate` at varied points, rerun, and compare with an uninterrupted run."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Activation
+from convergence import assert_converged, assert_reissue_reported, orphan_passes
+from faultkit import (
+    COMMUNE,
+    SAMPLE_INVENTORY,
+    SimServer,
+    child_env,
+    run_cli,
+    start_cli,
+    writes,
+)
+from planjson import parse_json_stdout
+
+LATENCY_MS = 40  # slow enough that a poll of /_sim/requests can stop the run mid-way
+POLL_S = 0.01
+WRITE_FRACTIONS = (0.01, 0.15, 0.35, 0.55, 0.75, 0.95)
+RANDOM_KILLS = [round(random.Random(20261126 + i).uniform(0.6, 3.5), 2) for i in range(3)]
+
+def _kill_and_resume(
+    tmp_path: Path,
+    reference: Activation,
+    *,
+    after_writes: int | None = None,
+    after_seconds: float | None = None,
+    must_land_mid_run: bool = False,
+) -> None:
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs={"latency_ms": LATENCY_MS})
+    try:
+        home = tmp_path / "home"
+        env = child_env(home, SAMPLE_INVENTORY, sim.base_url)
+        run = start_cli(["activate", COMMUNE, "--yes"], env, tmp_path, "killed")
+        deadline = time.monotonic() + 60
+        while run.proc.poll() is None and time.monotonic() < deadline:
+            if after_seconds is not None and time.monotonic() - run.started >= after_seconds:
+                break
+            if after_writes is not None and len(writes(sim.requests())) >= after_writes:
+                break
+            time.sleep(POLL_S)
+        finished = run.proc.poll() is not None
+        rc = run.kill()
+        killed = run.result(rc)
+        assert finished or rc == -9, f"the run was not killed:\n{killed}"
+        if finished:
+            assert rc == 0, f"the run failed before it could be killed:\n{killed}"
+        written = len(writes(sim.requests()))
+        if must_land_mid_run:
+            # Otherwise the test would silently stop testing a kill.
+            assert not finished and written < len(writes(reference.requests)), (
+                f"the kill landed after the run ({written} writes): slow the run down"
+            )
+
+        at_kill = sim.state()
+        must_reissue = orphan_passes(at_kill, home)
+        rerun = run_cli(["activate", COMMUNE, "--yes"], env)
+        assert rerun.returncode == 0, f"rerun after kill ({written} writes done):\n{rerun}"
+        final = sim.state()
+        context = f"killed after {written} writes" + (" (had finished)" if finished else "")
+        assert_converged(final, home, reference.snapshot, reference.loans, context)
+        if must_reissue:
+            export = run_cli(["audit", "export"], env)
+            assert export.returncode == 0, str(export)
+            assert_reissue_reported(must_reissue, rerun, export.stdout)
+        # Nothing is left to resume.
+        plan = run_cli(["--output", "json", "plan", COMMUNE], env)
+        assert plan.returncode == 0, str(plan)
+        assert parse_json_stdout(plan.stdout).get("empty") is True, plan.stdout
+    finally:
+        sim.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fraction", WRITE_FRACTIONS)
+def test_kill_after_kth_write_then_rerun_converges(
+    tmp_path: Path, reference: Activation, fraction: float
+) -> None:
+    total = len(writes(reference.requests))
+    assert total > 10, f"the reference activation made only {total} writes"
+    k = max(1, int(total * fraction))
+    _kill_and_resume(tmp_path, reference, after_writes=k, must_land_mid_run=fraction < 0.9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seconds", RANDOM_KILLS)
+def test_kill_at_random_time_then_rerun_converges(
+    tmp_path: Path, reference: Activation, seconds: float
+) -> None:
+    _kill_and_resume(tmp_path, reference, after_seconds=seconds)
+
+
