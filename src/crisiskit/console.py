@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,6 +38,13 @@ def err() -> Console:
 def emit_json(data: Any) -> None:
     """Write one JSON document to stdout (and nothing else)."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def emit_json_lines(records: Iterable[Any]) -> None:
+    """Write one compact JSON document per line to stdout (JSON Lines), and nothing else."""
+    for record in records:
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
 

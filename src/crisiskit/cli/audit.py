@@ -1,3 +1,172 @@
-"""Commands: audit (registered on crisiskit.cli.app.app)."""
+"""Commands: audit show, audit verify, audit export (registered on crisiskit.cli.app.app).
+
+The audit log lives in the local state database; nothing here talks to Microsoft Graph.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crisiskit import console
+from crisiskit.cli.app import AppState, OutputFormat, app, handles_errors, state
+from crisiskit.errors import EXIT_FAILED, InputError
+
+if TYPE_CHECKING:
+    from crisiskit.state import Store
+
+audit_app = typer.Typer(
+    name="audit",
+    help="Show, verify and export the tamper-evident audit log of every step and Graph write.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(audit_app, name="audit")
+
+DEFAULT_LIMIT = 50
+
+CommuneOption = Annotated[
+    str | None, typer.Option("--commune", "-c", help="Only the entries of this commune.")
+]
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option("--output", help="text, or json on stdout only (default: the global option)."),
+]
+
+
+def _open(st: AppState) -> Store | None:
+    """Open the state store, or return None (with a note) when there is none yet."""
+    from crisiskit.state import DB_NAME, Store
+
+    if not (st.home / DB_NAME).exists():
+        console.info(f"no state database at {st.home / DB_NAME}: nothing recorded yet")
+        return None
+    return Store.open(st.home)
+
+
+@audit_app.command("show")
+@handles_errors
+def show(
+    ctx: typer.Context,
+    *,
+    commune: CommuneOption = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", min=0, help="Show the last N entries (0: all)."),
+    ] = DEFAULT_LIMIT,
+    output: OutputOption = None,
+) -> None:
+    """Show the latest audit entries, oldest first.
+
+    Example: crisiskit audit show --commune aubagne --limit 20
+    """
+    st = state(ctx)
+    as_json = (output or st.output) is OutputFormat.json
+    store = _open(st)
+    if store is None:
+        entries, total = [], 0
+    else:
+        with store:
+            entries = store.audit_entries(commune, limit=limit or None)
+            total = store.audit_count(commune)
+    if as_json:
+        console.emit_json([e.to_json() for e in entries])
+        return
+    if not entries:
+        console.info("no audit entries" + (f" for {commune}" if commune else ""))
+        return
+    rows = [
+        (
+            e.seq,
+            e.at[:19].replace("T", " "),
+            e.operator,
+            e.commune or "",
+            e.action,
+            e.target or "",
+            e.outcome,
+            e.request_id or "",
+        )
+        for e in entries
+    ]
+    caption = (
+        f"last {len(entries)} of {total} entries (times UTC); --limit 0 shows all"
+        if total > len(entries)
+        else f"{total} entries (times UTC)"
+    )
+    console.table(
+        "Audit log" + (f" – {commune}" if commune else ""),
+        ("seq", "at", "operator", "commune", "action", "target", "outcome", "request id"),
+        rows,
+        caption=caption,
+    )
+
+
+@audit_app.command("verify")
+@handles_errors
+def verify(ctx: typer.Context, *, output: OutputOption = None) -> None:
+    """Check the audit hash chain; exit 1 listing each problem if an entry was tampered with.
+
+    Example: crisiskit audit verify
+    """
+    st = state(ctx)
+    as_json = (output or st.output) is OutputFormat.json
+    store = _open(st)
+    if store is None:
+        problems: list[str] = []
+        count = 0
+    else:
+        with store:
+            problems = store.audit_verify()
+            count = store.audit_count()
+    if as_json:
+        console.emit_json({"intact": not problems, "entries": count, "problems": problems})
+    elif not problems:
+        console.text(f"audit chain intact: {count} entries")
+    else:
+        console.error(f"audit chain broken: {len(problems)} problem(s) in {count} entries")
+        for problem in problems:
+            console.text(f"  - {problem}")
+    if problems:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@audit_app.command("export")
+@handles_errors
+def export(
+    ctx: typer.Context,
+    *,
+    commune: CommuneOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Write to this file (mode 0600) instead of stdout."),
+    ] = None,
+) -> None:
+    """Export audit entries as JSON Lines, one entry per line with its hashes.
+
+    Example: crisiskit audit export --commune aubagne --file audit-aubagne.jsonl
+    """
+    import json
+
+    from crisiskit.state import atomic_write
+
+    st = state(ctx)
+    store = _open(st)
+    entries = []
+    if store is not None:
+        with store:
+            entries = store.audit_entries(commune)
+    if file is None:
+        console.emit_json_lines(e.to_json() for e in entries)
+        return
+    if file.exists() and file.is_dir():
+        raise InputError(f"--file: {file} is a folder")
+    data = "".join(
+        json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in entries
+    ).encode("utf-8")
+    try:
+        atomic_write(file, data, 0o600)
+    except OSError as exc:
+        raise InputError(f"--file: cannot write {file}: {exc.strerror}") from None
+    console.info(f"exported {len(entries)} audit entries to {file}")

@@ -553,9 +553,12 @@ class Store:
             sql += " ORDER BY seq"
         return [_audit_entry(row) for row in self._conn.execute(sql, args)]
 
-    def audit_count(self) -> int:
-        """Return the number of entries in the audit log."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+    def audit_count(self, commune: str | None = None) -> int:
+        """Return the number of entries in the audit log, optionally of one commune."""
+        if commune is None:
+            return int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+        sql = "SELECT COUNT(*) FROM audit WHERE commune = ?"
+        return int(self._conn.execute(sql, (commune,)).fetchone()[0])
 
     def audit_verify(self) -> list[str]:
         """Check the whole audit chain; return the problems found (empty means intact)."""
