@@ -43,8 +43,8 @@ GROUP_DEFAULTS = (
     "serviceProvisioningErrors"
 ).split()
 USER_DEFAULTS = (
-    "id businessPhones displayName givenName jobTitle mail mobilePhone officeLocation "
-    "preferredLanguage surname userPrincipalName"
+    "id accountEnabled businessPhones displayName givenName jobTitle mail mobilePhone "
+    "officeLocation preferredLanguage surname userPrincipalName"
 ).split()
 WRITABLE = {
     "description",
@@ -216,6 +216,16 @@ def member_view(obj: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def refuse_if_unmanageable(group: dict[str, Any]) -> None:
+    """Refuse changes to a group created app-only without owner (documented: not modifiable)."""
+    if group.get("_noOwner"):
+        raise SimError(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+
+
 def group_for(sim: Simulator, group_id: str, *, replicated: bool = True) -> dict[str, Any]:
     """Return the stored group, 404 if absent (or, by chance, if written too recently)."""
     group = sim.get_group(group_id)
@@ -335,7 +345,24 @@ def _filtered_groups(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
         if predicate.operators & ADVANCED_OPERATORS:
             odata.require_advanced(req, "This $filter")
         groups = [g for g in groups if predicate(g)]
+    if req.query.get("$search"):
+        groups = [g for g in groups if search_matches(g, req.query["$search"])]
     return odata.order_by(req, groups)
+
+
+def search_matches(obj: dict[str, Any], expr: str) -> bool:
+    """Evaluate `$search="prop:word" OR "prop:word"`: case-insensitive word-prefix match."""
+    clauses = re.findall(r'"([^"]*)"', expr)
+    if not clauses or any(":" not in c for c in clauses):
+        raise bad_request("Invalid $search query: expected \"property:value\" clauses.")
+    combine = all if re.search(r'"\s+AND\s+"', expr) else any
+    return combine(
+        any(
+            word.startswith(term.lower())
+            for word in re.split(r"[\s._@-]+", str(obj.get(prop) or "").lower())
+        )
+        for prop, _, term in (c.partition(":") for c in clauses)
+    )
 
 
 def list_groups(sim: Simulator, req: SimRequest) -> SimResponse:
@@ -357,13 +384,7 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     body = req.body
     if not isinstance(body, dict):
         raise bad_request("A request body is required.")
-    if group.get("_noOwner") and not group["_owners"]:
-        # Documented: an app-only group created without owner cannot be managed afterwards.
-        raise SimError(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        )
+    refuse_if_unmanageable(group)
     changes: dict[str, Any] = {}
     additions: dict[str, list[str]] = {}
     for key, value in body.items():
@@ -415,8 +436,6 @@ def _check_can_add(sim: Simulator, group: dict[str, Any], rel: str, ids: list[st
 
 def _link(sim: Simulator, group: dict[str, Any], rel: str, object_id: str) -> None:
     group[f"_{rel}"].append(object_id)
-    if rel == "owners":
-        group["_noOwner"] = False
     if rel == "members" and object_id in sim.tenant.users:
         apply_group_licences(sim, group, sim.tenant.users[object_id])
 
@@ -449,6 +468,8 @@ def list_links(
     if expr:
         predicate = odata.parse_filter(expr)
         items = [i for i in items if predicate(i)]
+    if req.query.get("$search"):
+        items = [i for i in items if search_matches(i, req.query["$search"])]
     items = odata.order_by(req, items)
     select = req.query.get("$select")
     if select:
@@ -482,6 +503,7 @@ def add_link(sim: Simulator, req: SimRequest, rel: str, group_id: str) -> SimRes
     body = req.body if isinstance(req.body, dict) else {}
     if "@odata.id" not in body:
         raise bad_request("Missing required property '@odata.id' in the request body.")
+    refuse_if_unmanageable(group)
     object_id = bind_target_id(body["@odata.id"], rel)
     obj = sim.directory_object(object_id)
     if obj is None:
