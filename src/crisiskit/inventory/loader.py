@@ -72,11 +72,14 @@ def join_path(parent: str, key: object) -> str:
 
 
 class _Frame:
-    __slots__ = ("container", "path", "pending_key", "key_mark", "weight", "anchor", "merges")
+    __slots__ = (
+        "container", "path", "start", "pending_key", "key_mark", "weight", "anchor", "merges"
+    )
 
-    def __init__(self, container: Any, path: str, anchor: str | None) -> None:
+    def __init__(self, container: Any, path: str, anchor: str | None, start: tuple[int, int]):
         self.container = container
         self.path = path
+        self.start = start
         self.pending_key: Any = _NO_KEY
         self.key_mark: tuple[int, int] = (1, 1)
         self.weight = 1
@@ -133,6 +136,11 @@ def parse_yaml(source: str, file: str) -> Document:
     finally:
         loader.dispose()
     return doc
+
+
+def _tag_refused(tag: str) -> str:
+    shown = "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,") else tag
+    return f"YAML tag {shown} is not allowed: plain data only (safe_load semantics)"
 
 
 def _mark(event: Any) -> tuple[int, int]:
@@ -213,14 +221,16 @@ def _build(loader: yaml.SafeLoader, doc: Document) -> Any:
                 tag = loader.resolve(  # type: ignore[no-untyped-call]
                     yaml.ScalarNode, event.value, event.implicit
                 )
-            constructor = loader.yaml_constructors.get(tag)
-            if constructor is None:
-                raise _fail(file, event.start_mark, f"tag {tag!r} is not allowed")
-            node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
             if tag == _MERGE_TAG:
                 value: Any = "<<"
-                marked = _MergeMark(event.start_mark)
+                marked: Any = _MergeMark(event.start_mark)
             else:
+                constructor = loader.yaml_constructors.get(tag)
+                if constructor is None:
+                    raise _fail(file, event.start_mark, _tag_refused(tag))
+                node = yaml.ScalarNode(
+                    tag, event.value, event.start_mark, event.end_mark, event.style
+                )
                 value = constructor(loader, node)
                 marked = event.start_mark
             if event.anchor:
@@ -235,14 +245,12 @@ def _build(loader: yaml.SafeLoader, doc: Document) -> Any:
             is_map = kind is yaml.MappingStartEvent
             expected = "tag:yaml.org,2002:map" if is_map else "tag:yaml.org,2002:seq"
             if tag not in (None, "!", expected):
-                raise _fail(file, event.start_mark, f"tag {tag!r} is not allowed")
+                raise _fail(file, event.start_mark, _tag_refused(tag))
             path = child_path()
             if stack and not isinstance(stack[-1].container, list):
                 if stack[-1].pending_key is _NO_KEY:
                     raise _fail(file, event.start_mark, "a mapping or list cannot be used as a key")
-            frame = _Frame({} if is_map else [], path, event.anchor)
-            frame.key_mark = _mark(event)
-            stack.append(frame)
+            stack.append(_Frame({} if is_map else [], path, event.anchor, _mark(event)))
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             frame = stack.pop()
             value = frame.container
@@ -251,9 +259,8 @@ def _build(loader: yaml.SafeLoader, doc: Document) -> Any:
                     value.setdefault(k, v)
             if frame.anchor:
                 anchors[frame.anchor] = (value, frame.weight)
-            start_mark = frame.key_mark
             total -= frame.weight - 1  # children were already counted as they were placed
-            place(value, frame.weight, start_mark, event.start_mark)
+            place(value, frame.weight, frame.start, event.start_mark)
         elif kind is yaml.AliasEvent:
             if event.anchor not in anchors:
                 raise _fail(file, event.start_mark, f"unknown alias *{event.anchor}")
@@ -277,6 +284,23 @@ class _MergeMark:
         self.line = mark.line
         self.column = mark.column
 
+
+_FRIENDLY = {
+    "date_from_datetime_parsing": "must be a date written YYYY-MM-DD",
+    "date_parsing": "must be a date written YYYY-MM-DD",
+    "date_type": "must be a date written YYYY-MM-DD",
+    "date_from_datetime_inexact": "must be a date written YYYY-MM-DD, without a time",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of keys",
+    "model_type": "must be a mapping of keys",
+    "model_attributes_type": "must be a mapping of keys",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be text",
+}
 
 # Friendlier words for the patterns of crisiskit's models (pydantic only quotes the regex).
 PATTERN_HINTS = {
@@ -311,8 +335,13 @@ def pydantic_diagnostics(doc: Document, error: Any, prefix: str = "") -> list[Di
             message = f"must be {PATTERN_HINTS.get(pattern, f'like {pattern}')}"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)):
             message = "must be text: quote the value (e.g. \"13005\")"
+        elif kind in _FRIENDLY:
+            message = _FRIENDLY[kind]
+        elif kind == "enum":
+            message = f"must be one of: {(item.get('ctx') or {}).get('expected', '')}"
         if kind == "missing":
-            line, col = doc.where(path)
+            # The field is absent: point at the key of the mapping that should hold it.
+            line, col = doc.where(parent_path(path), key=True)
             found.append(Diagnostic(doc.file, line, col, path, message))
         else:
             found.append(doc.diagnostic(path, message, key=kind == "extra_forbidden"))
