@@ -78,8 +78,8 @@ def test_never_a_window_with_wider_permissions(tmp_path: Path) -> None:
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        rows = [row(f"user{i}@x", f"pass{i}!x") for i in range(2000)]
-        for _ in range(20):
+        rows = [row(f"user{i}@x", f"pass{i}!x") for i in range(500)]
+        for _ in range(15):
             write_credentials(tmp_path / "identifiants.csv", rows)
     finally:
         stop.set()

@@ -34,8 +34,10 @@ def test_open_creates_database_in_wal_mode_with_foreign_keys(tmp_path: Path) -> 
         assert s._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert s._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert s._conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-    # The database holds loans and journal ids: not world-readable.
-    assert stat.S_IMODE(os.stat(home / "state.db").st_mode) == 0o600
+        s.audit_append("alice", "aubagne", "x", "y", "ok")
+        # The database holds names and loans: neither it nor its WAL files are world-readable.
+        for name in ("state.db", "state.db-wal", "state.db-shm"):
+            assert stat.S_IMODE(os.stat(home / name).st_mode) == 0o600, name
 
 
 def test_runs_and_steps_round_trip(store: Store) -> None:

@@ -161,6 +161,12 @@ class Store:
             raise StateError(f"cannot create the state folder {home}: {exc.strerror}") from None
         path = home / DB_NAME
         try:
+            # Create the file owner-only before SQLite does: its -wal and -shm files copy the
+            # database file's mode, and they hold the same names and loans.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise StateError(f"cannot create the state database {path}: {exc.strerror}") from None
+        try:
             conn = sqlite3.connect(
                 path,
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -183,10 +189,6 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        try:
-            os.chmod(path, 0o600)
-        except OSError:
-            pass
         return cls(conn, home, clock=clock)
 
     def close(self) -> None:
