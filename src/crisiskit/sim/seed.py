@@ -263,7 +263,7 @@ def apply_seed(sim: Simulator, payload: Any) -> dict[str, Any]:
                 user = sim.get_user(str(spec["user"]))
                 message = mail.seed_message(
                     sim,
-                    user,
+                    user["id"],
                     subject=str(spec.get("subject", "")),
                     sender=str(spec.get("from", "")),
                     body=str(spec.get("body", "")),
