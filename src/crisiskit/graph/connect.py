@@ -41,7 +41,7 @@ class TenantSettings(Protocol):
     def auth(self) -> Any: ...
 
     @property
-    def certificate_path(self) -> Path | None: ...
+    def certificate_path(self) -> str | Path | None: ...
 
     @property
     def authority_host(self) -> str: ...
@@ -166,7 +166,8 @@ class _StaticToken:
         return self._hosts
 
 
-def _http_client(timeout_s: float, max_concurrency: int) -> Any:
+def _http_client(timeout_s: float, max_concurrency: int) -> tuple[Any, Any]:
+    """Return the SDK-wired httpx client and its innermost transport (the connection pool)."""
     import httpx
     from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
     from msgraph._version import VERSION
@@ -193,7 +194,9 @@ def _http_client(timeout_s: float, max_concurrency: int) -> Any:
             api_version=APIVersion.v1, sdk_version=VERSION
         ),
     }
-    return GraphClientFactory.create_with_default_middleware(client=native, options=options)
+    pool = native._transport
+    client = GraphClientFactory.create_with_default_middleware(client=native, options=options)
+    return client, pool
 
 
 def open_graph(
@@ -249,11 +252,13 @@ def open_graph(
             allowed_hosts=[urlsplit(root).hostname or ""],
         )
 
-    http_client = _http_client(timeout_s, max_concurrency)
+    http_client, pool = _http_client(timeout_s, max_concurrency)
     adapter = GraphRequestAdapter(auth, client=http_client)
     adapter.base_url = root
     sdk = GraphServiceClient(request_adapter=adapter)
-    closers: list[Any] = [http_client.aclose]
+    # msgraph-core's AsyncGraphTransport has no aclose(): closing the client alone would leave
+    # the connection pool (and its sockets) open, so the pool is closed explicitly.
+    closers: list[Any] = [http_client.aclose, pool.aclose]
     if credential is not None and hasattr(credential, "close"):
         closers.append(credential.close)
     return Graph(
