@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 import pytest
-from graph_scripted import DROP, FAST, TOKEN, Reply, Seen, ScriptedServer, drive, graph_error, ok
+from graph_scripted import DROP, FAST, TOKEN, Reply, ScriptedServer, Seen, drive, graph_error, ok
 
 from crisiskit.graph import AmbiguousWrite, Graph, GraphError, RetryPolicy, open_graph
 from crisiskit.secrets import Secret
@@ -176,7 +176,7 @@ def test_expected_statuses_are_returned_instead_of_raised(serve: Any) -> None:
     server = serve(lambda r: graph_error(404, "Request_ResourceNotFound", "gone"))
     resp, _ = drive(server, lambda g: g.request("GET", "/users/x", expect=(404,)))
     assert resp.status == 404 and resp.error_code == "Request_ResourceNotFound"
-    assert len(server.requests) == 1  # a 404 is not retried here: consistency waits are the engine's
+    assert len(server.requests) == 1  # 404s are not retried here: the engine waits for consistency
 
 
 def test_secrets_reach_the_wire_and_nowhere_else(serve: Any) -> None:
