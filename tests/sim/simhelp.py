@@ -1,0 +1,56 @@
+"""Small helpers for the simulator's own tests (HTTP over loopback, objects to create)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+DOMAIN = "crise.ampmetropole.fr"
+
+
+def user_body(local: str, **extra: Any) -> dict[str, Any]:
+    """Return a valid `POST /users` body for `local@DOMAIN`."""
+    return {
+        "accountEnabled": True,
+        "displayName": local.replace(".", " ").title(),
+        "mailNickname": local,
+        "userPrincipalName": f"{local}@{DOMAIN}",
+        "passwordProfile": {"password": "Xy!23456789abc", "forceChangePasswordNextSignIn": True},
+        **extra,
+    }
+
+
+def create_user(client: httpx.Client, local: str, **extra: Any) -> dict[str, Any]:
+    resp = client.post("users", json=user_body(local, **extra))
+    assert resp.status_code == 201, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def create_group(
+    client: httpx.Client, nickname: str, owner_id: str, **extra: Any
+) -> dict[str, Any]:
+    body = {
+        "displayName": f"Groupe {nickname}",
+        "mailEnabled": True,
+        "mailNickname": nickname,
+        "securityEnabled": False,
+        "groupTypes": ["Unified"],
+        "visibility": "Private",
+        "owners@odata.bind": [f"https://graph.microsoft.com/v1.0/users/{owner_id}"],
+        **extra,
+    }
+    resp = client.post("groups", json=body)
+    assert resp.status_code == 201, resp.text
+    result: dict[str, Any] = resp.json()
+    return result
+
+
+def error_code(resp: httpx.Response) -> str:
+    """Return the Graph error code of a response, asserting the standard error shape."""
+    body = resp.json()
+    error = body["error"]
+    assert set(error) >= {"code", "message", "innerError"}, body
+    assert error["innerError"]["request-id"] == resp.headers["request-id"]
+    return str(error["code"])
