@@ -231,3 +231,14 @@ def test_french_dates() -> None:
 def test_naive_activation_time_is_refused() -> None:
     with pytest.raises(ValidationError, match="timezone"):
         sheet(activated_at=datetime(2026, 1, 1, 12, 0))
+
+
+def test_audit_anchor_is_printed_for_the_paper_record() -> None:
+    digest = "3f2a9c1d0b7e55aa" + "0" * 48
+    md, html = render_handover(sheet(audit_anchor=(57, digest)))
+    line = "Empreinte du journal d'audit à la remise (à conserver avec cette fiche) : "
+    assert line + "57:3f2a 9c1d 0b7e 55aa" in md
+    assert "57:3f2a 9c1d 0b7e 55aa</span>" in html
+    assert "Empreinte" not in render_handover(sheet())[0]
+    with pytest.raises(ValidationError):
+        sheet(audit_anchor=(57, "not hex"))

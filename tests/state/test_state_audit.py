@@ -187,3 +187,40 @@ def test_appended_outside_crisiskit_is_detected(home: Path, tamper: sqlite3.Conn
 def test_deleted_head_record_is_detected(home: Path, tamper: sqlite3.Connection) -> None:
     tamper.execute("DELETE FROM audit_head")
     assert _verify(home) == ["the chain's head record is missing (tampered)"]
+
+
+def _rewrite_whole_chain(home: Path, tamper: sqlite3.Connection) -> None:
+    """Forge the log end to end, hashes and head included (the undetectable-alone case)."""
+    from crisiskit.state.audit import entry_hash
+
+    prev = GENESIS_HASH
+    rows = tamper.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+    for seq, at, op, commune, action, target, outcome, rid, details, _p, _h in rows:
+        forged_op = "mallory" if seq == 2 else op
+        digest = entry_hash(seq=seq, at=at, operator=forged_op, commune=commune, action=action,
+                            target=target, outcome=outcome, request_id=rid,
+                            details=json.loads(details), prev_hash=prev)
+        tamper.execute("UPDATE audit SET operator = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                       (forged_op, prev, digest, seq))
+        prev = digest
+    tamper.execute("UPDATE audit_head SET hash = ?", (prev,))
+
+
+def test_whole_chain_rewrite_needs_an_anchor_to_be_detected(
+    home: Path, tamper: sqlite3.Connection
+) -> None:
+    with Store.open(home) as s:
+        head = s.audit_head()
+        anchor = (3, s.audit_entries()[2].hash[:16])
+        assert s.audit_verify([anchor]) == []
+    assert head is not None and head[0] == 5
+    _rewrite_whole_chain(home, tamper)
+    # Without a secret key, a complete rewrite is self-consistent: verify alone passes...
+    assert _verify(home) == []
+    # ...but an anchor written down earlier (the handover sheet prints one) catches it.
+    with Store.open(home) as s:
+        assert s.audit_verify([anchor]) == [
+            "anchor 3: hash differs from the one recorded (rewritten)"]
+        assert s.audit_verify([(9, "0" * 16)]) == ["anchor 9: no such entry (deleted)"]
+        with pytest.raises(ValueError, match="16 to 64"):
+            s.audit_verify([(3, "abc")])

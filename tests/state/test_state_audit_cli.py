@@ -115,3 +115,16 @@ def test_no_secret_can_reach_the_exported_log(home: Path) -> None:
                        details={"pass": Secret("Tap-Value-123")})
     _, out, _ = run(home, "audit", "export")
     assert "Tap-Value-123" not in out and len(out.splitlines()) == 7
+
+
+def test_verify_checks_anchors_given_on_the_command_line(home: Path) -> None:
+    with Store.open(home) as s:
+        digest = s.audit_entries()[3].hash
+    spaced = " ".join(digest[i:i + 4] for i in range(0, 16, 4))
+    assert run(home, "audit", "verify", "--anchor", f"4:{spaced}")[0] == 0
+    code, out, _ = run(home, "audit", "verify", "--anchor", f"4:{digest}",
+                       "--anchor", "5:" + "f" * 16)
+    assert code == 1
+    assert "anchor 5: hash differs from the one recorded (rewritten)" in out
+    code, _, err = run(home, "audit", "verify", "--anchor", "4:xyz")
+    assert code == 2 and "--anchor" in err

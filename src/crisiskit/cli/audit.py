@@ -105,20 +105,33 @@ def show(
 
 @audit_app.command("verify")
 @handles_errors
-def verify(ctx: typer.Context, *, output: OutputOption = None) -> None:
+def verify(
+    ctx: typer.Context,
+    *,
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            help="SEQ:HASH recorded earlier (e.g. on a handover sheet) that must still match; "
+            "repeatable.",
+        ),
+    ] = None,
+    output: OutputOption = None,
+) -> None:
     """Check the audit hash chain; exit 1 listing each problem if an entry was tampered with.
 
-    Example: crisiskit audit verify
+    Example: crisiskit audit verify --anchor "57:3f2a 9c1d 0b7e 55aa"
     """
     st = state(ctx)
     as_json = (output or st.output) is OutputFormat.json
+    anchors = [_parse_anchor(value) for value in anchor or []]
     store = _open(st)
     if store is None:
-        problems: list[str] = []
+        problems = [f"anchor {seq}: no such entry (deleted)" for seq, _ in anchors]
         count = 0
     else:
         with store:
-            problems = store.audit_verify()
+            problems = store.audit_verify(anchors)
             count = store.audit_count()
     if as_json:
         console.emit_json({"intact": not problems, "entries": count, "problems": problems})
@@ -130,6 +143,19 @@ def verify(ctx: typer.Context, *, output: OutputOption = None) -> None:
             console.text(f"  - {problem}")
     if problems:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _parse_anchor(value: str) -> tuple[int, str]:
+    seq, sep, digest = value.partition(":")
+    digest = "".join(digest.split()).lower()
+    if (
+        not sep
+        or not seq.strip().isdigit()
+        or not 16 <= len(digest) <= 64
+        or any(c not in "0123456789abcdef" for c in digest)
+    ):
+        raise InputError(f"--anchor: {value!r} is not SEQ:HASH (16 to 64 hex digits)")
+    return int(seq), digest
 
 
 @audit_app.command("export")

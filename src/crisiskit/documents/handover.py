@@ -86,6 +86,16 @@ class HandoverSheet(_Plain):
     metropole_contact: HandoverContact
     commune_correspondent: HandoverContact
     place: str = "Marseille"
+    # (seq, sha256) of the last audit entry at handover: printed, then signed on paper, it lets
+    # `crisiskit audit verify --anchor` detect even a rewritten audit log later.
+    audit_anchor: tuple[int, str] | None = None
+
+    @field_validator("audit_anchor")
+    @classmethod
+    def _hex_anchor(cls, value: tuple[int, str] | None) -> tuple[int, str] | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{16,64}", value[1]):
+            raise ValueError("must be (seq, lowercase hex sha256)")
+        return value
 
     @field_validator("team_url", "sharepoint_url")
     @classmethod
@@ -220,9 +230,19 @@ def _environment(kind: Literal["md", "html"]) -> Any:
     return env
 
 
+def anchor_text(anchor: tuple[int, str]) -> str:
+    """Format an audit anchor for paper: "57:3f2a 9c1d 0b7e 55aa" (first 16 hex digits)."""
+    digits = anchor[1][:16]
+    return f"{anchor[0]}:" + " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
 def render_handover(sheet: HandoverSheet) -> tuple[str, str]:
     """Render the handover sheet; return (Markdown, HTML)."""
-    context = {"sheet": sheet, "title": commune_title(sheet.commune_name)}
+    context = {
+        "sheet": sheet,
+        "title": commune_title(sheet.commune_name),
+        "anchor": anchor_text(sheet.audit_anchor) if sheet.audit_anchor else None,
+    }
     markdown = _environment("md").get_template("handover.md.j2").render(context)
     html = _environment("html").get_template("handover.html.j2").render(context)
     return str(markdown), str(html)

@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from crisiskit.state.migrations import Migration, migrate
 
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
+ANCHOR_MIN_HEX = 16
 
 DeviceKind = Literal["laptop", "phone"]
 
@@ -562,13 +563,44 @@ class Store:
         sql = "SELECT COUNT(*) FROM audit WHERE commune = ?"
         return int(self._conn.execute(sql, (commune,)).fetchone()[0])
 
-    def audit_verify(self) -> list[str]:
-        """Check the whole audit chain; return the problems found (empty means intact)."""
-        with self.transaction():
-            # One transaction, so a concurrent append cannot look like a broken head.
-            rows = self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq").fetchall()
-            head = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        return verify_chain(rows, tuple(head) if head else None)
+    def audit_head(self) -> tuple[int, str] | None:
+        """Return (seq, hash) of the last audit entry, or None if the log is empty.
+
+        Written down outside this machine (the handover sheet prints it), it lets
+        `audit_verify(anchors=...)` detect even a chain rewritten from end to end.
+        """
+        row = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def audit_verify(self, anchors: Iterable[tuple[int, str]] = ()) -> list[str]:
+        """Check the whole audit chain; return the problems found (empty means intact).
+
+        Each anchor (seq, hash), recorded earlier outside the database, must still match; the
+        hash may be shortened to a prefix of at least 16 hex digits (as printed on paper).
+        """
+        with self._mutex:
+            # One read snapshot (WAL readers never wait for writers), so an append made by
+            # another process meanwhile cannot look like a broken head.
+            if not self._depth:
+                self._conn.execute("BEGIN")
+            try:
+                rows = self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq").fetchall()
+                head = self.audit_head()
+            finally:
+                if not self._depth:
+                    self._conn.execute("COMMIT")
+        problems = verify_chain(rows, head)
+        hashes = {int(row[0]): str(row[-1]) for row in rows}
+        for seq, expected in anchors:
+            prefix = "".join(expected.split()).lower()
+            if len(prefix) < ANCHOR_MIN_HEX or len(prefix) > 64:
+                raise ValueError(f"anchor {seq}: give 16 to 64 hex digits of the hash")
+            found = hashes.get(seq)
+            if found is None:
+                problems.append(f"anchor {seq}: no such entry (deleted)")
+            elif not found.startswith(prefix):
+                problems.append(f"anchor {seq}: hash differs from the one recorded (rewritten)")
+        return problems
 
 
 _RUN_SELECT = (
