@@ -285,6 +285,13 @@ class _MergeMark:
         self.column = mark.column
 
 
+_BOUNDS = {
+    "string_too_short": "must have at least {} character(s)",
+    "string_too_long": "must have at most {} characters",
+    "greater_than_equal": "must be at least {}",
+    "less_than_equal": "must be at most {}",
+    "too_long": "must have at most {} items",
+}
 _FRIENDLY = {
     "date_from_datetime_parsing": "must be a date written YYYY-MM-DD",
     "date_parsing": "must be a date written YYYY-MM-DD",
@@ -335,6 +342,10 @@ def pydantic_diagnostics(doc: Document, error: Any, prefix: str = "") -> list[Di
             message = f"must be {PATTERN_HINTS.get(pattern, f'like {pattern}')}"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)):
             message = "must be text: quote the value (e.g. \"13005\")"
+        elif kind in _BOUNDS:
+            ctx = item.get("ctx") or {}
+            bound = next((ctx[k] for k in ("min_length", "max_length", "ge", "le") if k in ctx), "")
+            message = _BOUNDS[kind].format(bound)
         elif kind in _FRIENDLY:
             message = _FRIENDLY[kind]
         elif kind == "enum":
