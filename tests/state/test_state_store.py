@@ -234,3 +234,21 @@ def test_sigkill_mid_run_leaves_whole_rows_only(tmp_path: Path) -> None:
         assert objects == steps  # grouped writes: both or neither
         assert s.audit_verify() == []
         assert len(s.unfinished_runs("aubagne")) == 1
+
+
+def test_a_write_blocked_past_the_busy_timeout_is_a_clear_error(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as s:
+        run_id = s.start_run("aubagne", "activate", "alice")
+        other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+        try:
+            with Store.open(tmp_path, busy_timeout_ms=100) as blocked:
+                with pytest.raises(StateError, match="database is locked"):
+                    blocked.add_step(run_id, "p", "k", "key", "create", "done")
+                # Reads still work in WAL mode, and nothing half-written is left.
+                assert blocked.steps(run_id) == []
+                assert not blocked._conn.in_transaction
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert s.add_step(run_id, "p", "k", "key", "create", "done") == 1

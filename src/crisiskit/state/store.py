@@ -153,8 +153,12 @@ class Store:
         *,
         clock: Callable[[], datetime] | None = None,
         migrations: list[Migration] | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> Store:
-        """Open (creating if needed) `home/state.db` and apply pending migrations."""
+        """Open (creating if needed) `home/state.db` and apply pending migrations.
+
+        A write waits up to `busy_timeout_ms` for another process's write to finish.
+        """
         home = Path(home)
         try:
             home.mkdir(parents=True, exist_ok=True)
@@ -170,14 +174,14 @@ class Store:
         try:
             conn = sqlite3.connect(
                 path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
+                timeout=busy_timeout_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
             raise StateError(f"cannot open the state database {path}: {exc}") from None
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             # In WAL mode, NORMAL keeps every committed transaction across a killed process
             # and the database consistent across a power loss (which may drop the last few).
@@ -219,16 +223,24 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StateError(f"the state database {self.path} is unavailable: {exc}") from None
             self._depth = 1
             try:
                 yield
-            except BaseException:
-                self._depth = 0
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    # e.g. "database is locked" after the busy timeout, or a full disk.
+                    message = f"cannot write the state database {self.path}: {exc}"
+                    raise StateError(message) from None
                 raise
-            self._depth = 0
-            self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
 
     def schema_version(self) -> int:
         """Return the number of the last migration applied."""
