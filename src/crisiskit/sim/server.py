@@ -7,11 +7,14 @@ never reset) and rewritten atomically after every write.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -75,9 +78,34 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(app: SimApp) -> Any:
-    """Build the uvicorn server (it handles SIGINT/SIGTERM itself, in the main thread only)."""
+def _server(app: SimApp, on_started: Any = None) -> Any:
+    """Build the uvicorn server (it handles SIGINT/SIGTERM itself, in the main thread only).
+
+    `on_started` runs once the server accepts connections and its signal handlers are in place,
+    so whoever reads the printed URL can use it, and stop the server, at once.
+    """
     import uvicorn
+
+    class Server(uvicorn.Server):  # type: ignore[misc]
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if on_started is not None and not self.should_exit:
+                on_started()
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, so the process
+            # would die of the signal; a stopped simulator is a normal end: exit 0.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stops = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     config = uvicorn.Config(
         app,
@@ -88,7 +116,7 @@ def _server(app: SimApp) -> Any:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=3,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 def is_loopback(host: str) -> bool:
@@ -128,21 +156,24 @@ def serve(
     )
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    print(f"http://{url_host(host)}:{bound}/v1.0", flush=True)
-    if not is_loopback(host):
+
+    def announce() -> None:
+        print(f"http://{url_host(host)}:{bound}/v1.0", flush=True)
+        if not is_loopback(host):
+            print(
+                f"warning: the simulator listens on {host}, reachable from other machines; it "
+                "accepts any token unless --token is given.",
+                file=sys.stderr,
+                flush=True,
+            )
         print(
-            f"warning: the simulator listens on {host}, reachable from other machines; it "
-            "accepts any token unless --token is given.",
+            f"profile {sim.profile.name} (scale {sim.profile.scale}), seed {seed}, state "
+            f"{state_file or 'in memory'}; control API at http://{url_host(host)}:{bound}/_sim/",
             file=sys.stderr,
             flush=True,
         )
-    print(
-        f"profile {sim.profile.name} (scale {sim.profile.scale}), seed {seed}, "
-        f"state {state_file or 'in memory'}; control API at http://{url_host(host)}:{bound}/_sim/",
-        file=sys.stderr,
-        flush=True,
-    )
-    server = _server(SimApp(sim, token=token))
+
+    server = _server(SimApp(sim, token=token), announce)
     server.run(sockets=[sock])
 
 

@@ -1,0 +1,118 @@
+"""State file: survives kill -9 of `crisiskit sim serve`; a corrupt or foreign file is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from simhelp import user_body
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventory.yaml"
+DEADLINE_S = 20.0
+
+
+def start(state: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crisiskit",
+            "-i",
+            str(INVENTORY),
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--state",
+            str(state),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("http://"):
+        proc.kill()
+        _, err = proc.communicate(timeout=DEADLINE_S)
+        raise AssertionError(f"no base URL, got {line!r}: {err}")
+    return proc, line
+
+
+@pytest.mark.slow
+def test_acknowledged_write_survives_kill_9(tmp_path):
+    state = tmp_path / "sim.json"
+    proc, url = start(state)
+    try:
+        headers = {"Authorization": "Bearer t"}
+        resp = httpx.post(f"{url}/users", json=user_body("durable.one"), headers=headers)
+        assert resp.status_code == 201
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=DEADLINE_S)
+    proc, url = start(state)
+    try:
+        again = httpx.get(
+            f"{url}/users/durable.one@crise.ampmetropole.fr", headers={"Authorization": "Bearer t"}
+        )
+        assert again.status_code == 200 and again.json()["id"] == resp.json()["id"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=DEADLINE_S)
+    assert proc.returncode == 0  # SIGTERM is a clean shutdown
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("{ half a file", "not valid JSON"),
+        (json.dumps({"users": []}), "not a crisiskit simulator state file"),
+        (json.dumps({"format": "crisiskit-sim-state", "version": 99, "tenant": {}}), "version"),
+    ],
+)
+def test_corrupt_or_foreign_state_is_refused_and_left_alone(tmp_path, content, reason):
+    state = tmp_path / "sim.json"
+    state.write_text(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "crisiskit", "sim", "serve", "--port", "0", "--state", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert reason in proc.stderr and str(state) in proc.stderr
+    assert state.read_text() == content
+
+
+def test_bad_profile_is_an_input_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "crisiskit", "sim", "serve", "--empty", "--profile", "chaos"],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and "chaos" in proc.stderr
+
+
+def test_sigint_stops_the_server_cleanly(tmp_path):
+    proc, url = start(tmp_path / "s.json", "--empty")
+    proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + DEADLINE_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.returncode == 0
+    proc.communicate(timeout=DEADLINE_S)
+    assert os.path.exists(tmp_path / "s.json")
