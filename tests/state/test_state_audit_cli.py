@@ -128,3 +128,15 @@ def test_verify_checks_anchors_given_on_the_command_line(home: Path) -> None:
     assert "anchor 5: hash differs from the one recorded (rewritten)" in out
     code, _, err = run(home, "audit", "verify", "--anchor", "4:xyz")
     assert code == 2 and "--anchor" in err
+
+
+def test_show_shortens_graph_ids_but_export_keeps_them(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    guid = "4fbaecc0-eae2-425e-8233-9e23dff3334b"
+    with Store.open(home) as s:
+        s.audit_append("alice", "aubagne", "graph.POST", f"/teams/{guid}/channels", "201",
+                       request_id="a02bdc06-27be-49c0-b9a4-88aff8c89227")
+    _, out, _ = run(home, "audit", "show")
+    assert "/teams/4fbaecc0…/channels" in out and "a02bdc06…" in out and guid not in out
+    _, out, _ = run(home, "audit", "export")
+    assert json.loads(out)["target"] == f"/teams/{guid}/channels"

@@ -5,6 +5,7 @@ The audit log lives in the local state database; nothing here talks to Microsoft
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,6 +35,14 @@ OutputOption = Annotated[
     OutputFormat | None,
     typer.Option("--output", help="text, or json on stdout only (default: the global option)."),
 ]
+
+
+_GUID = re.compile(r"\b([0-9a-fA-F]{8})(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
+
+
+def _abbreviate(value: str | None) -> str:
+    """Shorten Graph ids in a table cell to their first 8 digits (export keeps them whole)."""
+    return _GUID.sub(r"\1…", value or "")
 
 
 def _open(st: AppState) -> Store | None:
@@ -84,16 +93,16 @@ def show(
             e.operator,
             e.commune or "",
             e.action,
-            e.target or "",
+            _abbreviate(e.target),
             e.outcome,
-            e.request_id or "",
+            _abbreviate(e.request_id),
         )
         for e in entries
     ]
     caption = (
-        f"last {len(entries)} of {total} entries (times UTC); --limit 0 shows all"
+        f"last {len(entries)} of {total} entries (times UTC, ids shortened); --limit 0 shows all"
         if total > len(entries)
-        else f"{total} entries (times UTC)"
+        else f"{total} entries (times UTC, ids shortened)"
     )
     console.table(
         "Audit log" + (f" – {commune}" if commune else ""),
