@@ -618,6 +618,9 @@ def _deleted_of(sim: Simulator, req: SimRequest, cast: str) -> list[dict[str, An
 
 def get_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
     """Read one deleted item, or list a type cast (`.../deletedItems/microsoft.graph.user`)."""
+    if item_id.lower().startswith("graph."):
+        # msgraph-sdk writes the cast with the namespace alias: `/deletedItems/graph.user`.
+        item_id = "microsoft." + item_id
     if item_id.lower().startswith("microsoft.graph."):
         items = _deleted_of(sim, req, item_id)
         entity_set = "users" if item_id.lower().endswith(".user") else "groups"
@@ -637,6 +640,7 @@ def count_deleted(sim: Simulator, req: SimRequest, cast: str) -> SimResponse:
     """Count deleted items of a type (advanced query only)."""
     if not odata.is_eventual(req):
         raise SimError(400, "Request_BadRequest", "$count is not currently supported.")
+    cast = "microsoft." + cast if cast.lower().startswith("graph.") else cast
     kind = DELETED_TYPES.get(cast.lower())
     count = sum(1 for d in sim.tenant.deleted.values() if kind and d.get("_kind") == kind)
     return SimResponse(status=200, raw=str(count).encode(), content_type="text/plain")
