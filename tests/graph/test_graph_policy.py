@@ -54,15 +54,21 @@ def test_limiter_halves_after_a_429_and_grows_back_after_calm() -> None:
     limiter = AdaptiveLimiter(8, cooldown_s=10.0, clock=lambda: now[0])
     limiter.throttled(2.0)
     assert limiter.limit == 4 and limiter.pause_until == 102.0
-    limiter.throttled(1.0)
-    assert limiter.limit == 2 and limiter.pause_until == 102.0  # never shortened
+    limiter.throttled(1.0)  # sent before the pause: no second halving, pause not shortened
+    assert limiter.limit == 4 and limiter.pause_until == 102.0
+    now[0] = 101.0
+    limiter.throttled(3.0)
+    assert limiter.limit == 4 and limiter.pause_until == 104.0
+    now[0] = 104.0
+    limiter.throttled(1.0)  # a 429 after the pause: the client is still too fast
+    assert limiter.limit == 2 and limiter.pause_until == 105.0
     limiter.succeeded()
     assert limiter.limit == 2  # not calm yet
-    now[0] = 112.0
+    now[0] = 115.0
     limiter.succeeded()
     limiter.succeeded()
     assert limiter.limit == 3  # one step per cooldown
-    now[0] = 122.5
+    now[0] = 125.5
     limiter.succeeded()
     assert limiter.limit == 4
 
@@ -105,5 +111,5 @@ def test_one_429_slows_the_whole_client(serve: Any) -> None:
     assert after, "requests continued after the 429"
     assert min(s.at for s in after) - throttle.at >= 0.95  # everyone waited the Retry-After
     assert max(s.in_flight for s in after) <= 4  # and concurrency was halved
-    assert limit == 4 and graph.stats.throttled == 1
+    assert limit == 4 and graph.stats.throttled == 1 and graph.stats.peak_in_flight == 8
     assert max(s.in_flight for s in server.requests) == 8  # the default bound

@@ -143,7 +143,7 @@ class Graph:
         attempt = 0
         while True:
             attempt += 1
-            if not await self.limiter.acquire(deadline):
+            if not await self._acquire(deadline):
                 raise GraphError(method, shown, 0, "deadlineExceeded", "no slot before deadline")
             try:
                 self.stats.http_requests += 1
@@ -290,6 +290,11 @@ class Graph:
         self.stats.ambiguous += 1
         self._wrote(method, path, status, request_id)
 
+    async def _acquire(self, deadline: float) -> bool:
+        got = await self.limiter.acquire(deadline)
+        self.stats.peak_in_flight = self.limiter.peak_in_flight
+        return got
+
     async def _exchange(
         self,
         method: str,
@@ -342,7 +347,7 @@ class Graph:
             attempt += 1
             requests = [self._sub_request(item, pending) for item in pending.values()]
             content = encode_body({"requests": requests})
-            if not await self.limiter.acquire(deadline):
+            if not await self._acquire(deadline):
                 raise GraphError("POST", "/$batch", 0, "deadlineExceeded", "no slot in time")
             try:
                 self.stats.http_requests += 1

@@ -124,9 +124,14 @@ class AdaptiveLimiter:
             cond.notify_all()
 
     def throttled(self, pause_s: float) -> None:
-        """Record a 429: halve the bound and pause new requests for `pause_s`."""
+        """Record a 429: halve the bound and pause new requests for `pause_s`.
+
+        429s that arrive while a pause is running were sent before it: they extend the pause
+        but do not halve the bound again.
+        """
         now = self._clock()
-        self.limit = max(1, self.limit // 2)
+        if now >= self.pause_until:
+            self.limit = max(1, self.limit // 2)
         self.pause_until = max(self.pause_until, now + pause_s)
         self._grow_at = self.pause_until + self._cooldown_s
 
