@@ -1,0 +1,404 @@
+"""Replay the Graph reference's own examples (../shared/graph-examples.json) on the simulator.
+
+For each supported example: create what it refers to, send the request (placeholders replaced
+by real ids), and check the status code and that every property of the documented response
+exists in ours with the same JSON type (recursively; first element of arrays; null matches any
+type, as Graph returns null for unset properties). Examples we do not replay are listed in
+SKIPPED with the reason; a test checks every example is in exactly one of the two lists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from simhelp import DOMAIN, create_group, create_user
+
+# A copy of ../shared/graph-examples.json (Microsoft Graph reference examples as collected in
+# waldekmastykarz/graph-mocks, MIT), kept beside the test so a fresh clone can run it.
+EXAMPLES_FILE = Path(__file__).with_name("graph-examples.json")
+EXAMPLES: list[dict[str, Any]] = json.loads(EXAMPLES_FILE.read_text())["examples"]
+EVENTUAL = {"ConsistencyLevel": "eventual"}
+JSON = {"Content-Type": "application/json"}
+
+SKIPPED: dict[int, str] = {
+    0: "dynamic-membership security groups (membershipRule) are not simulated",
+    3: "$expand is not simulated",
+    4: "identities/any() on Azure AD B2C local accounts is not simulated",
+    9: "hasMembersWithLicenseErrors (group-based licensing errors) filter is not simulated",
+    45: "synthetic placeholder, not the reference: wraps a single user in 'value' "
+    "(user-get documents the user object itself)",
+    46: "synthetic placeholder, not the reference: PATCH /users answers 200 with a body "
+    "(user-update documents 204 No Content)",
+    54: "same synthetic placeholder as 45",
+    55: "same synthetic placeholder as 46",
+}
+
+
+@dataclass
+class Ctx:
+    """Objects the examples refer to, created fresh for each example."""
+
+    sim: Any
+    c: Any
+    owner: dict[str, Any]
+    member: dict[str, Any]
+    third: dict[str, Any]
+    group: dict[str, Any]
+    sku: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def team(self) -> str:
+        if "team" not in self.extra:
+            resp = self.c.put(f"groups/{self.group['id']}/team", json={}, headers=JSON)
+            assert resp.status_code == 201, resp.text
+            self.extra["team"] = resp.json()["id"]
+        return str(self.extra["team"])
+
+    def tap(self) -> str:
+        resp = self.c.post(
+            f"users/{self.member['id']}/authentication/temporaryAccessPassMethods",
+            json={"lifetimeInMinutes": 60, "isUsableOnce": True},
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["id"])
+
+    def phone(self) -> str:
+        resp = self.c.post(
+            f"users/{self.member['id']}/authentication/phoneMethods",
+            json={"phoneNumber": "+33 612345678", "phoneType": "mobile"},
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["id"])
+
+    def deleted_group(self) -> str:
+        doomed = create_group(self.c, "doomed-group", self.owner["id"])
+        assert self.c.delete(f"groups/{doomed['id']}").status_code == 204
+        return str(doomed["id"])
+
+    def deleted_user(self) -> str:
+        doomed = create_user(self.c, "doomed.user")
+        assert self.c.delete(f"users/{doomed['id']}").status_code == 204
+        return str(doomed["id"])
+
+
+Request = tuple[str, str, Any, dict[str, str]]  # method, url (relative to /v1.0), body, headers
+Build = Callable[[Ctx], Request]
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> Build:
+    return lambda ctx: ("GET", url.format(ctx=ctx), None, headers or {})
+
+
+G = "{ctx.group[id]}"
+SUPPORTED: dict[int, Build] = {
+    1: lambda ctx: (
+        ctx.deleted_group() and "GET",
+        "directory/deletedItems/microsoft.graph.group?$count=true&$orderby=deletedDateTime asc"
+        "&$select=id,DisplayName,deletedDateTime",
+        None,
+        EVENTUAL,
+    ),
+    2: get(
+        f"groups/{G}/members/microsoft.graph.user?$count=true&$orderby=displayName"
+        '&$search="displayName:Member"&$select=displayName,id',
+        EVENTUAL,
+    ),
+    5: get(
+        'groups?$search="displayName:Groupe" OR "description:prod"&$orderby=displayName'
+        "&$count=true",
+        EVENTUAL,
+    ),
+    6: get(
+        "users?$select=id,displayName,mail,identities"
+        "&$filter=endswith(userPrincipalName,'ampmetropole.fr')&$count=true",
+        EVENTUAL,
+    ),
+    7: get(
+        "groups?$filter=startswith(displayName,'G')&$count=true&$top=1&$orderby=displayName",
+        EVENTUAL,
+    ),
+    8: get('users?$search="displayName:conf" OR "displayName:jean"&$count=true', EVENTUAL),
+    10: get(
+        "users?$filter=endswith(mail,'ampmetropole.fr')&$orderby=userPrincipalName&$count=true",
+        EVENTUAL,
+    ),
+    11: get(f"groups/{G}/members?$count=true&$filter=startswith(displayName,'Conf')", EVENTUAL),
+    12: get('users?$search="displayName:conf"&$orderby=displayName&$count=true', EVENTUAL),
+    13: get("users?$select=displayName,userPrincipalName,signInActivity"),
+    14: lambda ctx: (
+        "DELETE",
+        f"users/{ctx.member['id']}/authentication/temporaryAccessPassMethods/{ctx.tap()}",
+        None,
+        {},
+    ),
+    15: lambda ctx: (
+        "GET",
+        f"users/{ctx.member['id']}/authentication/temporaryAccessPassMethods/{ctx.tap()}",
+        None,
+        {},
+    ),
+    16: lambda ctx: (
+        ctx.tap() and "GET",
+        f"users/{ctx.member['id']}/authentication/temporaryAccessPassMethods",
+        None,
+        {},
+    ),
+    17: lambda ctx: (
+        "POST",
+        f"users/{ctx.member['id']}/authentication/temporaryAccessPassMethods",
+        {"startDateTime": None, "lifetimeInMinutes": 60, "isUsableOnce": False},
+        {},
+    ),
+    18: lambda ctx: (
+        ctx.deleted_group() and "GET",
+        "directory/deletedItems/microsoft.graph.group",
+        None,
+        {},
+    ),
+    19: get(f"groups/{G}/members/microsoft.graph.user/$count", EVENTUAL),
+    20: lambda ctx: (
+        ctx.deleted_group() and "POST",
+        "directory/deletedItems/getUserOwnedObjects",
+        {"userId": ctx.owner["id"], "type": "Group"},
+        {},
+    ),
+    21: get("users?$select=ext55gb1l09_msLearnCourses"),
+    22: lambda ctx: (
+        "PATCH",
+        f"users/{ctx.member['id']}/authentication/phoneMethods/{ctx.phone()}",
+        {"phoneNumber": "+33 698765432", "phoneType": "mobile"},
+        {},
+    ),
+    23: lambda ctx: (
+        "POST",
+        f"users/{ctx.member['upn']}/authentication/phoneMethods",
+        {"phoneNumber": "+33 612345678", "phoneType": "mobile"},
+        {},
+    ),
+    24: lambda ctx: ("POST", f"directory/deletedItems/{ctx.deleted_group()}/restore", None, {}),
+    25: lambda ctx: ("DELETE", f"directory/deletedItems/{ctx.deleted_user()}", None, {}),
+    26: lambda ctx: ("GET", f"directory/deletedItems/{ctx.deleted_group()}", None, {}),
+    27: lambda ctx: (
+        "DELETE",
+        f"groups/{ctx.group['id']}/members/{ctx.member['id']}/$ref",
+        None,
+        {},
+    ),
+    28: get(f"groups/{G}/members/$count", EVENTUAL),
+    29: lambda ctx: (
+        "POST",
+        f"groups/{ctx.group['id']}/assignLicense",
+        {"addLicenses": [{"skuId": ctx.sku["skuId"], "disabledPlans": []}], "removeLicenses": []},
+        {},
+    ),
+    30: lambda ctx: (
+        "DELETE",
+        f"groups/{ctx.group['id']}/owners/{ctx.third['id']}/$ref",
+        None,
+        {},
+    ),
+    31: lambda ctx: (
+        "POST",
+        f"groups/{ctx.group['id']}/members/$ref",
+        {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{ctx.third['id']}"},
+        {},
+    ),
+    32: lambda ctx: (
+        "POST",
+        f"groups/{ctx.group['id']}/owners/$ref",
+        {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{ctx.member['id']}"},
+        {},
+    ),
+    33: get(f"groups/{G}/sites/root"),
+    34: lambda ctx: ("GET", f"teams/{ctx.team()}/channels", None, {}),
+    35: lambda ctx: (
+        "POST",
+        f"teams/{ctx.team()}/channels",
+        {"displayName": "Main courante", "description": "Journal", "membershipType": "standard"},
+        {},
+    ),
+    36: get(f"groups/{G}/members"),
+    37: get("subscribedSkus/{ctx.sku[id]}"),
+    38: get(f"groups/{G}/owners"),
+    39: get("subscribedSkus"),
+    40: lambda ctx: (
+        "PUT",
+        f"groups/{ctx.group['id']}/team",
+        {"memberSettings": {"allowCreatePrivateChannels": True}},
+        {},
+    ),
+    41: lambda ctx: ("DELETE", f"groups/{ctx.group['id']}", None, {}),
+    42: lambda ctx: ctx.team() and ("GET", f"groups/{ctx.group['id']}", None, {}),
+    43: lambda ctx: ("PATCH", f"groups/{ctx.group['id']}", {"description": "Mise à jour"}, {}),
+    44: lambda ctx: ("DELETE", f"users/{ctx.third['id']}", None, {}),
+    47: lambda ctx: ("GET", f"teams/{ctx.team()}", None, {}),
+    48: lambda ctx: (
+        "PATCH",
+        f"teams/{ctx.team()}",
+        {"memberSettings": {"allowCreateUpdateChannels": True}},
+        {},
+    ),
+    49: get("groups"),
+    50: lambda ctx: (
+        "POST",
+        "groups",
+        {
+            "displayName": "Conformance",
+            "mailEnabled": True,
+            "mailNickname": "conformance",
+            "securityEnabled": False,
+            "groupTypes": ["Unified"],
+            "owners@odata.bind": [f"https://graph.microsoft.com/v1.0/users/{ctx.owner['id']}"],
+        },
+        {},
+    ),
+    51: lambda ctx: (
+        "POST",
+        "users",
+        {
+            "accountEnabled": True,
+            "displayName": "Adele Vance",
+            "mailNickname": "AdeleV",
+            "userPrincipalName": f"AdeleV@{DOMAIN}",
+            "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": "xWwv]6N+bH-d"},
+        },
+        {},
+    ),
+    52: get("users"),
+    53: lambda ctx: ("DELETE", f"users/{ctx.third['upn']}", None, {}),
+    56: lambda ctx: ctx.team() and ("GET", "teams", None, {}),
+    57: lambda ctx: (
+        "POST",
+        "teams",
+        {
+            "template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('standard')",
+            "group@odata.bind": f"https://graph.microsoft.com/v1.0/groups('{ctx.group['id']}')",
+        },
+        {},
+    ),
+    58: lambda ctx: (
+        "POST",
+        "users",
+        {
+            "accountEnabled": True,
+            "displayName": "Alex Wilber",
+            "mailNickname": "AlexW",
+            "userPrincipalName": f"AlexW@{DOMAIN}",
+            "passwordProfile": {"password": "Xy!23456789abc"},
+        },
+        {},
+    ),
+    59: get("users?$top=5"),
+}
+# The generic examples (51, 52, 58, 59) annotate every user with @odata.type; Graph's
+# user-post-users / user-list pages do not, and the SDK does not need it for a user.
+IGNORED_KEYS: dict[int, set[str]] = {
+    51: {"@odata.type"},
+    52: {"@odata.type"},
+    58: {"@odata.type"},
+    59: {"@odata.type"},
+    # The reference is inconsistent on `id` under $select (present here, absent in example 21
+    # and in user-list's $select example); the simulator returns exactly what is selected.
+    13: {"id"},
+}
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def mismatches(expected: Any, actual: Any, where: str, ignored: set[str]) -> list[str]:
+    """Return the documented property names or JSON types our response does not match."""
+    if expected is None or actual is None:
+        return []
+    if json_type(expected) != json_type(actual):
+        return [f"{where}: documented {json_type(expected)}, got {json_type(actual)}"]
+    problems: list[str] = []
+    if isinstance(expected, dict):
+        for key, value in expected.items():
+            if key in ignored:
+                continue
+            if key not in actual:
+                problems.append(f"{where}.{key}: missing")
+                continue
+            problems += mismatches(value, actual[key], f"{where}.{key}", ignored)
+    elif isinstance(expected, list) and expected:
+        if not actual:
+            return [f"{where}: documented a non-empty array, got []"]
+        problems += mismatches(expected[0], actual[0], f"{where}[0]", ignored)
+    return problems
+
+
+@pytest.fixture
+def ctx(sim) -> Any:
+    with sim.client() as c:
+        owner = create_user(c, "conf.owner", usageLocation="FR", givenName="Conf")
+        member = create_user(c, "conf.member", usageLocation="FR", displayName="Member Conf")
+        third = create_user(c, "conf.third", usageLocation="FR", displayName="Conf Third")
+        sku = sim.state()["subscribedSkus"][0]
+        lic = {"addLicenses": [{"skuId": sku["skuId"], "disabledPlans": []}], "removeLicenses": []}
+        assert c.post(f"users/{owner['id']}/assignLicense", json=lic).status_code == 200
+        group = create_group(
+            c,
+            "conf-group",
+            owner["id"],
+            **{
+                "members@odata.bind": [
+                    f"https://graph.microsoft.com/v1.0/users/{member['id']}",
+                    f"https://graph.microsoft.com/v1.0/users/{owner['id']}",
+                ]
+            },
+        )
+        ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{third['id']}"}
+        assert c.post(f"groups/{group['id']}/owners/$ref", json=ref).status_code == 204
+        for user in (owner, member, third):
+            user["upn"] = user["userPrincipalName"]
+        yield Ctx(sim, c, owner, member, third, group, sku)
+
+
+def test_every_example_is_either_supported_or_skipped_with_a_reason():
+    assert not set(SUPPORTED) & set(SKIPPED)
+    assert set(SUPPORTED) | set(SKIPPED) == set(range(len(EXAMPLES)))
+    assert len(SUPPORTED) >= 50
+
+
+@pytest.mark.parametrize("index", sorted(SUPPORTED))
+def test_example(ctx, index):
+    example = EXAMPLES[index]
+    method, url, body, headers = SUPPORTED[index](ctx)
+    assert method == example["request"]["method"]
+    documented = example["response"]
+    if body is not None:
+        headers = {**JSON, **headers}
+    resp = ctx.c.request(
+        method, url, content=None if body is None else json.dumps(body), headers=headers
+    )
+    assert resp.status_code == documented["statusCode"], f"{method} {url}: {resp.text}"
+    assert resp.headers.get("request-id")
+    expected = documented.get("body")
+    if isinstance(expected, str):
+        try:
+            expected = json.loads(expected)
+        except ValueError:
+            assert resp.text.strip().isdigit() == expected.strip().isdigit(), resp.text
+            return
+    if expected is None:
+        return
+    actual = resp.json()
+    problems = mismatches(expected, actual, "$", IGNORED_KEYS.get(index, set()))
+    assert not problems, f"example {index} {method} {url}:\n" + "\n".join(problems)
