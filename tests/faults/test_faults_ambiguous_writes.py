@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Activation
 from convergence import assert_converged
 from faultkit import (
     COMMUNE,
@@ -19,6 +18,8 @@ from faultkit import (
     run_cli,
     tag_of,
 )
+
+from conftest import Activation
 
 MAX_RUNS = 4  # a rerun resumes; the kit must be complete after at most this many
 
@@ -61,7 +62,10 @@ def objects_of_ours(state: dict[str, Any], kind: str) -> int:
             if c.get("teamId") in groups and str(c.get("displayName")).lower() != "general"
         )
     if kind == "driveItems":
-        return sum(1 for d in state.get("driveItems", []) if d.get("groupId") in groups)
+        # The drive's root item comes with the drive (empty path); folders are POSTed.
+        return sum(
+            1 for d in state.get("driveItems", []) if d.get("groupId") in groups and d.get("path")
+        )
     if kind == "phoneMethods":
         return sum(
             1
