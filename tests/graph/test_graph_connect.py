@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ def test_importing_the_graph_package_loads_no_sdk() -> None:
          "https://graph.microsoft.us/.default"),
         ("https://microsoftgraph.chinacloudapi.cn/v1.0/", "https://microsoftgraph.chinacloudapi.cn/v1.0",
          "https://microsoftgraph.chinacloudapi.cn/.default"),
-        ("http://127.0.0.1:8765/v1.0", "http://127.0.0.1:8765/v1.0", "http://127.0.0.1:8765/.default"),
+        ("http://127.0.0.1:8765/v1.0", "http://127.0.0.1:8765/v1.0", "http://127.0.0.1/.default"),
     ],
 )
 def test_base_url_and_scope_follow_the_cloud(url: str, base: str, scope: str) -> None:
@@ -137,3 +138,35 @@ def test_static_endpoint_needs_both_url_and_token() -> None:
         open_graph(None, base_url="http://127.0.0.1:9/v1.0")
     with pytest.raises(PreconditionFailed, match="CRISISKIT_GRAPH_URL"):
         open_graph(None, token="t")
+
+
+class RecordingCredential:
+    """An azure-identity-shaped async credential: the edge of the world (Entra ID)."""
+
+    def __init__(self) -> None:
+        self.scopes: list[tuple[str, ...]] = []
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        return AccessToken("entra-issued-token", 2_000_000_000)
+
+
+def test_azure_path_sends_the_credential_token_with_the_cloud_scope(serve: Any) -> None:
+    from graph_scripted import ok
+
+    server = serve(lambda r: ok({"value": []}))
+    credential = RecordingCredential()
+
+    async def scenario() -> None:
+        tenant = FakeTenant(graph_url=server.base_url)
+        graph = open_graph(tenant, credential=credential, env={})
+        try:
+            await graph.request("GET", "/subscribedSkus")
+        finally:
+            await graph.aclose()
+
+    asyncio.run(scenario())
+    assert server.requests[0].headers["authorization"] == "Bearer entra-issued-token"
+    assert credential.scopes == [("http://127.0.0.1/.default",)]

@@ -59,7 +59,9 @@ def graph_base_url(url: str) -> str:
 def graph_scope(url: str) -> str:
     """Return the `.default` scope of the Graph cloud serving `url` (national clouds too)."""
     parts = urlsplit(graph_base_url(url))
-    return f"{parts.scheme}://{parts.netloc}/.default"
+    # Host only: Entra ID rejects `.default` scopes that carry a port or userinfo.
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}/.default"
 
 
 def _auth_mode(tenant: TenantSettings) -> str:
@@ -209,11 +211,14 @@ def open_graph(
     timeout_s: float = 60.0,
     on_write: WriteHook | None = None,
     env: Mapping[str, str] | None = None,
+    credential: Any = None,
 ) -> Graph:
     """Return a Graph client: static bearer token if `base_url`/`token` are given, else Azure.
 
     Call it inside the event loop that will use the client, and `await graph.aclose()` at the
-    end. `tenant` may be None only with a static token.
+    end. `tenant` may be None only with a static token. `credential` overrides the one
+    `tenant.auth` names (any azure-identity credential, e.g. `AzureCliCredential`); the caller
+    then owns it and closes it.
     """
     import warnings
 
@@ -224,7 +229,7 @@ def open_graph(
         from msgraph.graph_request_adapter import GraphRequestAdapter
         from msgraph.graph_service_client import GraphServiceClient
 
-    credential: Any = None
+    owned = False
     if base_url is not None or token is not None:
         if not base_url or token is None or not (
             token.reveal() if isinstance(token, Secret) else token
@@ -245,7 +250,8 @@ def open_graph(
         )
 
         root = graph_base_url(tenant.graph_url or DEFAULT_GRAPH_URL)
-        credential = build_credential(tenant, env)
+        owned = credential is None
+        credential = build_credential(tenant, env) if owned else credential
         auth = AzureIdentityAuthenticationProvider(
             credential,
             scopes=[graph_scope(root)],
@@ -259,7 +265,7 @@ def open_graph(
     # msgraph-core's AsyncGraphTransport has no aclose(): closing the client alone would leave
     # the connection pool (and its sockets) open, so the pool is closed explicitly.
     closers: list[Any] = [http_client.aclose, pool.aclose]
-    if credential is not None and hasattr(credential, "close"):
+    if owned and hasattr(credential, "close"):
         closers.append(credential.close)
     return Graph(
         adapter,
