@@ -436,3 +436,33 @@ def test_group_licence_reaches_members_and_consumes_seats(
               "removeLicenses": []},
     )
     assert unknown.status_code == 400
+
+
+def test_workload_objects_survive_a_restart(tmp_path: Any) -> None:
+    state_file = tmp_path / "tenant.json"
+    with EmbeddedSimulator(state_file=state_file) as first, first.client() as http:
+        owner = make_user(http, "owner.restart")
+        group = make_group(http, "crise-restart", owner["id"])
+        assert http.put(f"groups/{group['id']}/team", json={}).status_code == 201
+        channel = http.post(f"teams/{group['id']}/channels", json={"displayName": "Logistique"})
+        drive = http.get(f"groups/{group['id']}/drive").json()
+        up = http.put(
+            f"drives/{drive['id']}/root:/Main courante/a.txt:/content",
+            content=b"20h12",
+            headers={"Content-Type": "text/plain"},
+        )
+        tap = http.post(
+            f"users/{owner['id']}/authentication/temporaryAccessPassMethods", json={}
+        ).json()
+        before = first.state()
+    with EmbeddedSimulator(state_file=state_file) as second, second.client() as http:
+        after = second.state()
+        for kind in ("groups", "teams", "channels", "driveItems", "authenticationMethods"):
+            assert after[kind] == before[kind], kind
+        assert http.get(f"teams/{group['id']}/channels/{channel.json()['id']}").status_code == 200
+        again = http.get(f"groups/{group['id']}/drive").json()
+        assert again["id"] == drive["id"]
+        item = http.get(f"drives/{drive['id']}/items/{up.json()['id']}").json()
+        assert item["size"] == 5
+        got = http.get(f"users/{owner['id']}/authentication/temporaryAccessPassMethods/{tap['id']}")
+        assert got.json()["temporaryAccessPass"] is None
