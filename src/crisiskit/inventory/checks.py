@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crisiskit.errors import Diagnostic
+from crisiskit.errors import Diagnostic, InputError
 from crisiskit.inventory.loader import Document
 from crisiskit.inventory.models import Commune, Convention, Laptop, Phone
 from crisiskit.inventory.naming import MAX_LOCAL_PART, Account, roster_accounts
-from crisiskit.playbooks import list_playbooks
+from crisiskit.playbooks import Playbook, list_playbooks, playbook_diagnostics
 
 
 @dataclass
@@ -134,6 +134,33 @@ def _accounts(
     return accounts
 
 
+def _selection(
+    doc: Document, result: CheckResult, i: int, commune: Commune, playbook: Playbook
+) -> None:
+    """Check that the playbook gives this roster at least one account, and the Team an owner."""
+    if not commune.roster:
+        return
+    chosen = [p for p in commune.roster if playbook.includes(p.role)]
+    path = f"communes[{i}].roster"
+    if not chosen:
+        roles = ", ".join(playbook.roles or [])
+        result.diagnostics.append(
+            doc.diagnostic(
+                path, f"playbook {playbook.name!r} creates accounts only for {roles}: "
+                "nobody on this roster has one of these roles",
+                key=True,
+            )
+        )
+    elif playbook.team is not None and not any(p.team_owner for p in chosen):
+        result.diagnostics.append(
+            doc.diagnostic(
+                path, f"playbook {playbook.name!r} creates a Team, which needs an owner: set "
+                "team_owner: true on at least one person who gets an account",
+                key=True,
+            )
+        )
+
+
 def cross_check(
     doc: Document,
     communes: Sequence[tuple[int, Commune]],
@@ -164,6 +191,7 @@ def cross_check(
         "phone number",
     )
     available = set(list_playbooks(playbooks_dir))
+    playbooks: dict[str, Playbook | None] = {}
     upns: dict[str, str] = {}
     for i, commune in communes:
         if commune.playbook not in available:
@@ -175,6 +203,16 @@ def cross_check(
                     f"(available: {names})",
                 )
             )
+        elif commune.playbook not in playbooks:
+            try:  # a broken playbook is reported by its own validation, not here
+                playbooks[commune.playbook] = playbook_diagnostics(
+                    playbooks_dir / f"{commune.playbook}.yaml"
+                )[0]
+            except InputError:
+                playbooks[commune.playbook] = None
+        book = playbooks.get(commune.playbook)
+        if book is not None:
+            _selection(doc, result, i, commune, book)
         _convention(doc, result, f"communes[{i}].convention", commune.convention)
         _accounts(doc, result, i, commune, domain or "invalid.example", upns)
     return result
