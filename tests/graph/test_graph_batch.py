@@ -234,3 +234,69 @@ def test_batches_run_concurrently(serve: Any) -> None:
     drive(server, lambda g: g.batch(items))
     assert time.monotonic() - started < 0.3 * 4 - 0.2  # 4 calls of 0.3 s, overlapped
     assert max(s.in_flight for s in server.requests) >= 2
+
+
+def test_answers_already_received_survive_a_deadline(serve: Any) -> None:
+    def sub(r: dict[str, Any], call: int) -> dict[str, Any]:
+        if r["id"] == "slow":
+            return {"id": "slow", "status": 429, "headers": {"Retry-After": "30"}, "body": None}
+        return created(r, call)
+
+    server = serve(batch_server(sub))
+    items = [BatchItem("made", "POST", "/users"), BatchItem("slow", "POST", "/users")]
+    started = time.monotonic()
+    results, _ = drive(server, lambda g: g.batch(items, deadline_s=1.0))
+    assert time.monotonic() - started < 1.5
+    assert results["made"].status == 201 and results["made"].body == {"id": "obj-made"}
+    assert results["slow"].status == 429
+    assert len(server.requests) == 1
+
+
+def test_a_refused_batch_answers_every_item(serve: Any) -> None:
+    server = serve(lambda s: graph_error(403, "Authorization_RequestDenied", "no"))
+    writes: list[tuple[str, str, int, str | None]] = []
+    items = [BatchItem("a", "POST", "/users"), BatchItem("b", "GET", "/users/b")]
+    results, _ = drive(server, lambda g: g.batch(items), on_write=lambda *a: writes.append(a))
+    assert {k: (r.status, r.error_code) for k, r in results.items()} == {
+        "a": (403, "Authorization_RequestDenied"),
+        "b": (403, "Authorization_RequestDenied"),
+    }
+    assert writes == [("POST", "/users", 403, "rid-1")]
+    assert len(server.requests) == 1
+
+
+def test_a_dependent_of_an_ambiguous_write_is_not_resent_alone(serve: Any) -> None:
+    calls = {"n": 0}
+    good = batch_server(created)
+
+    def handler(seen: Seen) -> Reply:
+        calls["n"] += 1
+        return graph_error(503, "serviceNotAvailable", "x") if calls["n"] == 1 else good(seen)
+
+    server = serve(handler)
+    items = [
+        BatchItem("group", "POST", "/groups", body={}),
+        BatchItem("team", "PUT", "/groups/g/team", body={}, depends_on=("group",)),
+        BatchItem("read", "GET", "/groups/other"),
+    ]
+    results, _ = drive(server, lambda g: g.batch(items))
+    assert results["group"].ambiguous
+    assert results["team"].status == 424 and results["team"].error_code == "failedDependency"
+    assert sent_ids(server.requests[1]) == ["read"]
+
+
+def test_items_that_never_got_a_slot_come_back_unsent_at_the_deadline(serve: Any) -> None:
+    def handler(seen: Seen) -> Reply:
+        reply = batch_server(created)(seen)
+        reply.delay_s = 2.0
+        return reply
+
+    server = serve(handler)
+    items = [BatchItem(f"r{i}", "GET", f"/users/{i}") for i in range(21)]
+    started = time.monotonic()
+    results, _ = drive(server, lambda g: g.batch(items, deadline_s=0.5), max_concurrency=1)
+    assert time.monotonic() - started < 1.5
+    assert len(server.requests) == 1  # the second call never got a slot
+    assert {r.status for r in results.values()} == {0}
+    codes = [r.error_code for r in results.values()]
+    assert codes.count("deadlineExceeded") == 1 and len(results) == 21

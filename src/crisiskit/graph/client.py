@@ -145,13 +145,13 @@ class Graph:
             attempt += 1
             if not await self._acquire(deadline):
                 raise GraphError(method, shown, 0, "deadlineExceeded", "no slot before deadline")
+            resp: GraphResponse | None = None
             try:
                 self.stats.http_requests += 1
                 if is_write:
                     self.stats.writes += 1
                 resp = await self._exchange(method, url, content, hdrs, deadline)
             except _NoAnswer as exc:
-                resp = None
                 failure = exc
             finally:
                 await self.limiter.release()
@@ -348,7 +348,13 @@ class Graph:
             requests = [self._sub_request(item, pending) for item in pending.values()]
             content = encode_body({"requests": requests})
             if not await self._acquire(deadline):
-                raise GraphError("POST", "/$batch", 0, "deadlineExceeded", "no slot in time")
+                # Never raise here: answers of earlier rounds (ids of created objects) would
+                # be lost with the exception.
+                for item in pending.values():
+                    results[item.id] = last.get(item.id) or _local_error(
+                        "deadlineExceeded", "not sent: the deadline came first"
+                    )
+                break
             try:
                 self.stats.http_requests += 1
                 self.stats.batches += 1
@@ -388,11 +394,17 @@ class Graph:
                 for item_id in retry:
                     last[item_id] = outer
             elif outer.status != 200 or not isinstance(outer.body, dict):
-                raise _error_from("POST", "/$batch", outer)
+                # The whole call was refused (400, 401, 403...): nothing in it was executed.
+                for item in pending.values():
+                    results[item.id] = outer
+                    if item.method not in READ_METHODS:
+                        self._wrote(item.method, item.url, outer.status, outer.request_id)
+                break
             else:
                 self.limiter.succeeded()
                 throttle_wait = self._sort_sub_responses(outer, pending, results, retry, last)
 
+            _fail_orphans(retry, results)
             if not retry:
                 break
             delay = throttle_wait or self.policy.backoff(attempt, self._rng)
@@ -486,6 +498,32 @@ class Graph:
         if not throttled:
             return 0.0
         return longest or self.policy.backoff(1, self._rng)
+
+
+def _local_error(code: str, message: str, status: int = 0) -> GraphResponse:
+    """Return an answer made here, not by Graph, in Graph's error shape."""
+    return GraphResponse(status, {}, {"error": {"code": code, "message": message}}, None)
+
+
+def _fail_orphans(retry: dict[str, BatchItem], results: dict[str, GraphResponse]) -> None:
+    """Answer 424 for re-sends whose dependency failed or has an unknown outcome.
+
+    Re-sent alone, they would run without the object they depend on.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for item_id, item in list(retry.items()):
+            failed = [
+                d for d in item.depends_on
+                if d in results and (results[d].ambiguous or not results[d].ok)
+            ]
+            if failed:
+                del retry[item_id]
+                results[item_id] = _local_error(
+                    "failedDependency", f"depends on {failed[0]!r}, which did not succeed", 424
+                )
+                changed = True
 
 
 def _to_response(native: Any) -> GraphResponse:

@@ -66,7 +66,14 @@ class BatchItem:
 
 @dataclass
 class GraphStats:
-    """Counters of one Graph client; `http_requests` counts every exchange, retries included."""
+    """Counters of one Graph client, as seen on the wire.
+
+    `http_requests`: HTTP exchanges (retries and `$batch` calls included); `batches`: `$batch`
+    calls; `sub_requests`: sub-requests sent inside them (re-sends included); `writes`: write
+    requests and write sub-requests sent (re-sends included); `retries`: re-sends;
+    `throttled`: 429 answers, top-level or per sub-request; `ambiguous`: writes whose outcome
+    is unknown; `peak_in_flight`: most HTTP exchanges in flight at once.
+    """
 
     http_requests: int = 0
     batches: int = 0
