@@ -15,10 +15,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +124,13 @@ def write_inventory(
     extra_laptops: int = 0,
     extra_phones: int = 0,
     playbook: str | None = None,
+    playbook_patch: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the sample inventory (optionally with another roster) and its playbooks."""
+    """Write the sample inventory (optionally with another roster) and its playbooks.
+
+    `playbook_patch` is merged (one level deep) into every playbook, e.g. to shorten the
+    readiness deadlines.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     data = load_sample()
     c = commune_of(data, commune)
@@ -139,7 +146,16 @@ def write_inventory(
     pb = directory / "playbooks"
     pb.mkdir(exist_ok=True)
     for f in PLAYBOOKS.glob("*.yaml"):
-        (pb / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+        text = f.read_text(encoding="utf-8")
+        if playbook_patch:
+            book = yaml.safe_load(text)
+            for key, value in playbook_patch.items():
+                if isinstance(value, dict) and isinstance(book.get(key), dict):
+                    book[key] = {**book[key], **value}
+                else:
+                    book[key] = value
+            text = yaml.safe_dump(book, allow_unicode=True, sort_keys=False)
+        (pb / f.name).write_text(text, encoding="utf-8")
     return path
 
 
@@ -387,6 +403,87 @@ class SimServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy in front of the simulator that keeps every request body.
+
+    The simulator, like Graph, never gives a user's password back; to prove crisiskit does not
+    leak the passwords it generates, the test has to see them on the wire.
+    """
+
+    def __init__(self, upstream_root: str) -> None:
+        self.bodies: list[bytes] = []
+        upstream = httpx.Client(base_url=upstream_root, timeout=60.0)
+        bodies = self.bodies
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with lock:
+                    bodies.append(body)
+                skip = {"host", "content-length", "connection", "accept-encoding"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                resp = upstream.request(self.command, self.path, content=body, headers=headers)
+                self.send_response(resp.status_code)
+                hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+                for k, v in resp.headers.items():
+                    if k.lower() not in hop:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(resp.content)))
+                self.end_headers()
+                self.wfile.write(resp.content)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self._upstream = upstream
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.0"
+
+    def json_bodies(self) -> list[Any]:
+        out = []
+        for b in list(self.bodies):
+            try:
+                out.append(json.loads(b))
+            except (ValueError, UnicodeDecodeError):
+                continue
+        return out
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._upstream.close()
+
+    def __enter__(self) -> RecordingProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_values(doc: Any, key: str) -> list[Any]:
+    """Return every value stored under `key` anywhere in a JSON document."""
+    out: list[Any] = []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k == key:
+                out.append(v)
+            out.extend(find_values(v, key))
+    elif isinstance(doc, list):
+        for v in doc:
+            out.extend(find_values(v, key))
+    return out
 
 
 # --------------------------------------------------------------------------- request log

@@ -18,8 +18,7 @@ from faultkit import (
     run_cli,
     tag_of,
 )
-
-from conftest import Activation
+from faultruns import Activation
 
 MAX_RUNS = 4  # a rerun resumes; the kit must be complete after at most this many
 

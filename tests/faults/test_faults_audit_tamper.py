@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Activation
 from faultkit import child_env, run_cli
+from faultruns import Activation
 
 PROBLEM = re.compile(
     r"tamper|modif|edit|alter|broken|mismatch|missing|delet|insert|invalid|chain|does not match",

@@ -7,13 +7,15 @@ import json
 import re
 import stat
 from pathlib import Path
-from typing import Any
 
-from conftest import Activation, activate_fresh
 from faultkit import (
     COMMUNE,
+    SAMPLE_INVENTORY,
+    RecordingProxy,
+    SimServer,
     child_env,
     describe,
+    find_values,
     home_files,
     kit_snapshot,
     run_cli,
@@ -21,6 +23,7 @@ from faultkit import (
     tap_secrets,
     writes,
 )
+from faultruns import Activation, activate_fresh
 from planjson import changes, jsonlines, parse_json_stdout
 
 CSV_HEADER = ["upn", "display_name", "temporary_access_pass", "valid_from", "valid_until"]
@@ -37,16 +40,6 @@ def read_credentials(home: Path) -> list[dict[str, str]]:
         reader = csv.DictReader(f)
         assert reader.fieldnames == CSV_HEADER, reader.fieldnames
         return list(reader)
-
-
-def passwords(state: dict[str, Any]) -> list[str]:
-    """Return the user passwords the simulator kept, if it exposes any."""
-    out = []
-    for u in state["users"]:
-        profile = u.get("passwordProfile") or {}
-        if isinstance(profile, dict) and profile.get("password"):
-            out.append(str(profile["password"]))
-    return out
 
 
 def assert_nowhere(secrets: list[str], where: dict[str, bytes]) -> None:
@@ -187,12 +180,38 @@ def test_every_pass_is_in_the_credentials_file_and_nowhere_else(reference: Activ
     assert all(len(s) >= 8 for s in secrets)
 
 
-def test_user_passwords_are_never_kept_or_shown(reference: Activation) -> None:
-    pwds = passwords(reference.after)
-    places = local_places(reference, except_credentials=False)
-    places["stdout"] = reference.result.stdout.encode()
-    places["stderr"] = reference.result.stderr.encode()
-    assert_nowhere(pwds, places)
+def test_generated_passwords_are_strong_unique_and_never_kept_or_shown(tmp_path: Path) -> None:
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY)
+    try:
+        with RecordingProxy(sim.root_url) as proxy:
+            home = tmp_path / "home"
+            env = child_env(home, SAMPLE_INVENTORY, proxy.base_url)
+            res = run_cli(["activate", COMMUNE, "--yes"], env)
+            assert res.returncode == 0, str(res)
+            export = run_cli(["audit", "export"], env)
+            assert export.returncode == 0, str(export)
+        pwds = [
+            str(p["password"])
+            for doc in proxy.json_bodies()
+            for p in find_values(doc, "passwordProfile")
+            if isinstance(p, dict) and p.get("password")
+        ]
+        ours = [u for u in sim.state()["users"] if tag_of(u) == COMMUNE]
+        assert len(pwds) == len(ours), f"{len(pwds)} passwords sent for {len(ours)} accounts"
+        assert len(set(pwds)) == len(pwds), "two accounts got the same password"
+        for pwd in pwds:
+            classes = sum(
+                any(f(c) for c in pwd)
+                for f in (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+            )
+            assert len(pwd) >= 16 and classes >= 3, "a generated password is weak"
+        places = {str(p.relative_to(home)): p.read_bytes() for p in home_files(home)}
+        places.update(
+            stdout=res.stdout.encode(), stderr=res.stderr.encode(), export=export.stdout.encode()
+        )
+        assert_nowhere(pwds, places)
+    finally:
+        sim.close()
 
 
 def test_json_output_activation_leaks_no_pass(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Activation
 from convergence import assert_converged
 from faultkit import COMMUNE, SAMPLE_INVENTORY, SimServer, child_env, run_cli
+from faultruns import Activation
 
 MAX_RUNS = 4
 SCALE = 0.01  # the realistic delays (minutes of the real service) become tens of milliseconds

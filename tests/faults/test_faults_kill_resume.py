@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Activation
 from convergence import assert_converged, assert_reissue_reported, orphan_passes
 from faultkit import (
     COMMUNE,
@@ -18,6 +17,7 @@ from faultkit import (
     start_cli,
     writes,
 )
+from faultruns import Activation
 from planjson import parse_json_stdout
 
 LATENCY_MS = 40  # slow enough that a poll of /_sim/requests can stop the run mid-way

@@ -1,0 +1,172 @@
+"""Waits under deadlines, the journal written before waiting, and one run per commune at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from convergence import assert_converged
+from faultkit import (
+    COMMUNE,
+    SAMPLE_INVENTORY,
+    SimServer,
+    child_env,
+    run_cli,
+    start_cli,
+    tag_of,
+    write_inventory,
+    writes,
+)
+from faultruns import Activation
+from planjson import parse_json_stdout
+
+SHORT = {"readiness": {"mailbox_s": 2, "team_s": 3, "drive_s": 2}}
+NEVER_S = 3600.0
+
+
+@pytest.mark.slow
+def test_slow_mailboxes_do_not_fail_the_run_and_status_rechecks(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "inv", playbook_patch=SHORT)
+    sim = SimServer(tmp_path / "sim", inventory, knobs={"mailbox_delay_s": NEVER_S})
+    try:
+        env = child_env(tmp_path / "home", inventory, sim.base_url)
+        res = run_cli(["activate", COMMUNE, "--yes"], env, timeout=60)
+        assert res.returncode == 0, f"a slow mailbox failed the run:\n{res}"
+        assert res.seconds < 30, f"the mailbox deadline (2 s) was not kept: {res.seconds:.1f}s"
+        assert "provisioning" in (res.stdout + res.stderr).lower(), str(res)
+
+        status = run_cli(["--output", "json", "status", COMMUNE], env)
+        assert status.returncode == 0, str(status)
+        mailboxes = [a["mailbox"] for a in _accounts(parse_json_stdout(status.stdout))]
+        assert mailboxes and all(m != "ready" for m in mailboxes), mailboxes
+
+        sim.set_profile(mailbox_delay_s=0)
+        status = run_cli(["--output", "json", "status", COMMUNE], env)
+        assert status.returncode == 0, str(status)
+        mailboxes = [a["mailbox"] for a in _accounts(parse_json_stdout(status.stdout))]
+        assert mailboxes and all(m == "ready" for m in mailboxes), mailboxes
+    finally:
+        sim.close()
+
+
+def _accounts(doc: object) -> list[dict[str, object]]:
+    """Return the per-account rows of `status --output json` (a list of communes or one)."""
+    communes = doc if isinstance(doc, list) else [doc]
+    rows = [a for c in communes if isinstance(c, dict) for a in c.get("accounts", [])]
+    assert all(isinstance(a, dict) for a in rows)
+    return rows
+
+
+@pytest.mark.slow
+def test_site_that_never_comes_ends_in_time_and_a_rerun_finishes(
+    tmp_path: Path, reference: Activation
+) -> None:
+    inventory = write_inventory(tmp_path / "inv", playbook_patch=SHORT)
+    sim = SimServer(tmp_path / "sim", inventory, knobs={"site_delay_s": NEVER_S})
+    try:
+        env = child_env(tmp_path / "home", inventory, sim.base_url)
+        res = run_cli(["activate", COMMUNE, "--yes"], env, timeout=60)
+        assert res.seconds < 30, f"the drive deadline (2 s) was not kept: {res.seconds:.1f}s"
+        assert res.returncode in (0, 1), str(res)
+        said = (res.stdout + res.stderr).lower()
+        assert "drive" in said or "sharepoint" in said, str(res)
+        state = sim.state()
+        assert not [d for d in state["driveItems"] if d.get("path")], "folders without a drive?"
+
+        sim.set_profile(site_delay_s=0)
+        again = run_cli(["activate", COMMUNE, "--yes"], env, timeout=60)
+        assert again.returncode == 0, str(again)
+        assert_converged(
+            sim.state(), tmp_path / "home", reference.snapshot, reference.loans, "site late"
+        )
+    finally:
+        sim.close()
+
+
+@pytest.mark.slow
+def test_created_ids_are_journaled_before_waiting(tmp_path: Path, reference: Activation) -> None:
+    """Kill the run while it waits for the SharePoint site: the group's id is already on file."""
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs={"site_delay_s": NEVER_S})
+    try:
+        home = tmp_path / "home"
+        env = child_env(home, SAMPLE_INVENTORY, sim.base_url)
+        run = start_cli(["activate", COMMUNE, "--yes"], env, tmp_path, "waiting")
+        deadline = time.monotonic() + 30
+        polls = 0
+        while time.monotonic() < deadline and run.proc.poll() is None:
+            # Waiting means: the drive was asked for at least twice, after the group existed.
+            drive_polls = [
+                e for e in sim.requests() if e["method"] == "GET" and e["path"].endswith("/drive")
+            ]
+            polls = len(drive_polls)
+            if polls >= 2:
+                break
+            time.sleep(0.02)
+        assert run.proc.poll() is None, f"the run ended instead of waiting:\n{run.wait()}"
+        assert polls >= 2, "the run never polled the drive"
+        run.kill()
+
+        state = sim.state()
+        (group,) = [g for g in state["groups"] if tag_of(g) == COMMUNE]
+        users = {u["id"] for u in state["users"] if tag_of(u) == COMMUNE}
+        con = sqlite3.connect(f"file:{home / 'state.db'}?mode=ro", uri=True)
+        try:
+            journaled = {row[0] for row in con.execute("SELECT graph_id FROM objects")}
+        finally:
+            con.close()
+        assert group["id"] in journaled, "the group was created but its id is not journaled"
+        assert users <= journaled, f"{len(users - journaled)} created users not journaled"
+
+        sim.set_profile(site_delay_s=0)
+        again = run_cli(["activate", COMMUNE, "--yes"], env)
+        assert again.returncode == 0, str(again)
+        assert_converged(sim.state(), home, reference.snapshot, reference.loans, "killed waiting")
+    finally:
+        sim.close()
+
+
+@pytest.mark.slow
+def test_second_run_of_the_same_commune_is_refused_without_writing(
+    tmp_path: Path, reference: Activation
+) -> None:
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs={"site_delay_s": 3.0})
+    try:
+        home = tmp_path / "home"
+        env = child_env(home, SAMPLE_INVENTORY, sim.base_url)
+        first = start_cli(["activate", COMMUNE, "--yes"], env, tmp_path, "first")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            e["path"].endswith("/drive") for e in sim.requests()
+        ):
+            assert first.proc.poll() is None, str(first.wait())
+            time.sleep(0.02)
+        second = run_cli(["activate", COMMUNE, "--yes"], env)
+        assert second.returncode == 3, f"a concurrent run was not refused:\n{second}"
+        assert "progress" in second.stderr.lower() or "lock" in second.stderr.lower(), str(second)
+        done = first.wait(timeout=60)
+        assert done.returncode == 0, str(done)
+        assert_converged(sim.state(), home, reference.snapshot, reference.loans, "concurrent")
+    finally:
+        sim.close()
+
+
+def test_held_lock_refuses_before_any_write(tmp_path: Path) -> None:
+    """Hold the commune's lock as another crisiskit process would: exit 3, not one write."""
+    from crisiskit.state.lock import lock_path
+
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY)
+    try:
+        home = tmp_path / "home"
+        path = lock_path(home, COMMUNE)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+") as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            res = run_cli(["activate", COMMUNE, "--yes"], child_env(home, SAMPLE_INVENTORY,
+                                                                   sim.base_url))
+        assert res.returncode == 3, str(res)
+        assert not writes(sim.requests()), "writes were made without the commune's lock"
+    finally:
+        sim.close()
