@@ -154,7 +154,7 @@ def playbook_diagnostics(path: Path) -> tuple[Playbook | None, list[Diagnostic]]
     try:
         playbook = Playbook.model_validate(doc.data)
     except ValidationError as exc:
-        found.extend(pydantic_diagnostics(doc, exc))
+        found.extend(pydantic_diagnostics(doc, exc, root=Playbook))
     if playbook is not None:
         if playbook.name != path.stem:
             found.append(

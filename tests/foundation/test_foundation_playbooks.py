@@ -66,7 +66,7 @@ def test_a_broken_playbook_reports_everything_at_its_location(tmp_path: Path) ->
         "bad.yaml:10:14: team.channels[1].name: a Teams channel name cannot contain /",
         "bad.yaml:13:14: team.channels[4].name: must have at most 50 characters",
         "bad.yaml:14:26: folders[1]: a SharePoint folder name cannot contain :",
-        "bad.yaml:15:25: devices.tablets: unknown key",
+        "bad.yaml:15:25: devices.tablets: unknown key (allowed: laptops, phones)",
         "bad.yaml:16:24: readiness.mailbox_s: must be at least 1",
     ]
 

@@ -93,7 +93,7 @@ def check_inventory(path: Path, playbooks_dir: Path | None = None) -> Checked:
     try:
         inventory = Inventory.model_validate(doc.data)
     except ValidationError as exc:
-        found.extend(pydantic_diagnostics(doc, exc))
+        found.extend(pydantic_diagnostics(doc, exc, root=Inventory))
     if inventory is not None:
         communes = list(enumerate(inventory.communes))
         laptops = list(enumerate(inventory.devices.laptops))

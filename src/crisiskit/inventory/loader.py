@@ -322,8 +322,47 @@ PATTERN_HINTS = {
 }
 
 
-def pydantic_diagnostics(doc: Document, error: Any, prefix: str = "") -> list[Diagnostic]:
-    """Turn a pydantic ValidationError into located diagnostics, one per problem."""
+def _model_at(root: Any, parts: tuple[Any, ...]) -> Any:
+    """Return the pydantic model class found by following `parts` from `root`, or None."""
+    import typing
+
+    model = root
+    for part in parts:
+        if isinstance(part, int):
+            continue  # list items: the annotation was unwrapped already
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        while True:  # unwrap list[X], X | None, Annotated[X, ...] down to a model
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if hasattr(annotation, "model_fields") or not args:
+                break
+            annotation = args[0]
+        model = annotation
+    return model if hasattr(model, "model_fields") else None
+
+
+def _did_you_mean(root: Any, loc: tuple[Any, ...]) -> str:
+    import difflib
+
+    model = _model_at(root, loc[:-1]) if root is not None else None
+    if model is None:
+        return "unknown key"
+    names = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key (did you mean {close[0]!r}?)"
+    return f"unknown key (allowed: {', '.join(names)})"
+
+
+def pydantic_diagnostics(
+    doc: Document, error: Any, prefix: str = "", root: Any = None
+) -> list[Diagnostic]:
+    """Turn a pydantic ValidationError into located diagnostics, one per problem.
+
+    `root` is the model validated, used to suggest the intended name of an unknown key.
+    """
     found: list[Diagnostic] = []
     for item in error.errors(include_url=False):
         path = prefix
@@ -336,7 +375,7 @@ def pydantic_diagnostics(doc: Document, error: Any, prefix: str = "") -> list[Di
         elif kind == "missing":
             message = "required field is missing"
         elif kind == "extra_forbidden":
-            message = "unknown key"
+            message = _did_you_mean(root, tuple(item["loc"]))
         elif kind == "string_pattern_mismatch":
             pattern = (item.get("ctx") or {}).get("pattern", "")
             message = f"must be {PATTERN_HINTS.get(pattern, f'like {pattern}')}"
