@@ -302,3 +302,18 @@ def test_aclose_leaves_no_socket_open(serve: Any) -> None:
         drive(server, lambda g: g.request("GET", "/users/u1"))
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_graph_is_an_async_context_manager(serve: Any) -> None:
+    import asyncio
+
+    server = serve(lambda r: ok({"id": "u1"}))
+
+    async def scenario() -> int:
+        async with open_graph(None, base_url=server.base_url, token=TOKEN) as graph:
+            await graph.request("GET", "/users/u1")
+        with pytest.raises(RuntimeError):  # closed: the pool refuses new requests
+            await graph.request("GET", "/users/u1")
+        return len(server.requests)
+
+    assert asyncio.run(scenario()) == 1

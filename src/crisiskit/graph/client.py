@@ -244,6 +244,12 @@ class Graph:
             results.update(outcome)
         return results
 
+    async def __aenter__(self) -> Graph:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
         """Close the HTTP client and the credential."""
         for close in self._closers:
