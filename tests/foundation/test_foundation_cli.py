@@ -88,6 +88,18 @@ def test_an_invalid_inventory_in_json_keeps_stdout_json(tmp_path: Path) -> None:
     assert "communes[1].id" in result.stderr
 
 
+def test_a_one_line_refusal_in_json_is_json_too(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    result = run("-i", str(missing), "--output", "json", "validate")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {
+        "valid": False,
+        "problems": [{"file": None, "line": None, "col": None, "path": "",
+                      "message": f"{missing}: no such inventory"}],
+    }
+    assert result.stderr == f"error: {missing}: no such inventory\n"
+
+
 def test_validate_also_checks_every_playbook(tmp_path: Path) -> None:
     (tmp_path / "playbooks").mkdir()
     for name in ("standard", "minimal"):

@@ -65,19 +65,15 @@ def validate(ctx: typer.Context) -> None:
     try:
         checked, playbooks = check_all(st)
     except InputError as exc:
+        if st.json:
+            problems = [
+                {"file": d.file, "line": d.line, "col": d.col, "path": d.path,
+                 "message": d.message}
+                for d in exc.diagnostics
+            ] or [{"file": None, "line": None, "col": None, "path": "", "message": str(exc)}]
+            console.emit_json({"valid": False, "problems": problems})
         if not exc.diagnostics:
             raise
-        if st.json:
-            console.emit_json(
-                {
-                    "valid": False,
-                    "problems": [
-                        {"file": d.file, "line": d.line, "col": d.col, "path": d.path,
-                         "message": d.message}
-                        for d in exc.diagnostics
-                    ],
-                }
-            )
         for diagnostic in exc.diagnostics:
             console.info(str(diagnostic))
         console.error(f"{exc.args[0]}; nothing was changed")
