@@ -91,6 +91,11 @@ def test_reset_returns_to_the_seeded_tenant(sim):
     assert [u["id"] for u in after["users"]] == [u["id"] for u in before["users"]]
     assert sim.requests() == []
     assert httpx.get(f"{sim.root_url}/_sim/profile").json()["latency_ms"] == 0
+    # New ids after a reset must not collide with the seeded objects' ids.
+    with sim.client() as c:
+        create_user(c, "after.reset")
+    ids = [u["id"] for u in sim.state()["users"]]
+    assert len(ids) == len(set(ids)) == len(before["users"]) + 1
 
 
 def test_control_profile_rejects_unknown_knobs_and_changes_nothing(sim):

@@ -84,9 +84,11 @@ def reset(app: SimApp) -> None:
     sim = app.sim
     with sim.lock:
         sim.tenant = sim.initial_tenant()
+        sim.invalidate_upns()
         sim.requests_log.clear()
         sim.clock_offset = 0.0
-        sim.rng = random.Random(sim.seed)
+        sim.rng = random.Random()
+        sim.rng.setstate(sim.initial_rng_state)
         sim.profile = copy.deepcopy(sim.initial_profile)
         app.buckets.reset()
         sim.save()

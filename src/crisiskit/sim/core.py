@@ -91,12 +91,16 @@ class Simulator:
         self.clock_offset = 0.0  # seconds added to the wall clock (`/_sim/clock`)
         self._initial = json.dumps(self.tenant.to_json())
         self.initial_profile = copy.deepcopy(self.profile)
+        self.initial_rng_state = self.rng.getstate()
+        self._upn_index: dict[str, str] = {}
+        self._upn_index_key: tuple[int, int] = (0, -1)
 
     def mark_initial(self) -> None:
-        """Remember the current tenant and profile as what `/_sim/reset` returns to."""
+        """Remember the tenant, profile and random state as what `/_sim/reset` returns to."""
         with self.lock:
             self._initial = json.dumps(self.tenant.to_json())
             self.initial_profile = copy.deepcopy(self.profile)
+            self.initial_rng_state = self.rng.getstate()
 
     def initial_tenant(self) -> Tenant:
         """Return a fresh copy of the tenant as it was when marked initial."""
@@ -114,8 +118,12 @@ class Simulator:
         self.clock_offset += seconds
 
     def new_id(self) -> str:
-        """Return a uuid4-form id drawn from the seeded random source."""
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """Return a uuid4-form id drawn from the seeded random source, unused in the tenant."""
+        t = self.tenant
+        while True:
+            new = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            if new not in t.users and new not in t.groups and new not in t.deleted:
+                return new
 
     def new_request_id(self) -> str:
         """Return a fresh request-id (not from the seeded source: ids stay reproducible)."""
@@ -142,16 +150,39 @@ class Simulator:
             raise not_found(obj_id)
 
     # -- lookups ------------------------------------------------------------------------------
+    def invalidate_upns(self) -> None:
+        """Forget the userPrincipalName index (call after changing a user's UPN in place)."""
+        self._upn_index_key = (0, -1)
+
+    def user_by_upn(self, upn: str) -> dict[str, Any] | None:
+        """Return the live user with this userPrincipalName (case-insensitive), or None.
+
+        An index keeps POST /users from scanning every user for duplicates; it is rebuilt when
+        the users collection is replaced or changes size, and checked on every hit.
+        """
+        users = self.tenant.users
+        key = (id(users), len(users))
+        if key != self._upn_index_key:
+            self._upn_index = {
+                str(u.get("userPrincipalName", "")).lower(): uid for uid, u in users.items()
+            }
+            self._upn_index_key = key
+        wanted = upn.lower()
+        uid = self._upn_index.get(wanted)
+        user = users.get(uid) if uid is not None else None
+        if user is not None and str(user.get("userPrincipalName", "")).lower() == wanted:
+            return user
+        return None
+
     def get_user(self, id_or_upn: str) -> dict[str, Any]:
         """Return the stored user with this id or userPrincipalName, or raise the 404."""
         user = self.tenant.users.get(id_or_upn)
         if user is not None:
             return user
         if "@" in id_or_upn:
-            wanted = id_or_upn.lower()
-            for candidate in self.tenant.users.values():
-                if str(candidate.get("userPrincipalName", "")).lower() == wanted:
-                    return candidate
+            user = self.user_by_upn(id_or_upn)
+            if user is not None:
+                return user
         raise not_found(id_or_upn)
 
     def get_group(self, group_id: str) -> dict[str, Any]:
@@ -204,10 +235,7 @@ class Simulator:
         entry = self.tenant.deleted.get(user_id)
         if entry is None or entry.get("_kind") != "user":
             raise not_found(user_id)
-        upn = str(entry.get("userPrincipalName", "")).lower()
-        if any(
-            str(u.get("userPrincipalName", "")).lower() == upn for u in self.tenant.users.values()
-        ):
+        if self.user_by_upn(str(entry.get("userPrincipalName", ""))) is not None:
             raise SimError(
                 400,
                 "Request_BadRequest",

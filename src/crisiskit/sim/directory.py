@@ -159,23 +159,22 @@ def _check_upn(sim: Simulator, upn: Any, self_id: str | None = None) -> str:
             "of the verified domain names in your organization.",
             "userPrincipalName",
         )
-    wanted = upn.lower()
-    for other in sim.tenant.users.values():
-        if other["id"] != self_id and str(other.get("userPrincipalName", "")).lower() == wanted:
-            raise SimError(
-                400,
-                "Request_BadRequest",
-                "Another object with the same value for property userPrincipalName already "
-                "exists.",
-                details=[
-                    {
-                        "code": "ObjectConflict",
-                        "message": "Another object with the same value for property "
-                        "userPrincipalName already exists.",
-                        "target": "userPrincipalName",
-                    }
-                ],
-            )
+    other = sim.user_by_upn(upn)
+    if other is not None and other["id"] != self_id:
+        raise SimError(
+            400,
+            "Request_BadRequest",
+            "Another object with the same value for property userPrincipalName already "
+            "exists.",
+            details=[
+                {
+                    "code": "ObjectConflict",
+                    "message": "Another object with the same value for property "
+                    "userPrincipalName already exists.",
+                    "target": "userPrincipalName",
+                }
+            ],
+        )
     return upn
 
 
@@ -343,6 +342,8 @@ def update_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
         if prop in body and body[prop] in (None, ""):
             raise bad_request(f"Invalid value specified for property '{prop}'.", prop)
     _apply(sim, user, body)
+    if "userPrincipalName" in body:
+        sim.invalidate_upns()
     sim.touch(user["id"])
     return no_content()
 
