@@ -168,6 +168,17 @@ def test_certificate_auth_with_a_path_is_fine(write_inventory: Write, base_text:
     assert tenant.tenant_id == "4f6c2a1e-8b3d-4e7a-9c15-2d8e6f0a7b39"
 
 
+def test_a_certificate_path_without_certificate_auth_is_refused(
+    write_inventory: Write, base_text: str
+) -> None:
+    text = base_text.replace(
+        "  auth: client_secret\n", "  auth: client_secret\n  certificate_path: app.pem\n"
+    )
+    assert problems(write_inventory(text)) == [
+        "tenant.certificate_path: only used with auth: certificate (auth is client_secret)"
+    ]
+
+
 def test_phone_numbers_and_imeis_are_normalised() -> None:
     phone = Phone(asset_tag="T1", imei="35391811 054201-2", number="07.57.10.04.01", model="X")
     assert phone.imei == "353918110542012"

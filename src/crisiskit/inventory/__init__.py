@@ -113,6 +113,15 @@ def check_inventory(path: Path, playbooks_dir: Path | None = None) -> Checked:
         doc, communes, laptops, phones, domain=domain, playbooks_dir=playbooks_dir
     )
     found.extend(result.diagnostics)
+    if inventory is not None:
+        tenant = inventory.tenant
+        if tenant.certificate_path is not None and tenant.auth is not AuthMode.certificate:
+            found.append(
+                doc.diagnostic(
+                    "tenant.certificate_path",
+                    f"only used with auth: certificate (auth is {tenant.auth.value})",
+                )
+            )
     if found or inventory is None:
         count = len(found)
         raise InputError(f"{path}: {count} problem{'s' if count != 1 else ''}", found)
