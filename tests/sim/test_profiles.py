@@ -74,14 +74,23 @@ def test_commit_then_5xx_applies_the_write_then_fails(sim):
     assert entry["status"] == 503 and entry["committed"] is True
 
 
-def test_drop_closes_the_connection_after_the_write(sim):
-    sim.set_profile(drop_rate=1)
-    with sim.client() as c:
-        with pytest.raises(httpx.RemoteProtocolError):
-            c.post("users", json=user_body("dropped.one"))
-        assert c.get("users").status_code == 200  # a read is never dropped
-    assert "dropped.one@crise.ampmetropole.fr" in upns(sim)
-    assert sim.requests()[0]["dropped"] is True
+def http_implementations() -> list[str]:
+    """Return uvicorn's HTTP implementations installed here (h11 always; httptools maybe)."""
+    import importlib.util
+
+    return ["h11"] + (["httptools"] if importlib.util.find_spec("httptools") else [])
+
+
+@pytest.mark.parametrize("http", http_implementations())
+def test_drop_closes_the_connection_after_the_write(sample_inventory, http):
+    with EmbeddedSimulator(sample_inventory, http=http) as sim:
+        sim.set_profile(drop_rate=1)
+        with sim.client() as c:
+            with pytest.raises(httpx.RemoteProtocolError):
+                c.post("users", json=user_body("dropped.one"))
+            assert c.get("users").status_code == 200  # a read is never dropped
+        assert "dropped.one@crise.ampmetropole.fr" in upns(sim)
+        assert sim.requests()[0]["dropped"] is True
 
 
 def test_replication_lag_makes_young_objects_404_by_id(sim):

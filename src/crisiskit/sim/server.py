@@ -78,7 +78,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(app: SimApp, on_started: Any = None) -> Any:
+def _server(app: SimApp, on_started: Any = None, http: str = "auto") -> Any:
     """Build the uvicorn server (it handles SIGINT/SIGTERM itself, in the main thread only).
 
     `on_started` runs once the server accepts connections and its signal handlers are in place,
@@ -112,6 +112,7 @@ def _server(app: SimApp, on_started: Any = None) -> Any:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        http=http,  # "auto": httptools when installed (about a third less CPU), else h11
         server_header=False,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=3,
@@ -194,7 +195,9 @@ class EmbeddedSimulator:
         token: str | None = None,
         empty: bool = False,
         scale: float = 1.0,
+        http: str = "auto",
     ) -> None:
+        self.http = http
         self.simulator = build_simulator(
             inventory=inventory,
             state_file=state_file,
@@ -218,7 +221,7 @@ class EmbeddedSimulator:
         """Start serving; return once the server accepts connections (or raise)."""
         import httpx
 
-        self._server = _server(self.app)
+        self._server = _server(self.app, http=self.http)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
