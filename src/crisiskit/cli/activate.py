@@ -1,3 +1,272 @@
-"""Commands: activate (registered on crisiskit.cli.app.app)."""
+"""Commands: plan, activate, status (registered on crisiskit.cli.app.app)."""
 
 from __future__ import annotations
+
+import getpass
+import os
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from crisiskit import console
+from crisiskit.cli.app import app, handles_errors, state
+from crisiskit.errors import EXIT_FAILED, EXIT_INPUT, InputError
+
+if TYPE_CHECKING:
+    from crisiskit.engine.activation import ActivationReport
+    from crisiskit.plan.diff import Plan
+
+SANDBOX_HELP = (
+    "Use the embedded Graph simulator (state under $CRISISKIT_HOME/sandbox/) instead of a "
+    "tenant."
+)
+SYMBOL = {"create": "+", "update": "~", "present": "=", "conflict": "!"}
+
+
+def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
+    from crisiskit.engine.activation import load_setup
+
+    s = state(ctx)
+    return load_setup(s.inventory_path, s.playbooks_dir, s.home, commune, playbook)
+
+
+def render_plan(plan: Plan, *, verbose: bool = False) -> None:
+    """Print the plan grouped by kind, with counts (deterministic; no secret in a plan)."""
+    counts = plan.counts()
+    rows = [
+        (
+            kind,
+            by.get("create", 0),
+            by.get("update", 0),
+            by.get("present", 0),
+            by.get("conflict", 0),
+        )
+        for kind, by in counts.items()
+    ]
+    console.table(
+        f"Plan for {plan.commune} (playbook {plan.playbook})",
+        ("kind", "create", "update", "present", "conflict"),
+        rows,
+    )
+    for step in plan.steps:
+        if step.action == "present" and not verbose:
+            continue
+        detail = f"  ({step.detail})" if step.detail else ""
+        console.text(f"  {SYMBOL[step.action]} {step.kind} {step.key}{detail}")
+    for upn in plan.strays:
+        console.text(f"  ? user {upn} (tagged for {plan.commune}, not in the roster: left alone)")
+    for shortage in plan.shortages:
+        console.text(f"  ! devices: {shortage}")
+    if plan.empty:
+        console.text("Nothing to do: the crisis kit is complete.")
+
+
+@app.command("plan")
+@handles_errors
+def plan_command(
+    ctx: typer.Context,
+    commune: Annotated[str, typer.Argument(help="Commune id, e.g. aubagne.")],
+    *,
+    playbook: Annotated[
+        str | None, typer.Option(help="Playbook name (default: the commune's).")
+    ] = None,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
+) -> None:
+    """Show what `activate` would do for a commune, without changing anything.
+
+    Example: crisiskit plan aubagne --sandbox
+    """
+    from crisiskit.engine.activation import run_plan
+
+    plan = run_plan(_setup(ctx, commune, playbook), sandbox=sandbox)
+    if state(ctx).json:
+        console.emit_json(plan.to_json())
+    else:
+        render_plan(plan, verbose=state(ctx).verbose)
+
+
+@app.command("activate")
+@handles_errors
+def activate_command(
+    ctx: typer.Context,
+    commune: Annotated[str, typer.Argument(help="Commune id, e.g. aubagne.")],
+    *,
+    playbook: Annotated[
+        str | None, typer.Option(help="Playbook name (default: the commune's).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
+    ] = False,
+    operator: Annotated[
+        str | None,
+        typer.Option(help="Who runs this, for the audit trail (default: $USER)."),
+    ] = None,
+    show_secrets: Annotated[
+        bool,
+        typer.Option("--show-secrets", help="Also print the Temporary Access Passes."),
+    ] = False,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
+) -> None:
+    """Provision a commune's crisis kit through Microsoft Graph (idempotent, resumable).
+
+    Example: crisiskit activate aubagne --sandbox --yes
+    """
+    from crisiskit.engine.activation import failure_message, run_activate
+
+    s = state(ctx)
+    setup = _setup(ctx, commune, playbook)
+    who = operator or os.environ.get("USER") or _login()
+    interactive = console.is_terminal()
+    if not (yes or dry_run) and not interactive:
+        raise InputError(
+            "activate needs confirmation: pass --yes to run without a terminal (or --dry-run)"
+        )
+
+    def show(plan: Plan) -> None:
+        if not s.json:
+            render_plan(plan, verbose=s.verbose)
+
+    def confirm(plan: Plan) -> bool:
+        if yes:
+            return True
+        return console.confirm(f"Apply this plan to {plan.commune}?")
+
+    with console.progress() as phase:
+        report = run_activate(
+            setup,
+            sandbox=sandbox,
+            operator=who,
+            dry_run=dry_run,
+            show_plan=show,
+            confirm=confirm,
+            phase=phase if not s.json else _silent_phase,
+        )
+    if s.json:
+        console.emit_json(report.to_json())
+    else:
+        render_report(report, show_secrets=show_secrets)
+    if not report.confirmed:
+        console.info("Aborted: nothing was changed.")
+        raise typer.Exit(EXIT_FAILED)
+    if not report.ok:
+        raise failure_message(report)
+
+
+def _silent_phase(name: str, total: int) -> Any:
+    from crisiskit.engine.executor import quiet_phase
+
+    return quiet_phase(name, total)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in a minimal container is not fatal
+        return "unknown"
+
+
+def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
+    """Print the summary of an activation (secrets only with --show-secrets)."""
+    outcome = report.outcome
+    if not report.executed or outcome is None:
+        return
+    created = sum(outcome.created.values())
+    present = sum(outcome.present.values())
+    if created == 0 and not outcome.updated and outcome.ok:
+        console.text(f"Everything present ({present} objects): nothing was changed in the tenant.")
+    else:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.created.items()) if v)
+        console.text(f"Created: {parts or 'nothing'}; {present} already present.")
+    for warning in outcome.warnings:
+        console.text(warning)
+    ready = len(outcome.mailboxes_ready)
+    pending = outcome.mailboxes_pending
+    console.text(
+        f"Mailboxes: {ready} ready"
+        + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
+    )
+    console.text(f"Team: {'ready' if outcome.team_id else 'not ready'}"
+                 + (f" {outcome.team_url}" if outcome.team_url else ""))
+    console.text(f"SharePoint: {'ready' if outcome.drive_id else 'not ready'}"
+                 + (f" {outcome.drive_url}" if outcome.drive_url else ""))
+    if report.loans:
+        console.text(f"Devices lent: {len(report.loans)}")
+        for loan in report.loans:
+            console.text(f"  {loan['kind']} {loan['asset_tag']} → {loan['upn']}")
+    if report.handover_paths:
+        md, html = report.handover_paths
+        console.text(f"Handover sheet: {md} and {html}")
+    if report.credentials_path:
+        console.text(
+            f"Credentials file (mode 0600, hand over in person): {report.credentials_path}"
+        )
+    if show_secrets and outcome.passes:
+        console.table(
+            "Temporary Access Passes issued by this run",
+            ("upn", "temporary access pass", "valid until"),
+            [(p.upn, p.secret.reveal(), p.valid_until.isoformat()) for p in outcome.passes],
+        )
+
+
+@app.command("status")
+@handles_errors
+def status_command(
+    ctx: typer.Context,
+    commune: Annotated[
+        str | None, typer.Argument(help="Commune id (default: every commune with a kit).")
+    ] = None,
+    *,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
+) -> None:
+    """Show a commune's crisis kit: accounts, licences, readiness, credentials, devices lent.
+
+    Example: crisiskit status aubagne --sandbox
+    """
+    from crisiskit.engine.status import run_status
+
+    s = state(ctx)
+    statuses = run_status(
+        s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox
+    )
+    if s.json:
+        console.emit_json([st.to_json() for st in statuses])
+        return
+    if not statuses:
+        console.text("No commune has a crisis kit (no run, loan or credentials recorded).")
+        return
+    for st in statuses:
+        render_status(st)
+
+
+def render_status(st: Any) -> None:
+    console.table(
+        f"{st.commune} — accounts",
+        ("upn", "account", "licence", "mailbox", "TAP in tenant", "TAP in file", "phone"),
+        [
+            (
+                a.upn,
+                a.account,
+                "yes" if a.licensed else "no",
+                a.mailbox,
+                "yes" if a.tap_in_tenant else "no",
+                "yes" if a.tap_in_file else "no",
+                a.phone or "",
+            )
+            for a in st.accounts
+        ],
+    )
+    console.text(f"Group: {st.group}; Team: {st.team}; SharePoint: {st.drive}")
+    for upn in st.strays:
+        console.text(f"Tagged account not in the roster: {upn}")
+    if st.loans:
+        console.table(
+            f"{st.commune} — devices on loan",
+            ("kind", "asset tag", "account", "since"),
+            [(lo["kind"], lo["asset_tag"], lo["upn"], lo["since"]) for lo in st.loans],
+        )
+    else:
+        console.text("No device on loan.")
+
+
+__all__ = ["EXIT_INPUT", "activate_command", "plan_command", "status_command"]
