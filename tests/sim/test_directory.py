@@ -278,3 +278,25 @@ def test_restore_a_group_with_its_nickname_reused_fails(sim):
     assert [g["id"] for g in listed] == [group["id"]]
     assert [g["id"] for g in owned] == [group["id"]]
     assert resp.status_code == 400
+
+
+def test_advanced_queries_lag_behind_writes(sim):
+    sim.set_profile(replication_lag_s=60)
+    params = {"$filter": "employeeType eq 'lagging'", "$count": "true"}
+    with sim.client() as c:
+        create_user(c, "lag.index", employeeType="lagging")
+        fresh = c.get("users", params=params, headers=EVENTUAL).json()["value"]
+        plain = c.get("users", params={"$filter": f"userPrincipalName eq 'lag.index@{DOMAIN}'"})
+        sim.advance(61)
+        later = c.get("users", params=params, headers=EVENTUAL).json()["value"]
+    assert fresh == [] and len(plain.json()["value"]) == 1
+    assert len(later) == 1
+
+
+def test_orderby_display_name_is_plain(sim):
+    with sim.client() as c:
+        plain = c.get("users", params={"$orderby": "displayName"})
+        advanced = c.get("users", params={"$orderby": "jobTitle"})
+    names = [u["displayName"] for u in plain.json()["value"]]
+    assert plain.status_code == 200 and names == sorted(names, key=str.lower)
+    assert advanced.status_code == 400
