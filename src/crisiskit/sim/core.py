@@ -9,7 +9,6 @@ one `Router` and keep their objects in the `Tenant`.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
 import random
@@ -26,7 +25,7 @@ from crisiskit.sim.profiles import Profile
 from crisiskit.sim.router import Router, SimError, SimRequest, SimResponse
 from crisiskit.sim.tenant import Tenant
 
-FAMILIES = ("directory", "groups", "teams", "drive", "authmethods", "mail")
+MAX_LOG = 200_000  # request log entries kept (`/_sim/requests`)
 _KEY_SEGMENT = re.compile(r"\('([^']*)'\)")
 _SLASHES = re.compile(r"/{2,}")
 
@@ -42,18 +41,12 @@ def not_found(what: str) -> SimError:
 
 
 def build_router() -> Router:
-    """Build the router with every endpoint family that is present, in the agreed order."""
+    """Build the router with every endpoint family, in the agreed order (first match wins)."""
+    from crisiskit.sim import authmethods, directory, drive, groups, mail, teams
+
     router = Router()
-    for name in FAMILIES:
-        try:
-            module = importlib.import_module(f"crisiskit.sim.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"crisiskit.sim.{name}":
-                raise
-            continue
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(router)
+    for family in (directory, groups, teams, drive, authmethods, mail):
+        family.register(router)
     return router
 
 
@@ -339,6 +332,9 @@ class Simulator:
         if req.via_batch:
             entry["via"] = "$batch"
         self.requests_log.append(entry)
+        if len(self.requests_log) > MAX_LOG:
+            # A long exercise must not grow memory without bound: keep the recent entries.
+            del self.requests_log[: MAX_LOG // 4]
 
 
 def save_tenant(tenant: Tenant, path: Path) -> None:
