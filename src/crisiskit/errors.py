@@ -1,7 +1,7 @@
 """Exceptions raised by crisiskit's core, and the exit code each maps to.
 
     CrisisKitError                 exit 1 unless a subclass says otherwise
-    ├── InputError                 exit 2: invalid inventory, playbook, argument; nothing was changed
+    ├── InputError                 exit 2: invalid inventory, playbook, argument; no change
     ├── PreconditionFailed         exit 3: a check refused the operation before any write
     │   └── LockHeld               another run holds the commune's lock
     └── OperationFailed            exit 1: the operation started and could not finish
