@@ -1,0 +1,101 @@
+"""Preconditions refuse an activation before any write: exit 3, a reason, nothing changed."""
+
+from __future__ import annotations
+
+import json
+
+from engine_helpers import Kit, commune
+
+from crisiskit.state import Store, commune_lock
+
+
+def _refused(kit: Kit, *args: str) -> str:
+    mark = kit.log_size()
+    run = kit.cli("activate", *args, "--yes")
+    assert run.exit_code == 3, (run.stdout, run.stderr)
+    assert kit.writes(mark) == []
+    assert "nothing was changed" in run.stderr or "in progress" in run.stderr
+    return run.stderr
+
+
+def test_inactive_convention_is_refused(kit: Kit) -> None:
+    message = _refused(kit, "istres")
+    assert "convention of istres is expired" in message
+    with Store.open(kit.home) as store:
+        assert store.open_loans() == []
+        assert [e.action for e in store.audit_entries("istres")] == ["activate.refused"]
+
+
+def test_not_enough_devices_is_refused(kit: Kit, write_inventory) -> None:
+    def retire(data: dict) -> None:
+        for laptop in data["devices"]["laptops"][3:]:
+            laptop["status"] = "retired"
+
+    kit.inventory = write_inventory(retire)
+    message = _refused(kit, "aubagne")
+    assert "not enough devices: laptops: 9 needed, 3 available" in message
+    with Store.open(kit.home) as store:
+        assert store.open_loans() == []
+
+
+def test_not_enough_licences_is_refused(kit: Kit) -> None:
+    tenant = kit.sim.simulator.tenant
+    with kit.sim.simulator.lock:
+        for sku in tenant.skus.values():
+            sku["prepaidUnits"]["enabled"] = sku["consumedUnits"] + 5
+    message = _refused(kit, "aubagne")
+    assert "licences: 12 needed, 5 free" in message
+
+
+def test_lock_held_by_another_run_is_refused(kit: Kit) -> None:
+    with commune_lock(kit.home, "aubagne"):
+        message = _refused(kit, "aubagne")
+    assert "aubagne" in message
+
+
+def test_untagged_user_with_our_upn_is_a_conflict_left_untouched(kit: Kit) -> None:
+    kit.sim.seed(
+        {"users": [{"userPrincipalName": "jean.martin@crise.ampmetropole.fr",
+                    "displayName": "Jean Martin (not ours)"}]}
+    )
+    before = [u for u in kit.sim.state()["users"]
+              if u["userPrincipalName"] == "jean.martin@crise.ampmetropole.fr"]
+    plan = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
+    assert plan["counts"]["user"]["conflict"] == 1
+    message = _refused(kit, "aubagne")
+    assert "conflict: user jean.martin@crise.ampmetropole.fr" in message
+    after = [u for u in kit.sim.state()["users"]
+             if u["userPrincipalName"] == "jean.martin@crise.ampmetropole.fr"]
+    assert after == before
+
+
+def test_group_of_someone_else_with_our_nickname_is_a_conflict(kit: Kit) -> None:
+    kit.sim.seed(
+        {
+            "groups": [
+                {
+                    "displayName": "Cellule de crise – Aubagne",
+                    "mailNickname": "crisiskit-aubagne",
+                    "owners": ["jean.martin.dsi@crise.ampmetropole.fr"],
+                }
+            ]
+        }
+    )
+    message = _refused(kit, "aubagne")
+    assert "conflict: group crisiskit-aubagne" in message
+
+
+def test_plan_shows_accounts_tagged_but_no_longer_in_the_roster(kit: Kit, write_inventory) -> None:
+    assert kit.cli("activate", "pertuis", "--yes").exit_code == 0
+
+    def drop_one(data: dict) -> None:
+        commune(data, "pertuis")["roster"].pop()
+
+    kit.inventory = write_inventory(drop_one)
+    plan = json.loads(kit.cli("--output", "json", "plan", "pertuis").stdout)
+    assert len(plan["strays"]) == 1
+    mark = kit.log_size()
+    run = kit.cli("activate", "pertuis", "--yes")
+    assert run.exit_code == 0
+    assert "left alone" in run.stdout
+    assert kit.writes(mark) == []
