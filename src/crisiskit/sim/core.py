@@ -147,6 +147,13 @@ class Simulator:
         """Forget the userPrincipalName index (call after changing a user's UPN in place)."""
         self._upn_index_key = (0, -1)
 
+    def index_user(self, user: dict[str, Any]) -> None:
+        """Add a just-created user to the UPN index (saves rebuilding it on every create)."""
+        users = self.tenant.users
+        if self._upn_index_key == (id(users), len(users) - 1):
+            self._upn_index[str(user.get("userPrincipalName", "")).lower()] = user["id"]
+            self._upn_index_key = (id(users), len(users))
+
     def user_by_upn(self, upn: str) -> dict[str, Any] | None:
         """Return the live user with this userPrincipalName (case-insensitive), or None.
 

@@ -311,6 +311,7 @@ def create_user(sim: Simulator, req: SimRequest) -> SimResponse:
     _check_upn(sim, body["userPrincipalName"])
     user = new_user(sim, body)
     sim.tenant.users[user["id"]] = user
+    sim.index_user(user)
     sim.touch(user["id"])
     view = odata.apply_select(strip_internal(user), None, USER_DEFAULTS)
     return json_response(
