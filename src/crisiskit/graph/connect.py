@@ -111,8 +111,8 @@ def build_credential(tenant: TenantSettings, env: Mapping[str, str] | None = Non
             authority=authority,
         )
     if mode == "device_code":
-        # No async device-code credential exists; the sync one is awaited-free and is only
-        # consulted when the token expires.
+        # azure.identity.aio has no device-code credential; kiota accepts the sync one, which
+        # blocks the loop only while the operator signs in and when the token is refreshed.
         from azure.identity import DeviceCodeCredential
 
         def prompt(verification_uri: str, user_code: str, expires_on: Any) -> None:
