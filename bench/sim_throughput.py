@@ -4,8 +4,9 @@ Starts `crisiskit -i inventory.yaml sim serve --port 0 --profile instant` in a s
 pinned to one core (`taskset -c 0` when available; the clients run on the other cores), then
 times GET
 `/users/{id}` and POST `/users`, sequentially and with 16 concurrent clients (one keep-alive
-connection each). Prints requests/s, and the server's CPU time per request (from /proc), which
-gives its capacity on one core independently of how fast the Python client is.
+connection each; once with httpx, once with a minimal keep-alive HTTP/1.1 client on asyncio
+streams, since httpx needs more CPU per request than the server does). Prints requests/s and the
+server's CPU time per request (from /proc), i.e. its capacity on one saturated core.
 Run: `python bench/sim_throughput.py [--seconds 3]`.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -105,28 +107,84 @@ async def concurrent(url: str, method: str, seconds: float, user_id: str, worker
         return sum(counts) / (time.perf_counter() - start)
 
 
-def _concurrent_proc(args: tuple[str, str, float, str, int]) -> int:
-    url, method, seconds, user_id, workers = args
-    return asyncio.run(_timed(url, method, seconds, user_id, workers))
+async def raw_concurrent(
+    url: str, method: str, seconds: float, user_id: str, workers: int
+) -> float:
+    """Drive the server with minimal keep-alive HTTP/1.1 clients on asyncio streams.
 
+    httpx spends several times the server's CPU per request; this client spends a fraction of
+    it, so it shows what the server sustains when the client is not the bottleneck.
+    """
+    from urllib.parse import urlsplit
 
-async def _timed(url: str, method: str, seconds: float, user_id: str, workers: int) -> int:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    deadline = time.perf_counter() + seconds
+    counts = [0] * workers
+
+    def request() -> bytes:
+        if method == "GET":
+            return (
+                f"GET {parts.path}/users/{user_id} HTTP/1.1\r\nHost: {host}\r\n"
+                "Authorization: Bearer bench\r\n\r\n"
+            ).encode()
+        payload = json.dumps(user_body()).encode()
+        head = (
+            f"POST {parts.path}/users HTTP/1.1\r\nHost: {host}\r\n"
+            "Authorization: Bearer bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        )
+        return head.encode() + payload
+
+    async def worker(i: int) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                writer.write(request())
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                assert status in (200, 201), head
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                counts[i] += 1
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
     start = time.perf_counter()
-    rate = await concurrent(url, method, seconds, user_id, workers)
-    return round(rate * (time.perf_counter() - start))
+    await asyncio.gather(*(worker(i) for i in range(workers)))
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def _concurrent_proc(args: tuple[str, str, float, str, int, str]) -> tuple[int, float, float]:
+    url, method, seconds, user_id, workers, client = args
+    start = time.perf_counter()
+    drive = raw_concurrent if client == "raw" else concurrent
+    rate = asyncio.run(drive(url, method, seconds, user_id, workers))
+    end = time.perf_counter()
+    return round(rate * (end - start)), start, end
 
 
 def concurrent_procs(
-    url: str, method: str, seconds: float, user_id: str, workers: int, procs: int
-) -> float:
-    """Spread `workers` connections over `procs` client processes (the client is slower)."""
+    url: str, method: str, seconds: float, user_id: str, workers: int, procs: int, client: str
+) -> tuple[float, float]:
+    """Spread `workers` connections over `procs` client processes (the client is slower).
+
+    Return (requests/s over the span when clients ran, total requests); process start-up is
+    not counted (perf_counter is the system-wide monotonic clock, comparable across forks).
+    """
     import multiprocessing
 
     share = [workers // procs + (1 if i < workers % procs else 0) for i in range(procs)]
-    start = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
-        done = pool.map(_concurrent_proc, [(url, method, seconds, user_id, n) for n in share])
-    return sum(done) / (time.perf_counter() - start)
+        jobs = [(url, method, seconds, user_id, n, client) for n in share]
+        runs = pool.map(_concurrent_proc, jobs)
+    total = sum(r[0] for r in runs)
+    span = max(r[2] for r in runs) - min(r[1] for r in runs)
+    return total / span, total
 
 
 def main() -> None:
@@ -136,6 +194,12 @@ def main() -> None:
     parser.add_argument("--state", action="store_true", help="persist to a state file (fsync)")
     parser.add_argument(
         "--client-procs", type=int, default=4, help="client processes sharing the connections"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("httpx", "raw", "both"),
+        default="both",
+        help="concurrent load from httpx, from a minimal keep-alive HTTP/1.1 client, or both",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,19 +214,28 @@ def main() -> None:
             print(f"simulator {url} (pinned to core 0: {bool(shutil.which('taskset'))})")
             pid = proc.pid
             for method in ("GET", "POST"):
-                for label in ("sequential", f"{args.workers} concurrent"):
+                labels = ["sequential"]
+                clients = ["httpx", "raw"] if args.client == "both" else [args.client]
+                labels += [f"{args.workers} conc. {c}" for c in clients]
+                for label in labels:
                     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
                     if label == "sequential":
                         rate = sequential(url, method, args.seconds, user_id)
+                        requests = rate * (time.perf_counter() - t0)
                     else:
-                        rate = concurrent_procs(
-                            url, method, args.seconds, user_id, args.workers, args.client_procs
+                        rate, requests = concurrent_procs(
+                            url,
+                            method,
+                            args.seconds,
+                            user_id,
+                            args.workers,
+                            args.client_procs,
+                            label.rsplit(" ", 1)[1],
                         )
                     cpu = cpu_seconds(pid) - cpu0
-                    requests = rate * (time.perf_counter() - t0)
                     capacity = requests / cpu if cpu else float("nan")
                     print(
-                        f"{method:4} {label:14} {rate:7.0f} req/s   server CPU "
+                        f"{method:4} {label:17} {rate:7.0f} req/s   server CPU "
                         f"{1000 * cpu / max(requests, 1):.3f} ms/request "
                         f"(= {capacity:5.0f} req/s on one saturated core)"
                     )
