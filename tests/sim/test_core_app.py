@@ -159,3 +159,10 @@ def test_malformed_json_is_400(sim, body):
     assert resp.status_code == 400
     assert error_code(resp) == "BadRequest"
     assert user_body("x")  # the helper is valid JSON-able input
+
+
+def test_paths_outside_v1_are_not_served(sim):
+    resp = httpx.get(f"{sim.root_url}/users", headers={"Authorization": "Bearer t"})
+    beta = httpx.get(f"{sim.root_url}/beta/users", headers={"Authorization": "Bearer t"})
+    assert resp.status_code == 400 and "Invalid version" in resp.text
+    assert beta.status_code == 400

@@ -7,8 +7,8 @@ any response (`drop_rate`). Everything stateful goes through `Simulator.dispatch
 Order of effects for one Graph request: authentication (401) → throttling (429, nothing done) →
 transient 5xx (503/504, nothing done) → latency → dispatch → for a successful write, either a
 503 after the commit (`commit_then_5xx_rate`) or a dropped connection (`drop_rate`).
-Paths outside `/v1.0` and `/_sim/` (e.g. the pre-authenticated download URLs of drive items) are
-dispatched as they are, without authentication, as Graph's pre-authenticated URLs are.
+Drive items' pre-authenticated download URLs live under `/_sim/download/` and need no token, as
+Graph's do; any other path outside `/v1.0` gets Graph's "Invalid version" 400.
 """
 
 from __future__ import annotations
@@ -81,6 +81,14 @@ class SimApp:
         if path.startswith("/_sim/") or path == "/_sim":
             status, payload = control.handle(self, scope["method"], path, body)
             await _send(send, status, payload, {})
+            return
+        if not (path.startswith("/v1.0/") or path == "/v1.0"):
+            version = path.strip("/").split("/", 1)[0]
+            err = SimError(400, "BadRequest", f"Invalid version: {version or '(none)'}")
+            request_id = self.sim.new_request_id()
+            refused = self.sim.error_response(err, request_id, request_id)
+            refused.headers["request-id"] = request_id
+            await self._respond(send, refused)
             return
         req = self._request(scope, body)
         if isinstance(req, SimResponse):
