@@ -5,8 +5,9 @@ on one core, and it can do what Graph's failure modes need, such as closing a co
 any response (`drop_rate`). Everything stateful goes through `Simulator.dispatch`.
 
 Order of effects for one Graph request: authentication (401) → throttling (429, nothing done) →
-transient 5xx (503/504, nothing done) → latency → dispatch → for a successful write, either a
-503 after the commit (`commit_then_5xx_rate`) or a dropped connection (`drop_rate`).
+transient 5xx (503/504, nothing done) → latency → dispatch → for a successful write, a 503
+after the commit (`commit_then_5xx_rate`) → for any request, a dropped connection (`drop_rate`;
+after the write when it is one).
 Drive items' pre-authenticated download URLs live under `/_sim/download/` and need no token, as
 Graph's do; any other path outside `/v1.0` gets Graph's "Invalid version" 400.
 """
@@ -208,17 +209,20 @@ class SimApp:
                 return SimError(504, "gatewayTimeout", "The gateway timed out.")
         return None
 
-    def _after_write(self, resp: SimResponse) -> str | None:
-        """Decide whether a committed write is answered with a 503 ("5xx") or dropped ("drop")."""
+    def _after_dispatch(self, resp: SimResponse, *, can_drop: bool = True) -> str | None:
+        """Decide the fault after dispatch: "5xx" (a committed write answered 503), "drop".
+
+        A dropped connection can hit any request; for a write it comes after the write.
+        """
         profile = self.sim.profile
-        if not resp.write or (profile.commit_then_5xx_rate <= 0 and profile.drop_rate <= 0):
+        commit = resp.write and profile.commit_then_5xx_rate > 0
+        drop = can_drop and profile.drop_rate > 0
+        if not (commit or drop):
             return None
         with self.sim.lock:
-            if profile.commit_then_5xx_rate > 0 and (
-                self.sim.rng.random() < profile.commit_then_5xx_rate
-            ):
+            if commit and self.sim.rng.random() < profile.commit_then_5xx_rate:
                 return "5xx"
-            if profile.drop_rate > 0 and self.sim.rng.random() < profile.drop_rate:
+            if drop and self.sim.rng.random() < profile.drop_rate:
                 return "drop"
         return None
 
@@ -252,7 +256,7 @@ class SimApp:
             resp = self._batch(req)
         else:
             resp = self.sim.dispatch(req)
-        fault = self._after_write(resp)
+        fault = self._after_dispatch(resp)
         if fault == "5xx":
             return self._commit_then_5xx(req, resp)
         if fault == "drop":
@@ -354,9 +358,9 @@ class SimApp:
         if denied is not None:
             return self._reject(sub_req, denied)
         resp = self.sim.dispatch(sub_req)
-        if self._after_write(resp) is not None:
-            # Inside a batch a dropped connection is not possible per request: both faults
-            # surface as a 503 for this sub-request after its write.
+        if self._after_dispatch(resp, can_drop=False) is not None:
+            # Within a batch only the whole HTTP exchange can be dropped (drop_rate applies to
+            # it); a sub-request's write can still be answered with a 503 after it committed.
             resp = self._commit_then_5xx(sub_req, resp)
             resp.write = True
         return resp
