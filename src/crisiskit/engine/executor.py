@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 ATTEMPTS = 4  # creates of one object (after confirmed absence), and consistency retries
 ABSENT_READS = 3  # consecutive "not found" reads that confirm an ambiguous create did not happen
+ABSENT_SPACING_S = 1.0  # between those reads (a replica may lag behind the write)
+CONSISTENCY_ATTEMPTS = 14
+CONSISTENCY_FIRST_S = 0.1
+CONSISTENCY_CAP_S = 2.0
 TEAM_RETRIES = 3  # documented: retry team creation up to 3 times, 10 s apart
 TEAM_RETRY_S = 10.0
 GROUP_MATURITY_S = 15 * 60.0  # documented: then wait until the group is 15 minutes old
@@ -195,12 +199,6 @@ class Executor:
         self._seq += 1
         return f"r{self._seq}"
 
-    async def _sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds * self.scale, 0.0))
-
-    def _deadline(self, seconds: float) -> float:
-        return time.monotonic() + max(seconds * self.scale, 1.0)
-
     def _step(
         self,
         phase: str,
@@ -248,9 +246,11 @@ class Executor:
         """
         pending = list(reqs)
         answers: dict[str, Answer] = {}
-        deadline = self._deadline(deadline_s)
-        delay = 0.25
-        for attempt in range(ATTEMPTS + 2):
+        # Replication lag is a property of the service, not of our documented waits: these
+        # retries are never scaled down, only bounded by attempts and a deadline.
+        deadline = time.monotonic() + deadline_s
+        delay = CONSISTENCY_FIRST_S
+        for attempt in range(CONSISTENCY_ATTEMPTS):
             got = await send(self.graph, pending)
             answers.update(got)
             pending = [
@@ -258,10 +258,12 @@ class Executor:
                 for r in pending
                 if is_consistency_failure(got[r.id]) or (retry_ambiguous and got[r.id].ambiguous)
             ]
-            if not pending or attempt == ATTEMPTS + 1 or time.monotonic() >= deadline:
+            if not pending or attempt == CONSISTENCY_ATTEMPTS - 1:
                 break
-            await self._sleep(min(delay, 8.0))
-            delay *= 2
+            if time.monotonic() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, CONSISTENCY_CAP_S)
         return answers
 
     async def create_all(self, phase: str, items: Sequence[Creation]) -> dict[str, str]:
@@ -316,7 +318,7 @@ class Executor:
         result: dict[str, tuple[str, bool] | None] = {}
         absent: Counter[str] = Counter()
         todo = [c for c in items if c.lookup is not None]
-        deadline = self._deadline(60.0)
+        deadline = time.monotonic() + 60.0
         while todo:
             reqs = {c.key: c.lookup(self._rid()) for c in todo if c.lookup is not None}
             answers = await send(self.graph, list(reqs.values()))
@@ -337,7 +339,7 @@ class Executor:
             if todo:
                 if time.monotonic() >= deadline:
                     break
-                await self._sleep(2.0)
+                await asyncio.sleep(ABSENT_SPACING_S)
         return result
 
     # ------------------------------------------------------------------ phases
@@ -461,7 +463,7 @@ class Executor:
         """Wait for mailboxes under the playbook's deadline; slow ones are only reported."""
         upns = [u.upn for u in self.kit.users if u.upn in self.out.user_ids]
         prog = self.phase("mailboxes", len(upns))
-        deadline = time.monotonic() + self.kit.readiness.mailbox_s * max(self.scale, 0.01)
+        deadline = time.monotonic() + self.kit.readiness.mailbox_s * self.scale
         pending = list(upns)
         delay = 0.5
         while pending:
@@ -757,7 +759,7 @@ class Executor:
             missing = [u for u in next_missing if ids[u] not in current]
             if not missing:
                 return
-            await self._sleep(1.0)
+            await asyncio.sleep(CONSISTENCY_FIRST_S)
         for u in missing:
             self._fail("group", "membership", f"member:{u}", None, "could not be added")
 
@@ -824,7 +826,9 @@ class Executor:
         """Create the team; on a young group's 404, follow the documented retry, then wait."""
         t = self.kit.team
         assert t is not None
-        deadline = time.monotonic() + self.kit.readiness.team_s * max(self.scale, 0.01)
+        # The documented recipe may need the whole maturity wait: never give up before it.
+        budget = max(self.kit.readiness.team_s, GROUP_MATURITY_S + 2 * TEAM_RETRY_S)
+        deadline = time.monotonic() + budget * self.scale + 1.0
         not_found = 0
         answer: Answer | None = None
         while True:
@@ -864,7 +868,7 @@ class Executor:
         prog = self.phase("sharepoint", 1 + len(self.plan.of("folder", "create")))
         drive_id = self.out.drive_id
         if drive_id is None:
-            deadline = time.monotonic() + self.kit.readiness.drive_s * max(self.scale, 0.01)
+            deadline = time.monotonic() + self.kit.readiness.drive_s * self.scale + 1.0
             delay = 0.5
             while True:
                 r = sharepoint.get_group_drive(self._rid(), gid)

@@ -1,0 +1,89 @@
+"""Faults the engine must absorb: uncertain creates, dropped connections, lagging replicas."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from engine_helpers import Kit
+
+
+def _no_duplicates(state: dict) -> None:
+    upns = Counter(u["userPrincipalName"] for u in state["users"])
+    assert max(upns.values()) == 1
+    nicks = Counter(g["mailNickname"] for g in state["groups"])
+    assert max(nicks.values()) == 1
+    channels = Counter((c["teamId"], c["displayName"].lower()) for c in state["channels"])
+    assert max(channels.values()) == 1
+    items = Counter((i.get("groupId"), i["path"]) for i in state["driveItems"])
+    assert max(items.values()) == 1
+    kinds = Counter(
+        (m["userId"], m["@odata.type"], m.get("phoneType"))
+        for m in state["authenticationMethods"]
+    )
+    assert max(kinds.values()) == 1
+
+
+def _converge(kit: Kit, runs: int = 4) -> int:
+    for attempt in range(1, runs + 1):
+        result = kit.cli("activate", "aubagne", "--yes")
+        assert result.exit_code in (0, 1), result.stderr
+        if result.exit_code == 0:
+            return attempt
+        last = result.stderr
+    raise AssertionError(f"activation did not converge: {last}")
+
+
+def test_commit_then_503_never_duplicates(kit: Kit) -> None:
+    kit.sim.set_profile(commit_then_5xx_rate=0.3)
+    _converge(kit)
+    log = kit.sim.requests()
+    state = kit.sim.state()
+    _no_duplicates(state)
+    # The hazard really happened: a POST /users answered 503 whose user exists anyway.
+    failed_creates = [r for r in log if r["method"] == "POST" and r["path"] == "/users"
+                      and r["status"] >= 500]
+    assert failed_creates
+    kit.sim.set_profile(commit_then_5xx_rate=0)
+    plan = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
+    assert plan["empty"] is True
+
+
+def test_dropped_connections_never_duplicate(kit: Kit) -> None:
+    kit.sim.set_profile(drop_rate=0.2)
+    _converge(kit, runs=6)
+    _no_duplicates(kit.sim.state())
+    kit.sim.set_profile(drop_rate=0)
+    plan = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
+    assert plan["empty"] is True
+
+
+def test_lagging_replicas_are_waited_for(kit: Kit) -> None:
+    # Reads and member adds of objects younger than 0.5 s may 404/400: the engine retries.
+    kit.env["CRISISKIT_WAIT_SCALE"] = "0.001"  # the team's documented waits, scaled down
+    kit.sim.set_profile(replication_lag_s=0.5, replication_404_rate=0.7)
+    assert _converge(kit, runs=1) == 1
+    _no_duplicates(kit.sim.state())
+
+
+def test_team_on_a_young_group_follows_the_documented_retry(kit: Kit, monkeypatch) -> None:
+    # 3 retries 10 s apart then a wait until the group is 15 min old, scaled by 1/500.
+    kit.env["CRISISKIT_WAIT_SCALE"] = "0.002"
+    kit.sim.set_profile(replication_lag_s=0.5, replication_404_rate=1.0)
+    assert _converge(kit, runs=1) == 1
+    team_puts = [r for r in kit.sim.requests() if r["method"] == "PUT"
+                 and r["path"].endswith("/team")]
+    assert team_puts[0]["status"] == 404 and team_puts[-1]["status"] == 201
+
+
+def test_slow_mailboxes_do_not_fail_the_run(kit: Kit) -> None:
+    kit.env["CRISISKIT_WAIT_SCALE"] = "0.001"  # the playbook's 900 s deadline becomes 0.9 s
+    kit.sim.set_profile(mailbox_delay_s=3600)
+    run = kit.cli("activate", "aubagne", "--yes")
+    assert run.exit_code == 0, run.stderr
+    assert "12 still provisioning" in run.stdout
+    status = json.loads(kit.cli("--output", "json", "status", "aubagne").stdout)
+    assert {a["mailbox"] for a in status[0]["accounts"]} == {"provisioning"}
+    kit.sim.advance(3601)
+    status = json.loads(kit.cli("--output", "json", "status", "aubagne").stdout)
+    assert {a["mailbox"] for a in status[0]["accounts"]} == {"ready"}
