@@ -116,3 +116,35 @@ def test_sigint_stops_the_server_cleanly(tmp_path):
     assert proc.returncode == 0
     proc.communicate(timeout=DEADLINE_S)
     assert os.path.exists(tmp_path / "s.json")
+
+
+def test_loopback_detection():
+    from crisiskit.sim.server import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
+
+
+def test_scale_and_profile_options_apply(tmp_path):
+    # Tests bind loopback only: the non-loopback warning is covered by is_loopback above.
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "crisiskit", "sim", "serve", "--empty", "--host", "127.0.0.1",
+            "--port", "0", "--profile", "realistic", "--scale", "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        knobs = httpx.get(url.replace("/v1.0", "/_sim/profile")).json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=DEADLINE_S)
+    assert url.startswith("http://127.0.0.1:")
+    assert "warning" not in err
+    assert knobs["scale"] == 0.5 and knobs["name"] == "realistic"
+    assert proc.returncode == 0

@@ -186,3 +186,18 @@ def test_seed_makes_ids_and_faults_reproducible(sample_inventory):
     assert first == again
     assert first != other
     assert {201, 503} <= set(first[1])
+
+
+def test_named_profile_and_tap_policy_switch_at_runtime(sim):
+    resp = httpx.put(
+        f"{sim.root_url}/_sim/profile",
+        json={"profile": "hostile", "scale": 0.1, "tapPolicyEnabled": False},
+    )
+    assert resp.status_code == 200
+    knobs = resp.json()
+    assert knobs["name"] == "hostile" and knobs["drop_rate"] > 0
+    assert knobs["mailbox_delay_s"] == pytest.approx(Profile.named("hostile").mailbox_delay_s / 10)
+    assert sim.state()["tapPolicyEnabled"] is False
+    sim.reset()
+    assert sim.state()["tapPolicyEnabled"] is True
+    assert httpx.get(f"{sim.root_url}/_sim/profile").json()["name"] == "instant"
