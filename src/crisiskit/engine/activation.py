@@ -363,6 +363,7 @@ async def activate(
             outcome.created["loan"] += sum(1 for a in kit.allocations if not a.existing)
         finally:
             graph.on_write = None
+            journal.flush()
             result = "ok" if outcome is not None and outcome.ok else "failed"
             store.finish_run(
                 run_id, result, outcome.to_json() if outcome is not None else {"error": "aborted"}

@@ -276,39 +276,41 @@ class Executor:
             reqs = {c.key: c.request(self._rid()) for c in pending}
             answers = await self.settle(list(reqs.values()))
             uncertain: list[Creation] = []
-            for c in pending:
-                a = answers[reqs[c.key].id]
-                gid = c.created_id(a) if a.ok else None
-                if gid is not None:
-                    self.journal.created(c.kind, c.key, gid)
-                    ids[c.key] = gid
-                    self._step(
-                        phase, c.kind, c.key, "create", "done",
-                        graph_id=gid, request_id=a.request_id,
-                    )
-                elif a.ambiguous or c.duplicate(a):
-                    uncertain.append(c)
-                else:
-                    self._fail(phase, c.kind, c.key, a)
+            with self.journal.group():
+                for c in pending:
+                    a = answers[reqs[c.key].id]
+                    gid = c.created_id(a) if a.ok else None
+                    if gid is not None:
+                        self.journal.created(c.kind, c.key, gid)
+                        ids[c.key] = gid
+                        self._step(
+                            phase, c.kind, c.key, "create", "done",
+                            graph_id=gid, request_id=a.request_id,
+                        )
+                    elif a.ambiguous or c.duplicate(a):
+                        uncertain.append(c)
+                    else:
+                        self._fail(phase, c.kind, c.key, a)
             pending = []
             if not uncertain:
                 break
             found = await self.look_up(uncertain)
-            for c in uncertain:
-                hit = found.get(c.key)
-                if hit is None:
-                    pending.append(c)
-                    continue
-                gid, ours = hit
-                if not ours:
-                    self._fail(phase, c.kind, c.key, None, "exists and is not ours: left alone")
-                    continue
-                self.journal.created(c.kind, c.key, gid)
-                ids[c.key] = gid
-                self._step(
-                    phase, c.kind, c.key, "create", "done",
-                    graph_id=gid, detail="found by natural key after an uncertain answer",
-                )
+            with self.journal.group():
+                for c in uncertain:
+                    hit = found.get(c.key)
+                    if hit is None:
+                        pending.append(c)
+                        continue
+                    gid, ours = hit
+                    if not ours:
+                        self._fail(phase, c.kind, c.key, None, "exists and is not ours: left alone")
+                        continue
+                    self.journal.created(c.kind, c.key, gid)
+                    ids[c.key] = gid
+                    self._step(
+                        phase, c.kind, c.key, "create", "done",
+                        graph_id=gid, detail="found by natural key after an uncertain answer",
+                    )
         for c in pending:
             self._fail(phase, c.kind, c.key, None, "still absent after repeated attempts")
         return ids
@@ -360,12 +362,15 @@ class Executor:
         self.out.drive_url = self.observed.drive_url
 
         await self.users()
+        # The group chain is the critical path (group → team → channels): start it first so
+        # that it gets the first slots of the bounded concurrency.
         await asyncio.gather(
+            self.group_chain(),
             self.licences_then_mailboxes(),
             self.passes(),
             self.phone_methods(),
-            self.group_chain(),
         )
+        self.journal.flush()
         return self.out
 
     async def users(self) -> None:
@@ -421,13 +426,16 @@ class Executor:
                 }
                 reqs[s.key] = directory.update_user(self._rid(), str(s.graph_id), body)
             answers = await self.settle(list(reqs.values()), retry_ambiguous=True)
-            for key, r in reqs.items():
-                a = answers[r.id]
-                if a.ok:
-                    self.out.updated["user"] += 1
-                    self._step("accounts", "user", key, "update", "done", request_id=a.request_id)
-                else:
-                    self._fail("accounts", "user", key, a)
+            with self.journal.group():
+                for key, r in reqs.items():
+                    a = answers[r.id]
+                    if a.ok:
+                        self.out.updated["user"] += 1
+                        self._step(
+                            "accounts", "user", key, "update", "done", request_id=a.request_id
+                        )
+                    else:
+                        self._fail("accounts", "user", key, a)
             prog.advance(len(updates))
         prog.finish(f"{len(ids)} created, {self.out.present['user']} present")
 
@@ -449,13 +457,16 @@ class Executor:
         }
         # Assigning a licence the user already holds changes nothing: safe to re-send.
         answers = await self.settle(list(reqs.values()), retry_ambiguous=True)
-        for key, r in reqs.items():
-            a = answers[r.id]
-            if a.ok:
-                self.out.created["licence"] += 1
-                self._step("licences", "licence", key, "create", "done", request_id=a.request_id)
-            else:
-                self._fail("licences", "licence", key, a)
+        with self.journal.group():
+            for key, r in reqs.items():
+                a = answers[r.id]
+                if a.ok:
+                    self.out.created["licence"] += 1
+                    self._step(
+                        "licences", "licence", key, "create", "done", request_id=a.request_id
+                    )
+                else:
+                    self._fail("licences", "licence", key, a)
         prog.advance(len(todo))
         prog.finish(f"{self.out.created['licence']} assigned")
 
@@ -546,18 +557,19 @@ class Executor:
         # The secret exists nowhere else: save it before doing anything more.
         if issued:
             self.save_passes(issued)
-        for p in issued:
-            tap_id = _id(answers[reqs[p.upn].id])
-            if tap_id:
-                self.journal.created("tap", p.upn, tap_id)
-            detail = p.reissued or "issued"
-            self._step(
-                "credentials", "tap", p.upn, "create", "done",
-                graph_id=tap_id, detail=detail, request_id=answers[reqs[p.upn].id].request_id,
-            )
-            if p.reissued:
-                what = p.reissued.replace("reissue", f"reissued for {p.upn}", 1)
-                self.out.warnings.append(f"tap: {what}")
+        with self.journal.group():
+            for p in issued:
+                tap_id = _id(answers[reqs[p.upn].id])
+                if tap_id:
+                    self.journal.created("tap", p.upn, tap_id)
+                detail = p.reissued or "issued"
+                self._step(
+                    "credentials", "tap", p.upn, "create", "done",
+                    graph_id=tap_id, detail=detail, request_id=answers[reqs[p.upn].id].request_id,
+                )
+                if p.reissued:
+                    what = p.reissued.replace("reissue", f"reissued for {p.upn}", 1)
+                    self.out.warnings.append(f"tap: {what}")
         self.out.passes.extend(issued)
         self.out.created["tap"] += len(issued)
         prog.advance(len(issued))
@@ -682,13 +694,14 @@ class Executor:
         ids = self.out.user_ids
         todo = list(self.plan.of("membership", "create"))
         prog = self.phase("members", len(todo))
-        for s in todo:
-            role, _, upn = s.key.partition(":")
-            bound = owners_done if role == "owner" else members_done
-            if upn in bound:
-                self.out.created["membership"] += 1
-                self._step("group", "membership", s.key, "create", "done",
-                           detail="bound in the group create")
+        with self.journal.group():
+            for s in todo:
+                role, _, upn = s.key.partition(":")
+                bound = owners_done if role == "owner" else members_done
+                if upn in bound:
+                    self.out.created["membership"] += 1
+                    self._step("group", "membership", s.key, "create", "done",
+                               detail="bound in the group create")
         owners = [
             s.key.partition(":")[2]
             for s in todo
@@ -702,15 +715,16 @@ class Executor:
         if owners:
             reqs = {u: groups.add_owner(self._rid(), gid, self._url(ids[u])) for u in owners}
             answers = await self.settle(list(reqs.values()))
-            for u, r in reqs.items():
-                a = answers[r.id]
-                if a.ok or (a.status == 400 and "already exist" in a.message):
-                    self.out.created["membership"] += 1
-                    self._step("group", "membership", f"owner:{u}", "create", "done",
-                               request_id=a.request_id)
-                else:
-                    # An ambiguous owner add is settled on the next run's observation.
-                    self._fail("group", "membership", f"owner:{u}", a)
+            with self.journal.group():
+                for u, r in reqs.items():
+                    a = answers[r.id]
+                    if a.ok or (a.status == 400 and "already exist" in a.message):
+                        self.out.created["membership"] += 1
+                        self._step("group", "membership", f"owner:{u}", "create", "done",
+                                   request_id=a.request_id)
+                    else:
+                        # An ambiguous owner add is settled on the next run's observation.
+                        self._fail("group", "membership", f"owner:{u}", a)
         if members:
             await self._add_members(gid, members)
         prog.advance(len(todo))
@@ -730,20 +744,21 @@ class Executor:
             answers = await self.settle(list(reqs.values()))
             unsure = False
             next_missing: list[str] = []
-            for i, r in reqs.items():
-                a = answers[r.id]
-                if a.ok:
-                    for u in chunks[i]:
-                        self.out.created["membership"] += 1
-                        self._step("group", "membership", f"member:{u}", "create", "done",
-                                   request_id=a.request_id)
-                else:
-                    unsure = unsure or a.ambiguous or a.status == 400
-                    if not (a.ambiguous or a.status == 400):
+            with self.journal.group():
+                for i, r in reqs.items():
+                    a = answers[r.id]
+                    if a.ok:
                         for u in chunks[i]:
-                            self._fail("group", "membership", f"member:{u}", a)
+                            self.out.created["membership"] += 1
+                            self._step("group", "membership", f"member:{u}", "create", "done",
+                                       request_id=a.request_id)
                     else:
-                        next_missing.extend(chunks[i])
+                        unsure = unsure or a.ambiguous or a.status == 400
+                        if not (a.ambiguous or a.status == 400):
+                            for u in chunks[i]:
+                                self._fail("group", "membership", f"member:{u}", a)
+                        else:
+                            next_missing.extend(chunks[i])
             if not next_missing:
                 return
             # The PATCH is all-or-nothing but its outcome may be unknown, or some members
@@ -836,11 +851,13 @@ class Executor:
             answer = (await send(self.graph, [r]))[r.id]
             if answer.ok or answer.status == 409 or answer.ambiguous:
                 # 409: a team exists already (an earlier, interrupted run); ambiguous: it may.
-                g = teams.get_team(self._rid(), gid)
-                check = (await self.settle([g]))[g.id]
-                if check.status == 200 or answer.ok:
-                    team_id = _id(check) or _id(answer) or gid
-                    self.out.team_url = check.json().get("webUrl") or answer.json().get("webUrl")
+                check = answer
+                if not answer.ok:
+                    g = teams.get_team(self._rid(), gid)
+                    check = (await self.settle([g]))[g.id]
+                if check.status in (200, 201):
+                    team_id = _id(check) or gid
+                    self.out.team_url = check.json().get("webUrl")
                     self.journal.created("team", t.display_name, team_id)
                     self.out.created["team"] += 1
                     self._step("team", "team", t.display_name, "create", "done",

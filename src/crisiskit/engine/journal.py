@@ -7,6 +7,8 @@ details are short strings chosen by the engine, and the store refuses a `Secret`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +24,35 @@ class Journal:
         self.commune = commune
         self.operator = operator
         self.writes = 0
+        self._graph_writes: list[tuple[str, str, int, str | None]] = []
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Journal everything done inside the block in one SQLite transaction.
+
+        The Graph writes reported by the hook since the last flush go in first, so the audit
+        keeps the order in which things happened.
+        """
+        with self.store.transaction():
+            self.flush()
+            yield
+
+    def flush(self) -> None:
+        """Append the buffered Graph-write audit entries (one transaction)."""
+        if not self._graph_writes:
+            return
+        pending, self._graph_writes = self._graph_writes, []
+        with self.store.transaction():
+            for method, target, status, request_id in pending:
+                self.store.audit_append(
+                    self.operator,
+                    self.commune,
+                    f"graph.{method.upper()}",
+                    target,
+                    str(status) if status else "no answer",
+                    request_id=request_id,
+                    details={"run": str(self.run_id)},
+                )
 
     def step(
         self,
@@ -57,16 +88,11 @@ class Journal:
         self.store.record_object(self.run_id, self.commune, kind, key, graph_id)
 
     def graph_write(self, method: str, path: str, status: int, request_id: str | None) -> None:
-        """Audit one Graph write (the hook the Graph door calls after every write)."""
+        """Buffer the audit entry of one Graph write (the hook the Graph door calls).
+
+        The engine flushes the buffer, in one transaction with the steps it journals, as soon
+        as the batch that carried the write has returned: one commit per batch, not per write.
+        """
         self.writes += 1
         # Query strings never carry secrets, but keep the target short and stable.
-        target = path.split("?", 1)[0]
-        self.store.audit_append(
-            self.operator,
-            self.commune,
-            f"graph.{method.upper()}",
-            target,
-            str(status) if status else "no answer",
-            request_id=request_id,
-            details={"run": str(self.run_id)},
-        )
+        self._graph_writes.append((method, path.split("?", 1)[0], status, request_id))
