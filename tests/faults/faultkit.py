@@ -412,7 +412,11 @@ class RecordingProxy:
     leak the passwords it generates, the test has to see them on the wire.
     """
 
-    def __init__(self, upstream_root: str) -> None:
+    def __init__(
+        self, upstream_root: str, *, hold_if: bytes | None = None, hold_s: float = 0.0
+    ) -> None:
+        """Forward to `upstream_root`; hold back for `hold_s` the answer to any request whose
+        body contains `hold_if` (the request itself reaches the simulator at once)."""
         self.bodies: list[bytes] = []
         upstream = httpx.Client(base_url=upstream_root, timeout=60.0)
         bodies = self.bodies
@@ -433,6 +437,8 @@ class RecordingProxy:
                 skip = {"host", "content-length", "connection", "accept-encoding"}
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                 resp = upstream.request(self.command, self.path, content=body, headers=headers)
+                if hold_if is not None and hold_if in body:
+                    time.sleep(hold_s)
                 self.send_response(resp.status_code)
                 hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
                 for k, v in resp.headers.items():

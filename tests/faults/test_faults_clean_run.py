@@ -173,6 +173,10 @@ def test_every_pass_is_in_the_credentials_file_and_nowhere_else(reference: Activ
     places["stdout"] = reference.result.stdout.encode()
     places["stderr"] = reference.result.stderr.encode()
     places["audit export"] = export.stdout.encode()
+    for args in (["status", COMMUNE], ["--output", "json", "status", COMMUNE], ["audit", "show"]):
+        res = run_cli(args, reference.env)
+        assert res.returncode == 0, str(res)
+        places[" ".join(args)] = (res.stdout + res.stderr).encode()
     assert any(k.endswith(".md") for k in places) and any(k.endswith(".html") for k in places)
     assert any(k.endswith("state.db") for k in places)
     assert_nowhere(secrets, places)
