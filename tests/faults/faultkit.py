@@ -526,6 +526,48 @@ def describe(entries: Iterable[dict[str, Any]], limit: int = 40) -> str:
     return "\n".join(lines[:limit]) + more
 
 
+RETRY_AFTER_TOLERANCE_S = 0.05
+
+
+def arrival(entry: dict[str, Any], latency_s: float) -> float:
+    """Return when a logged request reached the simulator.
+
+    The simulator logs a request when it answers it: at once for a refusal before any effect
+    (429, transient 5xx), after the latency otherwise; a `$batch` sub-request is answered when
+    its carrier, which waited the latency, is processed.
+    """
+    t = float(entry["time"])
+    refused = entry.get("via") != "$batch" and (
+        entry["status"] == 429 or (entry["status"] in (503, 504) and not entry.get("committed"))
+    )
+    return t if refused else t - latency_s
+
+
+def retry_after_violations(
+    log: list[dict[str, Any]], latency_s: float, retry_after_s: float
+) -> list[str]:
+    """List the requests sent while the client had been told to wait (Retry-After).
+
+    The client learns of a 429 when its answer arrives, which is when the simulator logs it.
+    Any request that reaches the simulator after that moment and before Retry-After has
+    elapsed was sent too early (requests already in flight arrive before the moment).
+    """
+    out = []
+    told = [float(e["time"]) for e in log if e["status"] == 429]
+    for t429 in told:
+        for e in log:
+            if e.get("via") != "$batch" and str(e["path"]).rstrip("/").endswith("$batch"):
+                at = float(e["time"]) - latency_s  # the carrier itself
+            else:
+                at = arrival(e, latency_s)
+            if t429 + RETRY_AFTER_TOLERANCE_S < at < t429 + retry_after_s - RETRY_AFTER_TOLERANCE_S:
+                out.append(
+                    f"{e['method']} {e['path']} sent {at - t429:.3f}s after a 429 "
+                    f"(Retry-After {retry_after_s:.0f}s)"
+                )
+    return out
+
+
 # --------------------------------------------------------------------------- tenant analysis
 
 TAG_SUFFIX = "_crisiskitCommune"
