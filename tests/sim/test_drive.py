@@ -270,3 +270,15 @@ def test_download_needs_no_token_while_graph_does() -> None:
             )
             redirect = http.get(f"drives/{drive['id']}/items/{up.json()['id']}/content")
         assert httpx.get(redirect.headers["Location"]).content == b"ok"
+
+
+def test_nothing_can_be_created_under_a_file(http: httpx.Client, drive_id: str) -> None:
+    text = {"Content-Type": "text/plain"}
+    up = http.put(f"drives/{drive_id}/root:/a.txt:/content", content=b"x", headers=text).json()
+    under = http.put(
+        f"drives/{drive_id}/items/{up['id']}:/b.txt:/content",
+        content=b"y",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert under.status_code == 400
+    assert folder(http, f"drives/{drive_id}/items/{up['id']}/children", "F").status_code == 400

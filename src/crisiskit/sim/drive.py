@@ -375,6 +375,8 @@ def put_content(
 ) -> tuple[dict[str, Any], bool]:
     """Store a small file under `parent`; return (item, created)."""
     name = _check_name(name)
+    if "file" in parent:
+        raise invalid("Cannot create an item under a file.")
     existing = _find_child(sim, parent, name)
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     content = base64.b64encode(data).decode()
