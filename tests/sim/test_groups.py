@@ -466,3 +466,24 @@ def test_workload_objects_survive_a_restart(tmp_path: Any) -> None:
         assert item["size"] == 5
         got = http.get(f"users/{owner['id']}/authentication/temporaryAccessPassMethods/{tap['id']}")
         assert got.json()["temporaryAccessPass"] is None
+
+
+def test_advanced_queries_lag_behind_plain_ones(es: EmbeddedSimulator, http: httpx.Client) -> None:
+    owner = make_user(http, "owner.index")
+    es.set_profile(replication_lag_s=60, replication_404_rate=0.0)
+    group = make_group(http, "crise-index", owner["id"])
+    plain = http.get("groups", params={"$filter": "mailNickname eq 'crise-index'"}).json()
+    assert [g["id"] for g in plain["value"]] == [group["id"]]
+    advanced = http.get(
+        "groups",
+        params={"$filter": "mailNickname eq 'crise-index'", "$count": "true"},
+        headers={"ConsistencyLevel": "eventual"},
+    ).json()
+    assert advanced["value"] == [] and advanced["@odata.count"] == 0
+    es.advance(61)
+    later = http.get(
+        "groups",
+        params={"$filter": "mailNickname eq 'crise-index'", "$count": "true"},
+        headers={"ConsistencyLevel": "eventual"},
+    ).json()
+    assert [g["id"] for g in later["value"]] == [group["id"]]
