@@ -8,7 +8,7 @@ import stat
 from collections import Counter
 from pathlib import Path
 
-from engine_helpers import Kit, commune
+from engine_helpers import REPO, Kit, commune
 
 from crisiskit.inventory import load_inventory
 from crisiskit.inventory.naming import roster_accounts
@@ -201,3 +201,47 @@ def test_sandbox_persists_between_invocations(tmp_path: Path, monkeypatch) -> No
     data = json.loads(status.stdout)
     assert [s["commune"] for s in data] == ["pertuis"]
     assert all(a["account"] == "present" and a["mailbox"] == "ready" for a in data[0]["accounts"])
+
+
+def test_group_licensing_playbook_assigns_the_sku_to_the_group(kit: Kit, write_inventory) -> None:
+    def group_licence(data: dict) -> None:
+        commune(data, "pertuis")["playbook"] = "grouplic"
+
+    kit.inventory = write_inventory(group_licence)
+    book = (REPO / "playbooks" / "standard.yaml").read_text("utf-8")
+    book = book.replace("name: standard", "name: grouplic").replace(
+        "licence: direct", "licence: group"
+    )
+    (kit.inventory.parent / "playbooks" / "grouplic.yaml").write_text(book, "utf-8")
+    run = kit.cli("activate", "pertuis", "--yes")
+    assert run.exit_code == 0, run.stderr
+    log = kit.sim.requests()
+    assert [r for r in log if r["path"].endswith("/assignLicense")] == [
+        r for r in log if r["path"].startswith("/groups/") and r["path"].endswith("/assignLicense")
+    ]
+    assert len([r for r in log if r["path"].endswith("/assignLicense")]) == 1
+    mark = kit.log_size()
+    assert kit.cli("activate", "pertuis", "--yes").exit_code == 0
+    assert kit.writes(mark) == []
+
+
+def test_real_tenant_without_credentials_is_refused_before_any_request(
+    kit: Kit, monkeypatch
+) -> None:
+    for name in ("CRISISKIT_GRAPH_URL", "CRISISKIT_GRAPH_TOKEN", "AZURE_CLIENT_SECRET"):
+        kit.env.pop(name, None)
+        monkeypatch.delenv(name, raising=False)
+    run = kit.cli("plan", "aubagne")
+    assert run.exit_code == 3
+    assert "AZURE_CLIENT_SECRET" in run.stderr
+
+
+def test_interrupted_run_is_closed_by_the_next_one(kit: Kit) -> None:
+    with Store.open(kit.home) as store:
+        stale = store.start_run("aubagne", "activate", "someone", "standard")
+    run = kit.cli("activate", "aubagne", "--yes")
+    assert run.exit_code == 0
+    assert f"Resumed after interrupted run #{stale}." in run.stdout
+    with Store.open(kit.home) as store:
+        assert store.unfinished_runs("aubagne") == []
+        assert store.run(stale).outcome == "interrupted"

@@ -171,6 +171,8 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
     outcome = report.outcome
     if not report.executed or outcome is None:
         return
+    for run_id in report.resumed:
+        console.text(f"Resumed after interrupted run #{run_id}.")
     created = sum(outcome.created.values())
     present = sum(outcome.present.values())
     if created == 0 and not outcome.updated and outcome.ok:

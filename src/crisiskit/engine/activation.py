@@ -71,6 +71,7 @@ class ActivationReport:
     handover_paths: tuple[Path, Path] | None = None
     loans: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    resumed: list[int] = field(default_factory=list)  # interrupted runs this one completes
 
     @property
     def ok(self) -> bool:
@@ -87,6 +88,7 @@ class ActivationReport:
             "handover": [str(p) for p in self.handover_paths] if self.handover_paths else None,
             "loans": self.loans,
             "graph": self.stats,
+            "resumed_runs": self.resumed,
         }
 
 
@@ -332,6 +334,10 @@ async def activate(
             if not await asyncio.to_thread(confirm, plan):
                 report.confirmed = False
                 return report
+        # We hold the commune's lock: a run still marked unfinished was killed mid-way.
+        for stale in store.unfinished_runs(setup.commune.id):
+            store.finish_run(stale.id, "interrupted", {"resumed_by": operator})
+            report.resumed.append(stale.id)
         run_id = store.start_run(setup.commune.id, "activate", operator, setup.playbook.name)
         journal = Journal(store, run_id, setup.commune.id, operator)
         store.audit_append(
