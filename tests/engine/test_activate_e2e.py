@@ -245,3 +245,30 @@ def test_interrupted_run_is_closed_by_the_next_one(kit: Kit) -> None:
     with Store.open(kit.home) as store:
         assert store.unfinished_runs("aubagne") == []
         assert store.run(stale).outcome == "interrupted"
+
+
+def test_show_secrets_prints_the_passes_only_when_asked(kit: Kit) -> None:
+    run = kit.cli("activate", "pertuis", "--yes", "--show-secrets")
+    assert run.exit_code == 0
+    taps = [m["temporaryAccessPass"] for m in kit.sim.state()["authenticationMethods"]
+            if m.get("temporaryAccessPass")]
+    assert taps and all(t in run.stdout for t in taps)
+    assert all(t not in run.stderr for t in taps)
+
+
+def test_drifted_account_is_updated_in_place(kit: Kit) -> None:
+    assert kit.cli("activate", "pertuis", "--yes").exit_code == 0
+    sim = kit.sim.simulator
+    with sim.lock:
+        user = next(u for u in sim.tenant.users.values()
+                    if u["userPrincipalName"].startswith(("anne", "marc")) or "Pertuis" in
+                    u.get("displayName", ""))
+        user["displayName"] = "Renamed by hand"
+        user["accountEnabled"] = False
+    plan = json.loads(kit.cli("--output", "json", "plan", "pertuis").stdout)
+    assert plan["counts"]["user"].get("update") == 1
+    mark = kit.log_size()
+    assert kit.cli("activate", "pertuis", "--yes").exit_code == 0
+    writes = kit.writes(mark)
+    assert [w["method"] for w in writes] == ["PATCH"]
+    assert json.loads(kit.cli("--output", "json", "plan", "pertuis").stdout)["empty"] is True
