@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -487,3 +488,66 @@ def test_advanced_queries_lag_behind_plain_ones(es: EmbeddedSimulator, http: htt
         headers={"ConsistencyLevel": "eventual"},
     ).json()
     assert [g["id"] for g in later["value"]] == [group["id"]]
+
+
+BAD_BODIES: list[Any] = [
+    None,
+    [],
+    "text",
+    42,
+    {"displayName": 7},
+    {"description": ["x"]},
+    {"name": None, "folder": 1},
+    {"members@odata.bind": "x"},
+    {"lifetimeInMinutes": None},
+    {"phoneNumber": 33, "phoneType": None},
+    {"addLicenses": [7], "removeLicenses": None},
+]
+
+
+def test_malformed_bodies_get_graph_errors_never_500(
+    es: EmbeddedSimulator, http: httpx.Client
+) -> None:
+    owner = make_user(http, "owner.fuzz")
+    group = make_group(http, "crise-fuzz", owner["id"])
+    gid, uid = group["id"], owner["id"]
+    assert http.put(f"groups/{gid}/team", json={}).status_code == 201
+    drive = http.get(f"groups/{gid}/drive").json()["id"]
+    targets = [
+        ("POST", "groups"),
+        ("PATCH", f"groups/{gid}"),
+        ("POST", f"groups/{gid}/members/$ref"),
+        ("POST", f"groups/{gid}/owners/$ref"),
+        ("POST", f"groups/{gid}/assignLicense"),
+        ("PUT", f"groups/{gid}/team"),
+        ("POST", "teams"),
+        ("PATCH", f"teams/{gid}"),
+        ("POST", f"teams/{gid}/channels"),
+        ("POST", f"drives/{drive}/root/children"),
+        ("PATCH", f"drives/{drive}/root"),
+        ("POST", f"users/{uid}/authentication/temporaryAccessPassMethods"),
+        ("POST", f"users/{uid}/authentication/phoneMethods"),
+    ]
+    for method, path in targets:
+        for body in BAD_BODIES:
+            content = b"" if body is None else json.dumps(body).encode()
+            resp = http.request(
+                method, path, content=content, headers={"Content-Type": "application/json"}
+            )
+            assert resp.status_code < 500, (method, path, body, resp.text)
+            if resp.status_code >= 400:
+                assert set(resp.json()["error"]) >= {"code", "message", "innerError"}
+    # Nothing malformed was stored along the way.
+    team = http.get(f"teams/{gid}").json()
+    assert team["displayName"] == group["displayName"]
+    assert http.get(f"groups/{gid}").json()["description"] is None
+
+
+def test_create_refuses_mistyped_string_properties(
+    es: EmbeddedSimulator, http: httpx.Client
+) -> None:
+    owner = make_user(http, "owner.typed")
+    before = len(es.state()["groups"])
+    resp = http.post("groups", json=group_body("crise-typed", [owner["id"]], description=["x"]))
+    assert resp.status_code == 400
+    assert len(es.state()["groups"]) == before

@@ -254,6 +254,9 @@ def create_group(sim: Simulator, req: SimRequest) -> SimResponse:
         raise bad_request(INVALID_NAME, target="displayName")
     if len(body["displayName"]) > 256:
         raise bad_request(INVALID_NAME, target="displayName")
+    for prop in WRITABLE - {"displayName", "mailNickname", "visibility"}:
+        if body.get(prop) is not None and not isinstance(body[prop], str):
+            raise bad_request(f"Invalid value specified for property '{prop}'.", target=prop)
     nickname = check_nickname(sim, body["mailNickname"])
     group_types = body.get("groupTypes") or []
     if not isinstance(group_types, list):
@@ -402,7 +405,9 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
             changes[key] = check_nickname(sim, value, exclude=group["id"])
         elif key in WRITABLE:
             if key == "displayName" and (not isinstance(value, str) or not value.strip()):
-                raise bad_request("Invalid value specified for property 'displayName'.")
+                raise bad_request(INVALID_NAME, target="displayName")
+            if value is not None and not isinstance(value, str):
+                raise bad_request(f"Invalid value specified for property '{key}'.", target=key)
             changes[key] = value
         elif key.startswith("@odata"):
             continue

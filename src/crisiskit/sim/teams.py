@@ -304,6 +304,8 @@ def update_team(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
         elif key == "isArchived":
             raise bad_request("Use the archive action to archive a team.", "BadRequest")
         elif key in ("displayName", "description", "classification", "specialization"):
+            if not (isinstance(value, str) and (value.strip() or key != "displayName")):
+                raise bad_request(f"Invalid value for team property '{key}'.", "BadRequest")
             team[key] = value
             group = sim.tenant.groups.get(team["id"])
             if group is not None and key in ("displayName", "description"):
