@@ -30,7 +30,9 @@ def test_hostile_profile_converges_and_honours_retry_after(
         assert profile["throttle_rate"] >= 1, profile
         assert profile["transient_5xx_rate"] > 0 and profile["commit_then_5xx_rate"] > 0
         home = tmp_path / "home"
+        # The engine's documented waits (team retries 10 s apart...) shrink like the service's.
         env = child_env(home, SAMPLE_INVENTORY, sim.base_url)
+        env["CRISISKIT_WAIT_SCALE"] = str(SCALE)
         runs = []
         for _ in range(MAX_RUNS):
             res = run_cli(["activate", COMMUNE, "--yes"], env, timeout=150)

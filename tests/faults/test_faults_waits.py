@@ -170,3 +170,38 @@ def test_held_lock_refuses_before_any_write(tmp_path: Path) -> None:
         assert not writes(sim.requests()), "writes were made without the commune's lock"
     finally:
         sim.close()
+
+
+@pytest.mark.slow
+def test_team_on_a_young_group_gives_up_at_its_deadline_and_a_later_rerun_finishes(
+    tmp_path: Path, reference: Activation
+) -> None:
+    """Graph refuses a team on a group younger than 15 minutes: wait, but never forever.
+
+    The engine follows the documented recipe (3 retries 10 s apart, then wait until the group
+    is 15 minutes old); CRISISKIT_WAIT_SCALE shrinks those documented waits for the test.
+    """
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs={"replication_lag_s": 900})
+    try:
+        home = tmp_path / "home"
+        env = {**child_env(home, SAMPLE_INVENTORY, sim.base_url), "CRISISKIT_WAIT_SCALE": "0.005"}
+        res = run_cli(["activate", COMMUNE, "--yes"], env, timeout=90)
+        # 15 min 20 s scaled by 0.005 is 4.6 s.
+        assert res.seconds < 30, f"the team wait was not bounded: {res.seconds:.1f}s"
+        assert res.returncode == 1, str(res)
+        assert "team" in res.stderr.lower() and "rerun" in res.stderr.lower(), str(res)
+        team_puts = [
+            e
+            for e in sim.requests()
+            if e["method"] in ("PUT", "POST")
+            and (e["path"].rstrip("/").endswith("/team") or e["path"].rstrip("/") == "/teams")
+        ]
+        assert len(team_puts) >= 4 and all(e["status"] == 404 for e in team_puts), team_puts
+        assert not sim.state()["teams"]
+
+        sim.http.post("/_sim/clock", json={"advance": 901}).raise_for_status()
+        again = run_cli(["activate", COMMUNE, "--yes"], env, timeout=90)
+        assert again.returncode == 0, str(again)
+        assert_converged(sim.state(), home, reference.snapshot, reference.loans, "young group")
+    finally:
+        sim.close()
