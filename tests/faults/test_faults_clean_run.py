@@ -7,6 +7,7 @@ import json
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from faultkit import (
     COMMUNE,
@@ -272,3 +273,48 @@ def test_lost_credentials_file_makes_the_rerun_reissue_and_say_so(tmp_path: Path
         assert not missing, f"the audit export does not record the reissue for {missing}"
     finally:
         run.sim.close()
+
+
+def _tag_key(state: dict[str, Any]) -> str:
+    names = state.get("extensionProperties") or []
+    (key,) = [n for n in names if str(n).endswith("_crisiskitCommune")]
+    return str(key)
+
+
+def test_lookalikes_of_the_kit_are_refused_not_adopted(tmp_path: Path) -> None:
+    """An account or group with our natural key but not our tag for this commune: exit 3."""
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY)
+    try:
+        tag = _tag_key(sim.state())
+        sim.seed(
+            {
+                "users": [
+                    {   # someone else's account that happens to have a crisis UPN
+                        "accountEnabled": True,
+                        "displayName": "Jean Martin",
+                        "mailNickname": "jean.martin",
+                        "userPrincipalName": "jean.martin@crise.ampmetropole.fr",
+                        "passwordProfile": {"password": "Xx-1234567890-yY"},
+                    },
+                    {   # a crisis account, but of another commune
+                        "accountEnabled": True,
+                        "displayName": "Noël Chêne (Crise Marseille)",
+                        "mailNickname": "noel.chene",
+                        "userPrincipalName": "noel.chene@crise.ampmetropole.fr",
+                        "passwordProfile": {"password": "Xx-1234567890-yY"},
+                        tag: "marseille",
+                    },
+                ]
+            }
+        )
+        before = sim.state()
+        env = child_env(tmp_path / "home", SAMPLE_INVENTORY, sim.base_url)
+        res = run_cli(["activate", COMMUNE, "--yes"], env)
+        assert res.returncode == 3, str(res)
+        said = (res.stdout + res.stderr).lower()
+        assert "jean.martin@" in said and "noel.chene@" in said, str(res)
+        assert not writes(sim.requests()), describe(writes(sim.requests()))
+        after = sim.state()
+        assert after["users"] == before["users"] and after["groups"] == before["groups"]
+    finally:
+        sim.close()
