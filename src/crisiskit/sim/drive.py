@@ -182,7 +182,7 @@ def _drive(sim: Simulator, drive_id: str) -> dict[str, Any]:
 def _drive_view(sim: Simulator, req: SimRequest, drive: dict[str, Any]) -> dict[str, Any]:
     view = strip_internal(drive)
     used = sum(
-        len(base64.b64decode(i.get("_content", "")))
+        _content_size(i)
         for i in sim.tenant.drive_items.values()
         if i.get("_driveId") == drive["id"] and "file" in i
     )
@@ -239,20 +239,39 @@ def _children(sim: Simulator, parent: dict[str, Any]) -> list[dict[str, Any]]:
     return [i for i in sim.tenant.drive_items.values() if i.get("_parentId") == parent["id"]]
 
 
-def _size(sim: Simulator, item: dict[str, Any]) -> int:
+Tree = dict[str, list[dict[str, Any]]]
+
+
+def _tree(sim: Simulator, drive_id: str) -> Tree:
+    """Index a drive's items by parent id, once per request (listings stay linear)."""
+    tree: Tree = {}
+    for i in sim.tenant.drive_items.values():
+        if i.get("_driveId") == drive_id and i.get("_parentId"):
+            tree.setdefault(i["_parentId"], []).append(i)
+    return tree
+
+
+def _content_size(item: dict[str, Any]) -> int:
+    encoded = str(item.get("_content", ""))
+    return len(encoded) * 3 // 4 - encoded[-2:].count("=")
+
+
+def _size(tree: Tree, item: dict[str, Any]) -> int:
     if "file" in item:
-        return len(base64.b64decode(item.get("_content", "")))
-    return sum(_size(sim, c) for c in _children(sim, item))
+        return _content_size(item)
+    return sum(_size(tree, c) for c in tree.get(item["id"], []))
 
 
-def item_view(sim: Simulator, item: dict[str, Any]) -> dict[str, Any]:
+def item_view(sim: Simulator, item: dict[str, Any], tree: Tree | None = None) -> dict[str, Any]:
     """Return a driveItem as Graph sends it."""
     drive = sim.tenant.drives[item["_driveId"]]
+    if tree is None:
+        tree = _tree(sim, drive["id"])
     view = strip_internal(item)
-    view["size"] = _size(sim, item)
+    view["size"] = _size(tree, item)
     view["eTag"] = f'"{{{item["id"]}}},1"'
     if "file" not in item:
-        view["folder"] = {"childCount": len(_children(sim, item))}
+        view["folder"] = {"childCount": len(tree.get(item["id"], []))}
     if item["_parentId"] is None:
         view["parentReference"] = {"driveId": drive["id"], "driveType": "documentLibrary"}
         return view
@@ -500,7 +519,8 @@ def _list_children(
 ) -> SimResponse:
     if "file" in folder:
         return odata.page(sim, req, [], entity_set=f"drives('{drive['id']}')/items")
-    items = [item_view(sim, c) for c in _children(sim, folder)]
+    tree = _tree(sim, drive["id"])
+    items = [item_view(sim, c, tree) for c in tree.get(folder["id"], [])]
     expr = req.query.get("$filter")
     if expr:
         predicate = odata.parse_filter(expr)
