@@ -368,6 +368,22 @@ class SimServer:
         assert isinstance(data, list)
         return data
 
+    def settle(self, quiet_s: float = 0.3, within_s: float = 10.0) -> None:
+        """Wait until no request has been logged for `quiet_s`.
+
+        A killed client's requests already on the wire are still served (after the latency),
+        as the real service would: look at the tenant only once they have landed.
+        """
+        deadline = time.monotonic() + within_s
+        seen = len(self.requests())
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            now = len(self.requests())
+            if now == seen:
+                return
+            seen = now
+        raise AssertionError(f"the simulator kept receiving requests for {within_s}s")
+
     def profile(self) -> dict[str, Any]:
         r = self.http.get("/_sim/profile")
         r.raise_for_status()

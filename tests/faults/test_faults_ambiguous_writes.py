@@ -17,6 +17,7 @@ from faultkit import (
     describe,
     run_cli,
     tag_of,
+    writes,
 )
 from faultruns import Activation
 
@@ -127,6 +128,11 @@ def test_commit_then_503_creates_no_duplicate(tmp_path: Path, reference: Activat
             + describe(hidden)
         )
         assert_each_object_created_once(state, log)
+        # Once converged, the kit is complete: another run, faults still on, writes nothing.
+        n = len(log)
+        again = run_cli(["activate", COMMUNE, "--yes"], env)
+        assert again.returncode == 0, str(again)
+        assert not writes(sim.requests()[n:]), describe(writes(sim.requests()[n:]))
     finally:
         sim.close()
 

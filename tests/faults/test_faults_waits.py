@@ -108,6 +108,7 @@ def test_created_ids_are_journaled_before_waiting(tmp_path: Path, reference: Act
         assert run.proc.poll() is None, f"the run ended instead of waiting:\n{run.wait()}"
         assert polls >= 2, "the run never polled the drive"
         run.kill()
+        sim.settle()
 
         state = sim.state()
         (group,) = [g for g in state["groups"] if tag_of(g) == COMMUNE]
