@@ -522,58 +522,75 @@ class Executor:
             return
         kit = self.kit
         why = {s.key: s.detail for s in todo}
-        reqs = {
-            s.key: authmethods.create_tap(
-                self._rid(), self.out.user_ids[s.key], kit.tap_lifetime_minutes, kit.tap_usable_once
-            )
-            for s in todo
-        }
-        # A new pass replaces the user's previous one, so re-sending never duplicates; an
-        # ambiguous answer loses the secret anyway, so the pass must be issued again.
-        answers = await self.settle(list(reqs.values()), retry_ambiguous=True)
+        waiting = [s.key for s in todo]
         issued: list[IssuedPass] = []
-        for key, r in reqs.items():
-            a = answers[r.id]
-            body = a.json()
-            secret = body.get("temporaryAccessPass")
-            if not a.ok or not secret:
-                self._fail("credentials", "tap", key, a)
-                continue
-            if not isinstance(secret, Secret):
-                secret = Secret(str(secret))
-            start = _parse_start(body.get("startDateTime")) or self.clock()
-            lifetime = int(body.get("lifetimeInMinutes") or kit.tap_lifetime_minutes)
-            reason = why.get(key, "")
-            issued.append(
-                IssuedPass(
-                    upn=key,
-                    display_name=kit.user(key).display_name,
-                    secret=secret,
-                    valid_from=start,
-                    valid_until=start + timedelta(minutes=lifetime),
-                    reissued=reason if reason.startswith("reissue") else "",
+        delay = CONSISTENCY_FIRST_S
+        for attempt in range(ATTEMPTS):
+            reqs = {
+                upn: authmethods.create_tap(
+                    self._rid(), self.out.user_ids[upn], kit.tap_lifetime_minutes,
+                    kit.tap_usable_once,
                 )
-            )
-        # The secret exists nowhere else: save it before doing anything more.
-        if issued:
-            self.save_passes(issued)
+                for upn in waiting
+            }
+            answers = await self.settle(list(reqs.values()))
+            fresh: list[tuple[IssuedPass, Answer]] = []
+            retry: list[str] = []
+            for upn, r in reqs.items():
+                a = answers[r.id]
+                secret = a.json().get("temporaryAccessPass")
+                if a.ok and secret:
+                    fresh.append((self._issued(upn, a, why.get(upn, "")), a))
+                elif a.ambiguous and attempt < ATTEMPTS - 1:
+                    # A new pass replaces the previous one, so re-sending never duplicates;
+                    # and an uncertain answer lost the secret anyway: issue it again.
+                    retry.append(upn)
+                else:
+                    self._fail("credentials", "tap", upn, a)
+            if fresh:
+                # The secret exists nowhere else: save it before doing anything more.
+                self.save_passes([p for p, _ in fresh])
+                self._journal_passes(fresh)
+                issued.extend(p for p, _ in fresh)
+            waiting = retry
+            if not waiting:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, CONSISTENCY_CAP_S)
+        prog.advance(len(issued))
+        prog.finish(f"{len(issued)} issued")
+
+    def _issued(self, upn: str, a: Answer, reason: str) -> IssuedPass:
+        body = a.json()
+        secret = body["temporaryAccessPass"]
+        if not isinstance(secret, Secret):
+            secret = Secret(str(secret))
+        start = _parse_start(body.get("startDateTime")) or self.clock()
+        lifetime = int(body.get("lifetimeInMinutes") or self.kit.tap_lifetime_minutes)
+        return IssuedPass(
+            upn=upn,
+            display_name=self.kit.user(upn).display_name,
+            secret=secret,
+            valid_from=start,
+            valid_until=start + timedelta(minutes=lifetime),
+            reissued=reason if reason.startswith("reissue") else "",
+        )
+
+    def _journal_passes(self, fresh: list[tuple[IssuedPass, Answer]]) -> None:
         with self.journal.group():
-            for p in issued:
-                tap_id = _id(answers[reqs[p.upn].id])
+            for p, a in fresh:
+                tap_id = _id(a)
                 if tap_id:
                     self.journal.created("tap", p.upn, tap_id)
-                detail = p.reissued or "issued"
                 self._step(
                     "credentials", "tap", p.upn, "create", "done",
-                    graph_id=tap_id, detail=detail, request_id=answers[reqs[p.upn].id].request_id,
+                    graph_id=tap_id, detail=p.reissued or "issued", request_id=a.request_id,
                 )
                 if p.reissued:
                     what = p.reissued.replace("reissue", f"reissued for {p.upn}", 1)
                     self.out.warnings.append(f"tap: {what}")
-        self.out.passes.extend(issued)
-        self.out.created["tap"] += len(issued)
-        prog.advance(len(issued))
-        prog.finish(f"{len(issued)} issued")
+                self.out.passes.append(p)
+                self.out.created["tap"] += 1
 
     async def phone_methods(self) -> None:
         if not self.kit.register_phone:
