@@ -87,3 +87,25 @@ def test_slow_mailboxes_do_not_fail_the_run(kit: Kit) -> None:
     kit.sim.advance(3601)
     status = json.loads(kit.cli("--output", "json", "status", "aubagne").stdout)
     assert {a["mailbox"] for a in status[0]["accounts"]} == {"ready"}
+
+
+def test_hostile_profile_converges_without_duplicates(kit: Kit) -> None:
+    # The hostile profile's knobs, its delays scaled by 1/20 (1 min of service = 50 ms).
+    kit.env["CRISISKIT_WAIT_SCALE"] = "0.001"
+    kit.sim.set_profile(
+        latency_ms=10, throttle_rate=30, throttle_burst=15,
+        replication_lag_s=0.75, replication_404_rate=0.5, mailbox_delay_s=0.25,
+        site_delay_s=0.15, team_op_s=0.1, transient_5xx_rate=0.05,
+        commit_then_5xx_rate=0.05, drop_rate=0.03,
+    )
+    _converge(kit, runs=4)
+    state = kit.sim.state()
+    _no_duplicates(state)
+    throttled = [r for r in kit.sim.requests() if r["status"] == 429]
+    assert throttled  # the client was really throttled, and still converged
+    kit.sim.set_profile(
+        latency_ms=0, throttle_rate=0, throttle_burst=0, transient_5xx_rate=0,
+        commit_then_5xx_rate=0, drop_rate=0, replication_404_rate=0,
+    )
+    plan = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
+    assert plan["empty"] is True, [s for s in plan["steps"] if s["action"] != "present"]
