@@ -109,3 +109,26 @@ def test_hostile_profile_converges_without_duplicates(kit: Kit) -> None:
     )
     plan = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
     assert plan["empty"] is True, [s for s in plan["steps"] if s["action"] != "present"]
+
+
+def test_new_owner_added_by_ref_is_checked_after_an_uncertain_answer(
+    kit: Kit, write_inventory
+) -> None:
+    assert kit.cli("activate", "aubagne", "--yes").exit_code == 0
+
+    def promote(data: dict) -> None:
+        roster = next(c for c in data["communes"] if c["id"] == "aubagne")["roster"]
+        next(p for p in roster if p["surname"] == "Chêne")["team_owner"] = True
+
+    kit.inventory = write_inventory(promote)
+    kit.sim.set_profile(commit_then_5xx_rate=1.0)  # every write applied, then answered 503
+    mark = kit.log_size()
+    run = kit.cli("activate", "aubagne", "--yes")
+    assert run.exit_code == 0, run.stderr
+    writes = kit.writes(mark)
+    assert len(writes) == 1 and writes[0]["path"].endswith("/owners/$ref")
+    assert writes[0]["status"] == 503
+    state = kit.sim.state()
+    group = next(g for g in state["groups"] if g["mailNickname"] == "crisiskit-aubagne")
+    noel = next(u for u in state["users"] if u["userPrincipalName"].startswith("noel.chene"))
+    assert noel["id"] in group["owners"]

@@ -730,8 +730,22 @@ class Executor:
             if s.key.startswith("member:") and s.key[7:] not in members_done and s.key[7:] in ids
         ]
         if owners:
-            reqs = {u: groups.add_owner(self._rid(), gid, self._url(ids[u])) for u in owners}
+            await self._add_owners(gid, owners)
+        if members:
+            await self._add_members(gid, members)
+        prog.advance(len(todo))
+        prog.finish(f"{self.out.created['membership']} added")
+        if self.kit.licence_mode == "group":
+            await self.group_licence(gid)
+
+    async def _add_owners(self, gid: str, upns: list[str]) -> None:
+        """Add owners one `$ref` at a time; an uncertain add is checked against the owners."""
+        ids = self.out.user_ids
+        missing = list(upns)
+        for _ in range(ATTEMPTS):
+            reqs = {u: groups.add_owner(self._rid(), gid, self._url(ids[u])) for u in missing}
             answers = await self.settle(list(reqs.values()))
+            unsure: list[str] = []
             with self.journal.group():
                 for u, r in reqs.items():
                     a = answers[r.id]
@@ -739,15 +753,28 @@ class Executor:
                         self.out.created["membership"] += 1
                         self._step("group", "membership", f"owner:{u}", "create", "done",
                                    request_id=a.request_id)
+                    elif a.ambiguous:
+                        unsure.append(u)
                     else:
-                        # An ambiguous owner add is settled on the next run's observation.
                         self._fail("group", "membership", f"owner:{u}", a)
-        if members:
-            await self._add_members(gid, members)
-        prog.advance(len(todo))
-        prog.finish(f"{self.out.created['membership']} added")
-        if self.kit.licence_mode == "group":
-            await self.group_licence(gid)
+            if not unsure:
+                return
+            r = groups.list_owners(self._rid(), gid)
+            current = (await self.settle([r]))[r.id]
+            if current.status != 200:
+                break
+            present = {str(x.get("id")) for x in current.values()}
+            with self.journal.group():
+                for u in unsure:
+                    if ids[u] in present:
+                        self.out.created["membership"] += 1
+                        self._step("group", "membership", f"owner:{u}", "create", "done",
+                                   detail="found among the owners after an uncertain answer")
+            missing = [u for u in unsure if ids[u] not in present]
+            if not missing:
+                return
+        for u in missing:
+            self._fail("group", "membership", f"owner:{u}", None, "could not be added")
 
     async def _add_members(self, gid: str, upns: list[str]) -> None:
         ids = self.out.user_ids
