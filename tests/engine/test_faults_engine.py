@@ -132,3 +132,16 @@ def test_new_owner_added_by_ref_is_checked_after_an_uncertain_answer(
     group = next(g for g in state["groups"] if g["mailNickname"] == "crisiskit-aubagne")
     noel = next(u for u in state["users"] if u["userPrincipalName"].startswith("noel.chene"))
     assert noel["id"] in group["owners"]
+
+
+def test_rerun_does_not_wait_again_for_mailboxes_licensed_earlier(kit: Kit) -> None:
+    kit.env["CRISISKIT_WAIT_SCALE"] = "0.001"
+    kit.sim.set_profile(mailbox_delay_s=3600)
+    assert kit.cli("activate", "pertuis", "--yes").exit_code == 0
+    kit.env["CRISISKIT_WAIT_SCALE"] = "1"  # a wait now would last the playbook's 900 s
+    mark = kit.log_size()
+    run = kit.cli("activate", "pertuis", "--yes")
+    assert run.exit_code == 0
+    assert "still provisioning" in run.stdout
+    probes = [r for r in kit.sim.requests()[mark:] if r["path"].endswith("/mailboxSettings")]
+    assert len(probes) == 2  # pertuis has two accounts: one probe each, no polling
