@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from convergence import assert_converged, assert_reissue_reported, orphan_passes
 from faultkit import (
     COMMUNE,
     SAMPLE_INVENTORY,
+    CliResult,
     RecordingProxy,
     SimServer,
     child_env,
@@ -147,3 +150,61 @@ def test_kill_while_passes_are_issued_then_rerun_reissues_and_says_so(
     finally:
         proxy.close()
         sim.close()
+
+
+def _kill_service_mid_run(
+    tmp_path: Path, reference: Activation, env_extra: dict[str, str], timeout: float
+) -> tuple[CliResult, Path]:
+    """Start an activation, SIGKILL the simulator a third of the way in, wait for the CLI."""
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs={"latency_ms": LATENCY_MS})
+    home = tmp_path / "home"
+    try:
+        env = {**child_env(home, SAMPLE_INVENTORY, sim.base_url), **env_extra}
+        run = start_cli(["activate", COMMUNE, "--yes"], env, tmp_path, "orphaned")
+        target = len(writes(reference.requests)) // 3
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(writes(sim.requests())) < target:
+            assert run.proc.poll() is None, str(run.wait())
+            time.sleep(POLL_S)
+        sim.proc.send_signal(signal.SIGKILL)
+        sim.proc.wait(timeout=10)
+        try:
+            return run.wait(timeout=timeout), home
+        except subprocess.TimeoutExpired:
+            err = run.err.read_text(errors="replace")
+            raise AssertionError(
+                f"crisiskit kept going {timeout:.0f}s after Graph became unreachable:\n{err}"
+            ) from None
+    finally:
+        sim.close()
+
+
+@pytest.mark.slow
+def test_service_dies_mid_run_then_comes_back(tmp_path: Path, reference: Activation) -> None:
+    """SIGKILL the simulator itself mid-run: crisiskit stops cleanly; once the service is back
+    (same tenant, persisted), a rerun converges. Documented waits are scaled down here; the
+    next test is about how long an unscaled run takes to give up."""
+    res, home = _kill_service_mid_run(
+        tmp_path, reference, {"CRISISKIT_WAIT_SCALE": "0.01"}, timeout=120
+    )
+    assert res.returncode == 1, f"expected an operation failure (exit 1):\n{res}"
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "rerun" in res.stderr.lower() or "resume" in res.stderr.lower(), str(res)
+    back = SimServer(tmp_path / "sim", SAMPLE_INVENTORY)  # reloads the persisted tenant
+    try:
+        env = child_env(home, SAMPLE_INVENTORY, back.base_url)
+        again = run_cli(["activate", COMMUNE, "--yes"], env)
+        assert again.returncode == 0, str(again)
+        assert_converged(back.state(), home, reference.snapshot, reference.loans, "service died")
+    finally:
+        back.close()
+
+
+@pytest.mark.slow
+def test_unreachable_service_ends_the_run_quickly(tmp_path: Path, reference: Activation) -> None:
+    """With Graph gone (connection refused), waiting for readiness is pointless: after its
+    bounded retries (6 attempts, ~15 s of backoff per request) the run must stop and say so,
+    not poll for the playbook's 15-minute team deadline."""
+    res, _ = _kill_service_mid_run(tmp_path, reference, {}, timeout=60)
+    assert res.returncode == 1, str(res)
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
