@@ -210,7 +210,7 @@ def chain(kinds: set[str], *, count_order: bool) -> tuple[int, list[str]]:
         return best
 
     wanted = (kinds | {"observe"}) & set(DEPENDS)
-    return max((depth(k) for k in wanted), key=lambda x: x[0])
+    return max((depth(k) for k in sorted(wanted)), key=lambda x: x[0])
 
 
 # --------------------------------------------------------------------------- crisiskit
