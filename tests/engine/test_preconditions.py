@@ -99,3 +99,10 @@ def test_plan_shows_accounts_tagged_but_no_longer_in_the_roster(kit: Kit, write_
     assert run.exit_code == 0
     assert "left alone" in run.stdout
     assert kit.writes(mark) == []
+
+
+def test_plan_says_why_activate_would_refuse(kit: Kit) -> None:
+    plan = json.loads(kit.cli("--output", "json", "plan", "istres").stdout)
+    assert any("convention of istres is expired" in r for r in plan["refusals"])
+    ok = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
+    assert ok["refusals"] == []

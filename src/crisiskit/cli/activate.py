@@ -59,6 +59,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> None:
         console.text(f"  ! devices: {shortage}")
     if plan.empty:
         console.text("Nothing to do: the crisis kit is complete.")
+    for reason in plan.refusals:
+        console.text(f"  ! activate would refuse: {reason}")
 
 
 @app.command("plan")

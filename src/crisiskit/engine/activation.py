@@ -318,10 +318,11 @@ async def activate(
     async with connected(setup, base_url, token) as graph:
         observed, plan = await observe_and_plan(graph, kit, setup.credentials_path, moment)
         report = ActivationReport(plan=plan)
+        plan.refusals = refusals(setup, kit, plan, moment)
         show_plan(plan)
         if dry_run:
             return report
-        reasons = refusals(setup, kit, plan, moment)
+        reasons = plan.refusals
         if reasons:
             store.audit_append(
                 operator, setup.commune.id, "activate.refused", setup.commune.id, "refused",
@@ -408,6 +409,7 @@ async def plan_only(
     kit = compute_kit(setup, store, moment)
     async with connected(setup, base_url, token) as graph:
         _, plan = await observe_and_plan(graph, kit, setup.credentials_path, moment)
+    plan.refusals = refusals(setup, kit, plan, moment)
     return plan
 
 

@@ -77,6 +77,7 @@ class Plan:
     sku_id: str | None = None
     free_seats: int = 0
     seats_needed: int = 0
+    refusals: list[str] = field(default_factory=list)  # why `activate` would refuse it
 
     @property
     def empty(self) -> bool:
@@ -106,6 +107,7 @@ class Plan:
             "steps": [asdict(s) for s in self.steps],
             "strays": list(self.strays),
             "shortages": list(self.shortages),
+            "refusals": list(self.refusals),
             "licences": {
                 "sku_id": self.sku_id,
                 "free_seats": self.free_seats,
