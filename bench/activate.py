@@ -280,10 +280,10 @@ async def naive(base_url: str, inventory_path: Path) -> dict[str, Any]:
         AllowedHostsValidator,
         BaseBearerTokenAuthenticationProvider,
     )
-    from msgraph import GraphServiceClient
     from msgraph.generated.models.assigned_license import AssignedLicense
     from msgraph.generated.models.authentication_phone_type import AuthenticationPhoneType
     from msgraph.generated.models.channel import Channel
+    from msgraph.generated.models.channel_membership_type import ChannelMembershipType
     from msgraph.generated.models.drive_item import DriveItem
     from msgraph.generated.models.folder import Folder
     from msgraph.generated.models.group import Group
@@ -299,6 +299,7 @@ async def naive(base_url: str, inventory_path: Path) -> dict[str, Any]:
         AssignLicensePostRequestBody,
     )
     from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
 
     from crisiskit.inventory import load_inventory
     from crisiskit.inventory.naming import roster_accounts
@@ -375,7 +376,7 @@ async def naive(base_url: str, inventory_path: Path) -> dict[str, Any]:
     await client.groups.by_group_id(gid).team.put(Team())
     for name in ("Décisions", "Communication", "Technique"):
         await client.teams.by_team_id(gid).channels.post(
-            Channel(display_name=name, membership_type="standard")
+            Channel(display_name=name, membership_type=ChannelMembershipType.Standard)
         )
     drive = await client.groups.by_group_id(gid).drive.get()
     for name in ("Main courante", "Communiqués", "Décisions", "Forensic"):
