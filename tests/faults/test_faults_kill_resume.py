@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +29,24 @@ LATENCY_MS = 40  # slow enough that a poll of /_sim/requests can stop the run mi
 POLL_S = 0.01
 WRITE_FRACTIONS = (0.01, 0.2, 0.45, 0.7, 0.95)
 RANDOM_KILLS = [round(random.Random(20261126 + i).uniform(0.6, 3.0), 2) for i in range(2)]
+
+def assert_local_state_intact(
+    home: Path, env: dict[str, str], when: str, *, status: bool = True
+) -> None:
+    """A SIGKILL never leaves a broken audit chain or a torn, readable credentials file."""
+    if (home / "state.db").exists():
+        verify = run_cli(["audit", "verify"], env)
+        assert verify.returncode == 0, f"audit chain broken {when}:\n{verify}"
+    cred = home / "outputs" / COMMUNE / "credentials.csv"
+    if cred.exists():
+        assert stat.S_IMODE(cred.stat().st_mode) == 0o600, f"credentials mode {when}"
+        lines = cred.read_text(encoding="utf-8").splitlines()
+        assert lines[0] == "upn,display_name,temporary_access_pass,valid_from,valid_until", when
+        assert all(line.count(",") >= 4 for line in lines[1:]), f"torn credentials file {when}"
+    if status:  # on a half-built kit too
+        res = run_cli(["--output", "json", "status", COMMUNE], env)
+        assert res.returncode == 0, f"status fails {when}:\n{res}"
+
 
 def _kill_and_resume(
     tmp_path: Path,
@@ -66,6 +85,7 @@ def _kill_and_resume(
 
         at_kill = sim.state()
         must_reissue = orphan_passes(at_kill, home)
+        assert_local_state_intact(home, env, "after the kill")
         if dry_run_first:
             # Looking at a half-built kit changes nothing and shows what is left to do.
             n = len(sim.requests())
@@ -80,6 +100,7 @@ def _kill_and_resume(
         final = sim.state()
         context = f"killed after {written} writes" + (" (had finished)" if finished else "")
         assert_converged(final, home, reference.snapshot, reference.loans, context)
+        assert_local_state_intact(home, env, "after the rerun", status=False)
         if must_reissue:
             export = run_cli(["audit", "export"], env)
             assert export.returncode == 0, str(export)
