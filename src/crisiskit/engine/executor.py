@@ -297,7 +297,11 @@ class Executor:
             found = await self.look_up(uncertain)
             with self.journal.group():
                 for c in uncertain:
-                    hit = found.get(c.key)
+                    if c.key not in found:
+                        self._fail(phase, c.kind, c.key, None,
+                                   "outcome unknown (the lookup got no answer); rerun")
+                        continue
+                    hit = found[c.key]
                     if hit is None:
                         pending.append(c)
                         continue
@@ -316,7 +320,11 @@ class Executor:
         return ids
 
     async def look_up(self, items: Sequence[Creation]) -> dict[str, tuple[str, bool] | None]:
-        """Find objects by natural key; absent only after several consecutive empty reads."""
+        """Find objects by natural key; absent only after several consecutive empty reads.
+
+        The answer maps a key to (id, ours) when found, to None when confirmed absent; a key
+        missing from it could not be settled (no answer, deadline): its outcome is unknown.
+        """
         result: dict[str, tuple[str, bool] | None] = {}
         absent: Counter[str] = Counter()
         todo = [c for c in items if c.lookup is not None]
@@ -331,8 +339,11 @@ class Executor:
                 if gid is not None:
                     result[c.key] = (gid, c.ours(a))
                     continue
-                if a.status in (200, 404):
-                    absent[c.key] += 1
+                if a.status not in (200, 404):
+                    # No usable answer even after the Graph door's own retries: the outcome
+                    # stays unknown, and an unknown object is never created again blind.
+                    continue
+                absent[c.key] += 1
                 if absent[c.key] >= ABSENT_READS:
                     result[c.key] = None
                 else:
@@ -894,6 +905,7 @@ class Executor:
         budget = max(self.kit.readiness.team_s, GROUP_MATURITY_S + 2 * TEAM_RETRY_S)
         deadline = time.monotonic() + budget * self.scale + 1.0
         not_found = 0
+        uncertain = 0
         answer: Answer | None = None
         while True:
             r = teams.create_team(self._rid(), gid)
@@ -912,6 +924,13 @@ class Executor:
                     self._step("team", "team", t.display_name, "create", "done",
                                graph_id=team_id, request_id=answer.request_id)
                     return team_id
+                uncertain += 1
+                if check.status != 404 or uncertain >= ATTEMPTS:
+                    # Neither the create nor the lookup got a usable answer: stop here
+                    # (a rerun observes the tenant again) rather than poll a dead service.
+                    self._fail("team", "team", t.display_name, check,
+                               "outcome unknown (no usable answer); rerun")
+                    return None
             elif answer.status != 404:
                 self._fail("team", "team", t.display_name, answer)
                 return None
@@ -943,11 +962,17 @@ class Executor:
                     drive_id = _id(a)
                     self.out.drive_url = a.json().get("webUrl")
                     break
-                if a.status not in (404, 0, 500, 502, 503, 504) or (
+                # Only "not provisioned yet" (404) is worth waiting for: the Graph door has
+                # already retried no-answers and 5xx on this GET.
+                if a.status != 404 or (
                     time.monotonic() + delay > deadline
                 ):
-                    self._fail("sharepoint", "drive", "Documents", a,
-                               "the group's SharePoint site is still provisioning; rerun later")
+                    why = (
+                        "the group's SharePoint site is still provisioning; rerun later"
+                        if a.status == 404
+                        else ""
+                    )
+                    self._fail("sharepoint", "drive", "Documents", a, why)
                     prog.finish("drive not ready")
                     return
                 await asyncio.sleep(delay)
