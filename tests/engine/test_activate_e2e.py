@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine_helpers import REPO, Kit, commune
 
+from crisiskit.documents.handover import anchor_text
 from crisiskit.inventory import load_inventory
 from crisiskit.inventory.naming import roster_accounts
 from crisiskit.plan.desired import tag_property
@@ -90,6 +91,11 @@ def test_activate_provisions_the_whole_kit(kit: Kit) -> None:
     assert all(any(s in r for r in rows) for s in secrets)
     sheet = (out / "fiche-de-remise.md").read_text("utf-8")
     assert "Aubagne" in sheet and "AMP-PC-0001" in sheet
+    with Store.open(kit.home) as store:
+        seq, digest = store.audit_head()
+    # The audit chain's fingerprint at handover, printed to be signed on paper.
+    assert anchor_text((seq, digest)) in sheet
+    assert kit.cli("audit", "verify", "--anchor", f"{seq}:{digest}").exit_code == 0
     for secret in secrets:
         assert secret not in sheet
         assert secret not in run.stdout and secret not in run.stderr

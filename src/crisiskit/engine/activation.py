@@ -233,7 +233,11 @@ def save_passes_to(path: Path) -> Callable[[list[IssuedPass]], None]:
 
 
 def write_documents(
-    setup: Setup, kit: DesiredKit, outcome: Outcome | None, now: datetime
+    setup: Setup,
+    kit: DesiredKit,
+    outcome: Outcome | None,
+    now: datetime,
+    audit_anchor: tuple[int, str] | None = None,
 ) -> tuple[Path, Path]:
     """Write the French handover sheet (Markdown + HTML) beside the credentials file."""
     from crisiskit.documents.credentials import read_credentials
@@ -288,6 +292,7 @@ def write_documents(
         commune_correspondent=HandoverContact(
             name=c.correspondent.name, email=c.correspondent.email, phone=c.correspondent.phone
         ),
+        audit_anchor=audit_anchor,
     )
     return write_handover(setup.outputs, sheet)
 
@@ -396,7 +401,7 @@ async def activate(
     setup.outputs.mkdir(parents=True, exist_ok=True)
     if setup.credentials_path.exists():
         report.credentials_path = setup.credentials_path
-    report.handover_paths = write_documents(setup, kit, outcome, moment)
+    report.handover_paths = write_documents(setup, kit, outcome, moment, store.audit_head())
     return report
 
 
