@@ -202,12 +202,14 @@ def _kill_service_mid_run(
 
 @pytest.mark.slow
 def test_service_dies_mid_run_then_comes_back(tmp_path: Path, reference: Activation) -> None:
-    """SIGKILL the simulator itself mid-run: crisiskit stops cleanly; once the service is back
-    (same tenant, persisted), a rerun converges. Documented waits are scaled down here; the
-    next test is about how long an unscaled run takes to give up."""
-    res, home = _kill_service_mid_run(
-        tmp_path, reference, {"CRISISKIT_WAIT_SCALE": "0.01"}, timeout=120
-    )
+    """SIGKILL the simulator itself mid-run.
+
+    With Graph gone (connection refused), waiting for readiness is pointless: after its bounded
+    retries (6 attempts, ~15 s of backoff per request) the run must stop, cleanly, and say a
+    rerun resumes it, not poll for the playbook's 15-minute team deadline. Once the service is
+    back with the same (persisted) tenant, a rerun converges.
+    """
+    res, home = _kill_service_mid_run(tmp_path, reference, {}, timeout=60)
     assert res.returncode == 1, f"expected an operation failure (exit 1):\n{res}"
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     assert "rerun" in res.stderr.lower() or "resume" in res.stderr.lower(), str(res)
@@ -219,13 +221,3 @@ def test_service_dies_mid_run_then_comes_back(tmp_path: Path, reference: Activat
         assert_converged(back.state(), home, reference.snapshot, reference.loans, "service died")
     finally:
         back.close()
-
-
-@pytest.mark.slow
-def test_unreachable_service_ends_the_run_quickly(tmp_path: Path, reference: Activation) -> None:
-    """With Graph gone (connection refused), waiting for readiness is pointless: after its
-    bounded retries (6 attempts, ~15 s of backoff per request) the run must stop and say so,
-    not poll for the playbook's 15-minute team deadline."""
-    res, _ = _kill_service_mid_run(tmp_path, reference, {}, timeout=60)
-    assert res.returncode == 1, str(res)
-    assert "Traceback" not in res.stderr, res.stderr[-3000:]
