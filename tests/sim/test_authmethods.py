@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,24 +15,6 @@ TAP_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
 MOBILE_ID = "3179e48a-750b-4051-897c-87b9720928f7"
 ALTERNATE_ID = "b6332ec1-7057-4abe-9331-3d72feddfe41"
 OFFICE_ID = "e37fc753-ff3b-4958-9484-eaa9425c82bc"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator() as es:
-        yield es
-
-
-@pytest.fixture
-def es(server: EmbeddedSimulator) -> EmbeddedSimulator:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def http(es: EmbeddedSimulator) -> Iterator[httpx.Client]:
-    with es.client() as client:
-        yield client
 
 
 @pytest.fixture

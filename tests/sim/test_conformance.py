@@ -20,7 +20,7 @@ from simhelp import DOMAIN, create_group, create_user
 
 # A copy of ../shared/graph-examples.json (Microsoft Graph reference examples as collected in
 # waldekmastykarz/graph-mocks, MIT), kept beside the test so a fresh clone can run it.
-EXAMPLES_FILE = Path(__file__).with_name("graph-examples.json")
+EXAMPLES_FILE = Path(__file__).parent / "data" / "graph-examples.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(EXAMPLES_FILE.read_text())["examples"]
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 JSON = {"Content-Type": "application/json"}

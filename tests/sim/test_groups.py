@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -14,24 +14,6 @@ from crisiskit.sim.server import EmbeddedSimulator
 
 DOMAIN = "crise.example.fr"
 GRAPH = "https://graph.microsoft.com/v1.0"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator() as es:
-        yield es
-
-
-@pytest.fixture
-def es(server: EmbeddedSimulator) -> EmbeddedSimulator:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def http(es: EmbeddedSimulator) -> Iterator[httpx.Client]:
-    with es.client() as client:
-        yield client
 
 
 def make_user(http: httpx.Client, nick: str, **extra: Any) -> dict[str, Any]:

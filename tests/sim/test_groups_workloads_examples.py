@@ -121,12 +121,6 @@ def test_every_case_has_a_reference_example() -> None:
     assert found == set(CASES)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator() as es:
-        yield es
-
-
 @pytest.fixture
 def world(server: EmbeddedSimulator) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     """Create what the examples refer to: users, groups with owners and members, a team."""

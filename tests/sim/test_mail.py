@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import time
-from collections.abc import Iterator
 from email import policy
 from typing import Any
 
@@ -14,24 +13,6 @@ import pytest
 from crisiskit.sim.server import EmbeddedSimulator
 
 DOMAIN = "crise.example.fr"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator() as es:
-        yield es
-
-
-@pytest.fixture
-def es(server: EmbeddedSimulator) -> EmbeddedSimulator:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def http(es: EmbeddedSimulator) -> Iterator[httpx.Client]:
-    with es.client() as client:
-        yield client
 
 
 @pytest.fixture

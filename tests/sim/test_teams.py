@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,24 +12,6 @@ from crisiskit.sim.server import EmbeddedSimulator
 
 DOMAIN = "crise.example.fr"
 GRAPH = "https://graph.microsoft.com/v1.0"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator() as es:
-        yield es
-
-
-@pytest.fixture
-def es(server: EmbeddedSimulator) -> EmbeddedSimulator:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def http(es: EmbeddedSimulator) -> Iterator[httpx.Client]:
-    with es.client() as client:
-        yield client
 
 
 def make_user(http: httpx.Client, nick: str) -> dict[str, Any]:
