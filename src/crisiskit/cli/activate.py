@@ -10,7 +10,7 @@ import typer
 
 from crisiskit import console
 from crisiskit.cli.app import app, handles_errors, state
-from crisiskit.errors import EXIT_FAILED, EXIT_INPUT, InputError
+from crisiskit.errors import EXIT_FAILED, InputError
 
 if TYPE_CHECKING:
     from crisiskit.engine.activation import ActivationReport
@@ -273,4 +273,4 @@ def render_status(st: Any) -> None:
         console.text("No device on loan.")
 
 
-__all__ = ["EXIT_INPUT", "activate_command", "plan_command", "status_command"]
+__all__ = ["activate_command", "plan_command", "status_command"]

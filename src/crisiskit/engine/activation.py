@@ -36,14 +36,6 @@ SANDBOX_TOKEN = "crisiskit-sandbox"
 
 
 @dataclass
-class Target:
-    """Where to send Graph requests: the sandbox, a static endpoint, or the real tenant."""
-
-    sandbox: bool = False
-    home: Path = Path(".crisiskit")
-
-
-@dataclass
 class Setup:
     inventory: Inventory
     commune: Commune

@@ -105,24 +105,3 @@ async def send(graph: Graph, reqs: Sequence[Req]) -> dict[str, Answer]:
     ]
     answers = await graph.batch(items)
     return {rid: _answer(resp, methods.get(rid, "GET")) for rid, resp in answers.items()}
-
-
-async def send_one(graph: Graph, req: Req) -> Answer:
-    """Send one request directly (no `$batch`), as an Answer whatever its status."""
-    from crisiskit.graph.errors import AmbiguousWrite, GraphError
-
-    try:
-        resp = await graph.request(
-            req.method, req.url, body=req.body, headers=dict(req.headers) or None,
-            expect=tuple(x for x in range(400, 500) if x != 429),
-        )
-    except AmbiguousWrite:
-        return Answer(status=0, body=None, request_id=None, headers={}, ambiguous=True)
-    except GraphError as exc:
-        return Answer(
-            status=exc.status,
-            body={"error": {"code": exc.code, "message": exc.message}},
-            request_id=exc.request_id,
-            headers={},
-        )
-    return _answer(resp, req.method)
