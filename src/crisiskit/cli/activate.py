@@ -134,7 +134,8 @@ def activate_command(
             return True
         return console.confirm(f"Apply this plan to {plan.commune}?")
 
-    with console.progress() as phase:
+    progress = _LazyProgress()
+    try:
         report = run_activate(
             setup,
             sandbox=sandbox,
@@ -142,8 +143,10 @@ def activate_command(
             dry_run=dry_run,
             show_plan=show,
             confirm=confirm,
-            phase=phase if not s.json else _silent_phase,
+            phase=progress if not s.json else _silent_phase,
         )
+    finally:
+        progress.close()
     if s.json:
         console.emit_json(report.to_json())
     else:
@@ -153,6 +156,25 @@ def activate_command(
         raise typer.Exit(EXIT_FAILED)
     if not report.ok:
         raise failure_message(report)
+
+
+class _LazyProgress:
+    """Start the progress display with the first phase, after the plan and the prompt."""
+
+    def __init__(self) -> None:
+        self._context: Any = None
+        self._factory: Any = None
+
+    def __call__(self, name: str, total: int) -> Any:
+        if self._factory is None:
+            self._context = console.progress()
+            self._factory = self._context.__enter__()
+        return self._factory(name, total)
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = None
 
 
 def _silent_phase(name: str, total: int) -> Any:
