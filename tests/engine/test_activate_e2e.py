@@ -278,3 +278,22 @@ def test_drifted_account_is_updated_in_place(kit: Kit) -> None:
     writes = kit.writes(mark)
     assert [w["method"] for w in writes] == ["PATCH"]
     assert json.loads(kit.cli("--output", "json", "plan", "pertuis").stdout)["empty"] is True
+
+
+def test_declining_the_prompt_changes_nothing(kit: Kit, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from crisiskit import console
+    from crisiskit.cli import app
+
+    # The edge of the world here is the operator at a terminal.
+    monkeypatch.setattr(console, "is_terminal", lambda: True)
+    mark = kit.log_size()
+    result = CliRunner().invoke(
+        app, ["-i", str(kit.inventory), "activate", "pertuis"], input="n\n", env=kit.env
+    )
+    assert result.exit_code == 1
+    assert "Aborted: nothing was changed." in result.stderr
+    assert kit.writes(mark) == []
+    with Store.open(kit.home) as store:
+        assert store.open_loans() == [] and store.runs("pertuis") == []
