@@ -148,3 +148,41 @@ def test_scale_and_profile_options_apply(tmp_path):
     assert "warning" not in err
     assert knobs["scale"] == 0.5 and knobs["name"] == "realistic"
     assert proc.returncode == 0
+
+
+def test_a_batch_of_writes_is_saved_once_before_it_is_answered(tmp_path, monkeypatch):
+    from crisiskit.sim import core
+    from crisiskit.sim.server import EmbeddedSimulator
+
+    saves: list[int] = []
+    real_save = core.save_tenant
+
+    def counting_save(tenant, path):  # the edge here is the disk: count the writes to it
+        saves.append(len(tenant.users))
+        real_save(tenant, path)
+
+    monkeypatch.setattr(core, "save_tenant", counting_save)
+    state = tmp_path / "sim.json"
+    with EmbeddedSimulator(state_file=state, empty=True) as es:
+        es.simulator.tenant.verified_domains.append("crise.ampmetropole.fr")
+        requests = [
+            {
+                "id": str(i),
+                "method": "POST",
+                "url": "/users",
+                "body": user_body(f"batch.{i}"),
+                "headers": {"Content-Type": "application/json"},
+            }
+            for i in range(5)
+        ]
+        saves.clear()  # the initial save at start-up is not the batch's
+        with es.client() as http:
+            resp = http.post("$batch", json={"requests": requests})
+        assert resp.status_code == 200
+        assert [r["status"] for r in resp.json()["responses"]] == [201] * 5
+        # Saved once, with all five users, before the answer reached us.
+        assert saves == [len(es.simulator.tenant.users)]
+        on_disk = json.loads(state.read_text())["tenant"]["users"]
+        assert {u["userPrincipalName"] for u in on_disk.values()} >= {
+            f"batch.{i}@crise.ampmetropole.fr" for i in range(5)
+        }

@@ -302,8 +302,9 @@ class SimApp:
             order.append(sid)
 
         try:
-            for sub in subs.values():
-                run(sub, ())
+            with self.sim.one_save():
+                for sub in subs.values():
+                    run(sub, ())
         except SimError as err:
             return self._reject(req, err)
         result = SimResponse(status=200, body={"responses": [done[i] for i in order]})
