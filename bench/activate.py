@@ -183,7 +183,8 @@ DEPENDS: dict[str, list[tuple[str, str]]] = {
     "group": [("user", "data")],  # owners@odata.bind needs the owners' ids
     "membership": [("group", "data"), ("user", "data")],
     "team": [("group", "data")],
-    "channel": [("team", "order")],  # team id == group id, known already
+    "team_ready": [("team", "data")],  # poll the teamsAsyncOperation named by the 202
+    "channel": [("team_ready", "order")],  # team id == group id, known already
     "drive": [("group", "data")],
     "folder": [("drive", "order")],  # /groups/{id}/drive/root/children needs no drive id
     "tap": [("user", "data")],
@@ -193,6 +194,8 @@ DEPENDS: dict[str, list[tuple[str, str]]] = {
 
 def chain(kinds: set[str], *, count_order: bool) -> tuple[int, list[str]]:
     """Return the longest chain of round trips over the kinds to create, and the chain."""
+    if "team" in kinds:
+        kinds = kinds | {"team_ready"}  # POST /teams answers 202: the team exists once polled
     memo: dict[str, tuple[int, list[str]]] = {}
 
     def depth(kind: str) -> tuple[int, list[str]]:

@@ -71,9 +71,11 @@ def test_team_on_a_young_group_follows_the_documented_retry(kit: Kit, monkeypatc
     kit.env["CRISISKIT_WAIT_SCALE"] = "0.002"
     kit.sim.set_profile(replication_lag_s=0.5, replication_404_rate=1.0)
     assert _converge(kit, runs=1) == 1
-    team_puts = [r for r in kit.sim.requests() if r["method"] == "PUT"
-                 and r["path"].endswith("/team")]
-    assert team_puts[0]["status"] == 404 and team_puts[-1]["status"] == 201
+    team_posts = [r for r in kit.sim.requests() if r["method"] == "POST"
+                  and r["path"].rstrip("/") == "/teams"]
+    assert team_posts[0]["status"] == 404 and team_posts[-1]["status"] == 202
+    polls = [r for r in kit.sim.requests() if "/operations" in r["path"]]
+    assert polls and polls[-1]["status"] == 200
 
 
 def test_slow_mailboxes_do_not_fail_the_run(kit: Kit) -> None:

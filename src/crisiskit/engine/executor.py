@@ -910,6 +910,8 @@ class Executor:
         while True:
             r = teams.create_team(self._rid(), gid)
             answer = (await send(self.graph, [r]))[r.id]
+            if answer.status == 202:
+                return await self._await_team_operation(gid, answer, deadline)
             if answer.ok or answer.status == 409 or answer.ambiguous:
                 # 409: a team exists already (an earlier, interrupted run); ambiguous: it may.
                 check = answer
@@ -946,6 +948,42 @@ class Executor:
                            "the group is too young for a team yet; rerun later")
                 return None
             await asyncio.sleep(wait)
+
+    async def _await_team_operation(
+        self, gid: str, accepted: Answer, deadline: float
+    ) -> str | None:
+        """Poll the teamsAsyncOperation of a `POST /teams` until it succeeds, under `deadline`."""
+        t = self.kit.team
+        assert t is not None
+        # The team's id is the group's: journal it now, before waiting, so that a kill during
+        # the wait leaves nothing unknown (a rerun finds the team or its 409).
+        self.journal.created("team", t.display_name, gid)
+        location = accepted.headers.get("location", "")
+        delay = 0.2
+        last: Answer = accepted
+        while location:
+            op = teams.get_operation(self._rid(), location)
+            last = (await self.settle([op]))[op.id]
+            status = str(last.json().get("status", "")) if last.status == 200 else ""
+            if status == "succeeded":
+                break
+            if status == "failed" or (last.status >= 400 and last.status != 404):
+                self._fail("team", "team", t.display_name, last,
+                           f"team creation operation {status or last.status}")
+                return None
+            if time.monotonic() + delay > deadline:
+                self._fail("team", "team", t.display_name, last,
+                           "the team is still being created; rerun later")
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0 * max(self.scale, 0.01))
+        g = teams.get_team(self._rid(), gid)
+        check = (await self.settle([g]))[g.id]
+        self.out.team_url = check.json().get("webUrl")
+        self.out.created["team"] += 1
+        self._step("team", "team", t.display_name, "create", "done",
+                   graph_id=gid, request_id=accepted.request_id)
+        return gid
 
     async def drive_chain(self, gid: str) -> None:
         if not self.kit.folders:

@@ -20,9 +20,19 @@ def get_team(rid: str, group_id: str) -> Req:
 
 
 def create_team(rid: str, group_id: str) -> Req:
-    """Build the PUT /groups/{id}/team request (201, synchronous, idempotent by nature)."""
-    headers = {"Content-Type": "application/json"}
-    return Req(rid, "PUT", f"/groups/{group_id}/team", dict(TEAM_BODY), headers)
+    """Build `POST /teams` from the group: 202 and a teamsAsyncOperation to poll at Location."""
+    body = {
+        "template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('standard')",
+        "group@odata.bind": f"https://graph.microsoft.com/v1.0/groups('{group_id}')",
+        **TEAM_BODY,
+    }
+    return Req(rid, "POST", "/teams", body, {"Content-Type": "application/json"})
+
+
+def get_operation(rid: str, location: str) -> Req:
+    """Build the GET of a teamsAsyncOperation from the `Location` of the 202."""
+    path = location.split("/v1.0", 1)[-1] if "://" in location else location
+    return Req(rid, "GET", path if path.startswith("/") else f"/{path}")
 
 
 def list_channels(rid: str, team_id: str) -> Req:
