@@ -222,6 +222,25 @@ class Executor:
             request_id=request_id,
         )
 
+    def _record(
+        self,
+        counter: dict[str, int],
+        phase: str,
+        kind: str,
+        action: str,
+        reqs: dict[str, Req],
+        answers: dict[str, Answer],
+    ) -> None:
+        """Journal the outcome of one request per key, counting the successes in `counter`."""
+        with self.journal.group():
+            for key, r in reqs.items():
+                a = answers[r.id]
+                if a.ok:
+                    counter[kind] += 1
+                    self._step(phase, kind, key, action, "done", request_id=a.request_id)
+                else:
+                    self._fail(phase, kind, key, a)
+
     def _fail(self, phase: str, kind: str, key: str, a: Answer | None, why: str = "") -> None:
         reason = why or (
             f"HTTP {a.status} {a.code}".strip() if a is not None and a.status else "no answer"
@@ -437,16 +456,7 @@ class Executor:
                 }
                 reqs[s.key] = directory.update_user(self._rid(), str(s.graph_id), body)
             answers = await self.settle(list(reqs.values()), retry_ambiguous=True)
-            with self.journal.group():
-                for key, r in reqs.items():
-                    a = answers[r.id]
-                    if a.ok:
-                        self.out.updated["user"] += 1
-                        self._step(
-                            "accounts", "user", key, "update", "done", request_id=a.request_id
-                        )
-                    else:
-                        self._fail("accounts", "user", key, a)
+            self._record(self.out.updated, "accounts", "user", "update", reqs, answers)
             prog.advance(len(updates))
         prog.finish(f"{len(ids)} created, {self.out.present['user']} present")
 
@@ -468,16 +478,7 @@ class Executor:
         }
         # Assigning a licence the user already holds changes nothing: safe to re-send.
         answers = await self.settle(list(reqs.values()), retry_ambiguous=True)
-        with self.journal.group():
-            for key, r in reqs.items():
-                a = answers[r.id]
-                if a.ok:
-                    self.out.created["licence"] += 1
-                    self._step(
-                        "licences", "licence", key, "create", "done", request_id=a.request_id
-                    )
-                else:
-                    self._fail("licences", "licence", key, a)
+        self._record(self.out.created, "licences", "licence", "create", reqs, answers)
         prog.advance(len(todo))
         prog.finish(f"{self.out.created['licence']} assigned")
 

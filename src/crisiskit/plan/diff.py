@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.observe import Observed
@@ -30,19 +30,7 @@ Kind = Literal[
 ]
 Action = Literal["create", "update", "present", "conflict"]
 
-KINDS: tuple[str, ...] = (
-    "user",
-    "licence",
-    "group",
-    "membership",
-    "team",
-    "channel",
-    "drive",
-    "folder",
-    "tap",
-    "phone_method",
-    "loan",
-)
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 @dataclass(frozen=True)
