@@ -7,6 +7,7 @@ Everything a command shows goes through here, so that `--output json` keeps stdo
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,15 +16,25 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+# Tables written to a pipe or a log are read later, often in full: do not fold them at 80.
+PIPE_WIDTH = 160
+
 _out: Console | None = None
 _err: Console | None = None
+
+
+def _width(stream: Any) -> int | None:
+    """Return a width for output that is not a terminal (a log, a pipe): wide, not rich's 80."""
+    if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    return PIPE_WIDTH
 
 
 def out() -> Console:
     """Return the stdout console (created on first use so tests can swap sys.stdout)."""
     global _out
     if _out is None or _out.file is not sys.stdout:
-        _out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        _out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=_width(sys.stdout))
     return _out
 
 
