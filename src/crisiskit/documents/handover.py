@@ -7,6 +7,7 @@ handed over in person.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
@@ -196,6 +197,7 @@ def markdown_escape(value: object) -> object:
     return value
 
 
+@functools.cache
 def _environment(kind: Literal["md", "html"]) -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -234,6 +236,16 @@ def anchor_text(anchor: tuple[int, str]) -> str:
     """Format an audit anchor for paper: "57:3f2a 9c1d 0b7e 55aa" (first 16 hex digits)."""
     digits = anchor[1][:16]
     return f"{anchor[0]}:" + " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def prepare_templates() -> None:
+    """Load and compile the templates now (cached), so a later render costs only the render.
+
+    The engine calls it in a thread while it waits on Graph, overlapping the compilation with
+    network waits instead of adding it to the end of the run.
+    """
+    _environment("md").get_template("handover.md.j2")
+    _environment("html").get_template("handover.html.j2")
 
 
 def render_handover(sheet: HandoverSheet) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -336,6 +337,10 @@ async def activate(
         for stale in store.unfinished_runs(setup.commune.id):
             store.finish_run(stale.id, "interrupted", {"resumed_by": operator})
             report.resumed.append(stale.id)
+        # Compile the handover templates while the run waits on Graph, not after it.
+        from crisiskit.documents.handover import prepare_templates
+
+        threading.Thread(target=prepare_templates, name="templates", daemon=True).start()
         run_id = store.start_run(setup.commune.id, "activate", operator, setup.playbook.name)
         journal = Journal(store, run_id, setup.commune.id, operator)
         store.audit_append(
