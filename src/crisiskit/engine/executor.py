@@ -199,29 +199,6 @@ class Executor:
         self._seq += 1
         return f"r{self._seq}"
 
-    def _step(
-        self,
-        phase: str,
-        kind: str,
-        key: str,
-        action: str,
-        status: str,
-        *,
-        graph_id: str | None = None,
-        detail: str | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        self.journal.step(
-            phase,
-            kind,
-            key,
-            action,
-            status,
-            graph_id=graph_id,
-            detail=detail,
-            request_id=request_id,
-        )
-
     def _record(
         self,
         counter: dict[str, int],
@@ -237,7 +214,7 @@ class Executor:
                 a = answers[r.id]
                 if a.ok:
                     counter[kind] += 1
-                    self._step(phase, kind, key, action, "done", request_id=a.request_id)
+                    self.journal.step(phase, kind, key, action, "done", request_id=a.request_id)
                 else:
                     self._fail(phase, kind, key, a)
 
@@ -245,7 +222,7 @@ class Executor:
         reason = why or (
             f"HTTP {a.status} {a.code}".strip() if a is not None and a.status else "no answer"
         )
-        self._step(
+        self.journal.step(
             phase, kind, key, "create", "failed", detail=reason,
             request_id=a.request_id if a else None,
         )
@@ -302,7 +279,7 @@ class Executor:
                     if gid is not None:
                         self.journal.created(c.kind, c.key, gid)
                         ids[c.key] = gid
-                        self._step(
+                        self.journal.step(
                             phase, c.kind, c.key, "create", "done",
                             graph_id=gid, request_id=a.request_id,
                         )
@@ -330,7 +307,7 @@ class Executor:
                         continue
                     self.journal.created(c.kind, c.key, gid)
                     ids[c.key] = gid
-                    self._step(
+                    self.journal.step(
                         phase, c.kind, c.key, "create", "done",
                         graph_id=gid, detail="found by natural key after an uncertain answer",
                     )
@@ -521,7 +498,7 @@ class Executor:
             delay = min(delay * 2, 15.0)
         self.out.mailboxes_pending.extend(pending)
         for upn in self.out.mailboxes_pending:
-            self._step("mailboxes", "mailbox", upn, "wait", "still provisioning")
+            self.journal.step("mailboxes", "mailbox", upn, "wait", "still provisioning")
         prog.finish(
             f"{len(self.out.mailboxes_ready)} ready"
             + (
@@ -599,7 +576,7 @@ class Executor:
                 tap_id = _id(a)
                 if tap_id:
                     self.journal.created("tap", p.upn, tap_id)
-                self._step(
+                self.journal.step(
                     "credentials", "tap", p.upn, "create", "done",
                     graph_id=tap_id, detail=p.reissued or "issued", request_id=a.request_id,
                 )
@@ -649,7 +626,7 @@ class Executor:
                 a = answers[r.id]
                 if a.ok:
                     self.out.updated["phone_method"] += 1
-                    self._step("phones", "phone_method", key, "update", "done",
+                    self.journal.step("phones", "phone_method", key, "update", "done",
                                request_id=a.request_id)
                 else:
                     self._fail("phones", "phone_method", key, a)
@@ -734,7 +711,7 @@ class Executor:
                 bound = owners_done if role == "owner" else members_done
                 if upn in bound:
                     self.out.created["membership"] += 1
-                    self._step("group", "membership", s.key, "create", "done",
+                    self.journal.step("group", "membership", s.key, "create", "done",
                                detail="bound in the group create")
         owners = [
             s.key.partition(":")[2]
@@ -768,7 +745,7 @@ class Executor:
                     a = answers[r.id]
                     if a.ok or (a.status == 400 and "already exist" in a.message):
                         self.out.created["membership"] += 1
-                        self._step("group", "membership", f"owner:{u}", "create", "done",
+                        self.journal.step("group", "membership", f"owner:{u}", "create", "done",
                                    request_id=a.request_id)
                     elif a.ambiguous:
                         unsure.append(u)
@@ -785,7 +762,7 @@ class Executor:
                 for u in unsure:
                     if ids[u] in present:
                         self.out.created["membership"] += 1
-                        self._step("group", "membership", f"owner:{u}", "create", "done",
+                        self.journal.step("group", "membership", f"owner:{u}", "create", "done",
                                    detail="found among the owners after an uncertain answer")
             missing = [u for u in unsure if ids[u] not in present]
             if not missing:
@@ -811,8 +788,10 @@ class Executor:
                     if a.ok:
                         for u in chunks[i]:
                             self.out.created["membership"] += 1
-                            self._step("group", "membership", f"member:{u}", "create", "done",
-                                       request_id=a.request_id)
+                            self.journal.step(
+                                "group", "membership", f"member:{u}", "create", "done",
+                                request_id=a.request_id,
+                            )
                     else:
                         unsure = unsure or a.ambiguous or a.status == 400
                         if not (a.ambiguous or a.status == 400):
@@ -830,7 +809,7 @@ class Executor:
             for u in next_missing:
                 if ids[u] in current:
                     self.out.created["membership"] += 1
-                    self._step("group", "membership", f"member:{u}", "create", "done",
+                    self.journal.step("group", "membership", f"member:{u}", "create", "done",
                                detail="found in the group after an uncertain answer")
             missing = [u for u in next_missing if ids[u] not in current]
             if not missing:
@@ -858,7 +837,7 @@ class Executor:
         a = (await self.settle([r], retry_ambiguous=True))[r.id]
         if a.ok:
             self.out.created["licence"] += 1
-            self._step("licences", "licence", todo[0].key, "create", "done",
+            self.journal.step("licences", "licence", todo[0].key, "create", "done",
                        request_id=a.request_id)
         else:
             self._fail("licences", "licence", todo[0].key, a)
@@ -924,7 +903,7 @@ class Executor:
                     self.out.team_url = check.json().get("webUrl")
                     self.journal.created("team", t.display_name, team_id)
                     self.out.created["team"] += 1
-                    self._step("team", "team", t.display_name, "create", "done",
+                    self.journal.step("team", "team", t.display_name, "create", "done",
                                graph_id=team_id, request_id=answer.request_id)
                     return team_id
                 uncertain += 1
@@ -982,7 +961,7 @@ class Executor:
         check = (await self.settle([g]))[g.id]
         self.out.team_url = check.json().get("webUrl")
         self.out.created["team"] += 1
-        self._step("team", "team", t.display_name, "create", "done",
+        self.journal.step("team", "team", t.display_name, "create", "done",
                    graph_id=gid, request_id=accepted.request_id)
         return gid
 
@@ -1017,7 +996,9 @@ class Executor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 15.0)
             self.out.drive_id = drive_id
-            self._step("sharepoint", "drive", "Documents", "wait", "ready", graph_id=drive_id)
+            self.journal.step(
+                "sharepoint", "drive", "Documents", "wait", "ready", graph_id=drive_id
+            )
         prog.advance(1)
         assert drive_id is not None
         todo = self.plan.of("folder", "create")
