@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import typer.main
+from markdown_it.token import Token
 
 from crisiskit.cli import app
 
@@ -37,3 +38,39 @@ def test_quick_start_is_exactly_two_commands() -> None:
     assert len(commands) == 2
     assert "crisiskit activate aubagne --sandbox --yes" in commands[0]
     assert commands[1].endswith("pytest")
+
+
+def _markdown() -> list[Token]:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").parse(README)
+
+
+def test_every_readme_table_is_whole() -> None:
+    """Every row of every table has the header's cells and ends with a pipe (nothing spliced)."""
+    from markdown_it.rules_block.table import escapedSplit
+
+    lines = README.splitlines()
+    tables = [t for t in _markdown() if t.type == "table_open"]
+    assert tables, "the README has tables (exit codes, options, commands)"
+    broken = []
+    for table in tables:
+        start, end = table.map
+        header = len(escapedSplit(lines[start].strip())) - 2
+        for number in range(start, end):
+            row = lines[number].strip()
+            if number == start + 1:
+                continue  # the delimiter row
+            cells = len(escapedSplit(row)) - 2
+            if not (row.startswith("|") and row.endswith("|")) or cells != header:
+                broken.append(f"README.md:{number + 1}: {row[:70]}")
+    assert not broken, "broken table rows:\n" + "\n".join(broken)
+
+
+def test_no_readme_heading_appears_twice() -> None:
+    tokens = _markdown()
+    headings = [
+        tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"
+    ]
+    repeated = sorted({h for h in headings if headings.count(h) > 1})
+    assert not repeated, f"headings repeated in README.md: {repeated}"
