@@ -13,7 +13,7 @@ import pytest
 
 from crisiskit.errors import EXIT_PRECONDITION, InputError, LockHeld
 from crisiskit.state import Store, atomic_write, commune_lock
-from crisiskit.state.files import UnsafePath
+from crisiskit.state.files import UnsafePath, private_dir
 
 HOLDER = (
     "import sys, time\n"
@@ -244,3 +244,12 @@ def test_atomic_write_under_a_root_refuses_any_linked_folder_and_creates_0700(
     atomic_write(tmp_path / "home-link" / "exports" / "cassis" / "b.eml", b"y",
                  root=tmp_path / "home-link")
     assert (home / "exports" / "cassis" / "b.eml").read_bytes() == b"y"
+
+
+def test_private_dir_creates_owner_only_and_refuses_a_link(tmp_path: Path) -> None:
+    path = private_dir(tmp_path, "sandbox")
+    assert path == tmp_path / "sandbox" and stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    (tmp_path / "exports").symlink_to(tmp_path / "sandbox")
+    with pytest.raises(UnsafePath, match="exports: is a symbolic link"):
+        private_dir(tmp_path, "exports", "aubagne")
+    assert list((tmp_path / "sandbox").iterdir()) == []
