@@ -249,7 +249,7 @@ def load_playbook(name: str, directory: Path) -> Playbook:
     if not _NAME.match(name):
         raise InputError(f"{name!r} is not a playbook name (lower-case letters, digits, '-')")
     path = directory / f"{name}.yaml"
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():  # a pipe or a loop: read_yaml says which
         available = ", ".join(list_playbooks(directory)) or "none"
         raise InputError(f"{path}: no such playbook (available in {directory}: {available})")
     playbook, found = playbook_diagnostics(path)

@@ -119,6 +119,13 @@ def test_a_named_pipe_among_the_playbooks_is_reported_not_read(tmp_path: Path) -
     assert result.exit_code == 2
     assert (f"{tmp_path / 'playbooks' / 'piped.yaml'}: is a named pipe (FIFO), not a playbook"
             in result.stderr)
+    (tmp_path / "playbooks" / "piped.yaml").unlink()
+    (tmp_path / "playbooks" / "piped.yaml").symlink_to(tmp_path / "playbooks" / "piped.yaml")
+    result = run("-i", str(tmp_path / "inventory.yaml"), "plan", "aubagne", "--sandbox",
+                 "--playbook", "piped")
+    assert result.exit_code == 2
+    one_line_refusal(result.stderr, f"{tmp_path / 'playbooks' / 'piped.yaml'}: a loop of "
+                                    "symbolic links, not a playbook")
 
 
 def test_the_size_cap_holds_on_the_bytes_read_not_the_size_on_disk() -> None:
