@@ -45,8 +45,8 @@ def _link_target(path: Path) -> str:
 
 
 def _refuse(path: Path, what: str, why: str) -> UnsafePath:
-    return UnsafePath(f"{path}: {what}; {why}. Nothing was written: remove or move it away, "
-                      "then run the command again")
+    return UnsafePath(f"{path}: {what}; {why}. Nothing was written there: remove or move "
+                      "it away, then run the command again")
 
 
 def _enter(parent_fd: int, name: str, path: Path, *, create: bool) -> int:

@@ -81,7 +81,7 @@ def _open_lock_file(home: Path, path: Path) -> int:
             raise
         raise UnsafePath(
             f"{path}: the lock file is a symbolic link; crisiskit never writes through a "
-            "link (it would truncate the link's target). Nothing was written: remove the "
+            "link (it would truncate the link's target). Nothing was written there: remove the "
             "link, then run the command again"
         ) from None
     finally:
