@@ -2,6 +2,11 @@
 
 Everything a command shows goes through here, so that `--output json` keeps stdout pure JSON
 (messages go to stderr) and so that rendering stays out of the core.
+
+Nothing printed can carry an escape sequence: every text, whatever its origin (the
+inventory, the tenant, an error), is passed through `safe()`, which shows control and
+invisible formatting characters as visible escapes (`\\x1b`, `\\u202e`), and is never read
+as rich markup or emoji codes. JSON output escapes the same characters as `\\uXXXX`.
 """
 
 from __future__ import annotations
@@ -9,12 +14,58 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+# Cc (C0, C1, DEL), Cf (bidi controls, zero-width characters, U+FEFF…), Cs, Zl, Zp.
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def safe(value: object) -> str:
+    """Return `value` as text fit for a terminal: control and format characters made visible.
+
+    Line feeds are kept (messages span lines); everything else of categories Cc, Cf, Cs,
+    Zl and Zp becomes a visible escape such as `\\x1b` or `\\u202e`.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        _escape(ch) if ch != "\n" and unicodedata.category(ch) in _UNSAFE else ch for ch in text
+    )
+
+
+def _json_safe(document: str) -> str:
+    """Escape, as JSON \\uXXXX, the unsafe characters json.dumps leaves raw (C1, bidi, …)."""
+    if document.isprintable():
+        return document
+    out = []
+    for ch in document:
+        if ch != "\n" and unicodedata.category(ch) in _UNSAFE:
+            code = ord(ch)
+            if code > 0xFFFF:  # JSON spells these as a surrogate pair
+                code -= 0x10000
+                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 # Tables written to a pipe or a log are read later, often in full: do not fold them at 80.
 PIPE_WIDTH = 160
@@ -34,7 +85,10 @@ def out() -> Console:
     """Return the stdout console (created on first use so tests can swap sys.stdout)."""
     global _out
     if _out is None or _out.file is not sys.stdout:
-        _out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=_width(sys.stdout))
+        _out = Console(
+            file=sys.stdout, highlight=False, soft_wrap=True, width=_width(sys.stdout),
+            markup=False, emoji=False,
+        )
     return _out
 
 
@@ -42,41 +96,43 @@ def err() -> Console:
     """Return the stderr console."""
     global _err
     if _err is None or _err.file is not sys.stderr:
-        _err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        _err = Console(
+            file=sys.stderr, highlight=False, soft_wrap=True, markup=False, emoji=False
+        )
     return _err
 
 
 def emit_json(data: Any) -> None:
     """Write one JSON document to stdout (and nothing else)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.write(_json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)) + "\n")
     sys.stdout.flush()
 
 
 def emit_json_lines(records: Iterable[Any]) -> None:
     """Write one compact JSON document per line to stdout (JSON Lines), and nothing else."""
     for record in records:
-        sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(_json_safe(json.dumps(record, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
 
 
 def text(message: str, *, style: str | None = None) -> None:
     """Write a line of text to stdout (rich markup is not interpreted)."""
-    out().print(message, style=style, markup=False)
+    out().print(Text(safe(message)), style=style)
 
 
 def info(message: str) -> None:
     """Write an informational line to stderr."""
-    err().print(message, markup=False)
+    err().print(Text(safe(message)))
 
 
 def warn(message: str) -> None:
     """Write a warning to stderr."""
-    err().print(f"warning: {message}", style="yellow", markup=False)
+    err().print(Text(f"warning: {safe(message)}"), style="yellow")
 
 
 def error(message: str) -> None:
     """Write an error to stderr."""
-    err().print(f"error: {message}", style="bold red", markup=False)
+    err().print(Text(f"error: {safe(message)}"), style="bold red")
 
 
 def table(
@@ -87,11 +143,15 @@ def table(
     caption: str | None = None,
 ) -> None:
     """Render a table on stdout."""
-    t = Table(title=title, caption=caption, show_lines=False)
+    t = Table(
+        title=None if title is None else Text(safe(title)),
+        caption=None if caption is None else Text(safe(caption)),
+        show_lines=False,
+    )
     for column in columns:
-        t.add_column(column, overflow="fold")
+        t.add_column(Text(safe(column)), overflow="fold")
     for row in rows:
-        t.add_row(*("" if cell is None else str(cell) for cell in row))
+        t.add_row(*(Text("" if cell is None else safe(cell)) for cell in row))
     out().print(t)
 
 
@@ -104,18 +164,20 @@ def confirm(prompt: str) -> bool:
     """Ask a yes/no question on the terminal; anything but yes is no."""
     from rich.prompt import Confirm
 
-    return Confirm.ask(prompt, console=err(), default=False)
+    return Confirm.ask(Text(safe(prompt)), console=err(), default=False)
 
 
 class Phase:
     """Progress of one phase: rich bar on a terminal, plain lines otherwise."""
 
     def __init__(self, name: str, total: int, progress: Any | None) -> None:
-        self.name = name
+        self.name = safe(name)
         self.total = total
         self.done = 0
         self._progress = progress
-        self._task = progress.add_task(name, total=total or 1) if progress is not None else None
+        self._task = (
+            progress.add_task(self.name, total=total or 1) if progress is not None else None
+        )
 
     def advance(self, n: int = 1, note: str | None = None) -> None:
         self.done += n
@@ -137,7 +199,8 @@ def progress() -> Iterator[Any]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err()
+            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+            console=err(),
         ) as bar:
             yield lambda name, total: Phase(name, total, bar)
     else:

@@ -8,17 +8,32 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from crisiskit.errors import Diagnostic, InputError
 
+if TYPE_CHECKING:
+    from crisiskit.inventory.models import Commune
+
 # Graph: a channel name has at most 50 characters and none of these; "General" is reserved.
 _CHANNEL_FORBIDDEN = set("~#%&*{}+/\\:<>?|'\"")
-# SharePoint/OneDrive: characters a file or folder name cannot contain.
+# SharePoint in Microsoft 365 ("Restrictions and limitations in OneDrive and SharePoint",
+# invalid characters and invalid file or folder names): none of " * : < > ? / \ |, no leading
+# or trailing space, none of the reserved names (as a whole name or before an extension,
+# as Windows reads them), "_vti_" nowhere, no "~$" or (for a folder) "~" at the start, and
+# "forms" not at the root of a library, where crisiskit creates its folders.
 _FOLDER_FORBIDDEN = set('"*:<>?/\\|')
+_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
+)
+_FOLDER_RESERVED = _DEVICE_NAMES | {".lock", "desktop.ini", "forms"}
+# The whole decoded path (site, library, folder) may not exceed 400 characters; folders sit
+# at the root of the group's library, and 128 keeps any of them well inside it.
+FOLDER_NAME_MAX = 128
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 PLACEHOLDERS = ("commune", "commune_id", "insee")
 
@@ -38,9 +53,21 @@ def _folder_name(value: str) -> str:
     bad = sorted(set(value) & _FOLDER_FORBIDDEN)
     if bad:
         raise ValueError(f"a SharePoint folder name cannot contain {' '.join(bad)}")
-    if value.endswith(".") or value.startswith("~$"):
-        raise ValueError("a SharePoint folder name cannot end with '.' or start with '~$'")
+    if value.startswith((".", "~")) or value.endswith("."):
+        raise ValueError("a SharePoint folder name cannot start with '.' or '~', or end "
+                         "with '.'")
+    folded = value.casefold()
+    if folded in _FOLDER_RESERVED or folded.split(".", 1)[0] in _DEVICE_NAMES:
+        raise ValueError(f"{value!r} is a name SharePoint reserves (CON, PRN, AUX, NUL, "
+                         "COM0-9, LPT0-9, .lock, desktop.ini, forms)")
+    if "_vti_" in folded:
+        raise ValueError("a SharePoint folder name cannot contain '_vti_'")
     return value
+
+
+def _nfc(value: str) -> str:
+    """Return the text in Unicode NFC, so that é typed either way is the same name."""
+    return unicodedata.normalize("NFC", value)
 
 
 def _template(value: str) -> str:
@@ -55,20 +82,27 @@ def _template(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_nfc),
+]
 ChannelName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_channel_name),
+    AfterValidator(_nfc), AfterValidator(_channel_name),
 ]
 FolderName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
-    AfterValidator(_folder_name),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=FOLDER_NAME_MAX),
+    AfterValidator(_nfc), AfterValidator(_folder_name),
 ]
 Template = Annotated[Text, AfterValidator(_template)]
+# Graph's channel.md gives channel descriptions no bound; Teams holds them to 1024 (limits.py).
+ChannelDescription = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1024), AfterValidator(_nfc)
+]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class Tap(_Model):
@@ -82,7 +116,7 @@ class Channel(_Model):
     """A standard channel of the crisis Team."""
 
     name: ChannelName
-    description: str = ""
+    description: ChannelDescription = ""
 
 
 class Team(_Model):
@@ -129,6 +163,34 @@ class Playbook(_Model):
         return self.roles is None or role in self.roles
 
 
+def expand(template: str, commune: Commune) -> str:
+    """Fill {commune}, {commune_id} and {insee} in a playbook text, as the desired state does."""
+    names = {"commune": commune.name, "commune_id": commune.id, "insee": commune.insee}
+    for key, value in names.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def group_names(playbook: Playbook, commune: Commune) -> tuple[str, str] | None:
+    """Return the crisis group's (display name, description), or None if it makes no group.
+
+    These are the values `plan/desired.py` sends (the Team takes them from the group).
+    """
+    if playbook.team is None and not playbook.folders and playbook.licence != "group":
+        return None
+    if playbook.team is None:
+        return (f"Cellule de crise – {commune.name}",
+                f"Cellule de crise cyber de la commune de {commune.name}")
+    return expand(playbook.team.display_name, commune), expand(playbook.team.description, commune)
+
+
+def channel_descriptions(playbook: Playbook, commune: Commune) -> list[str]:
+    """Return the channel descriptions the Team gets for `commune`, templates expanded."""
+    if playbook.team is None:
+        return []
+    return [expand(c.description, commune) for c in playbook.team.channels]
+
+
 def list_playbooks(directory: Path) -> list[str]:
     """Return the names of the playbooks in `directory`, sorted."""
     if not directory.is_dir():
@@ -149,7 +211,10 @@ def playbook_diagnostics(path: Path) -> tuple[Playbook | None, list[Diagnostic]]
         raise InputError(
             f"{path}: a playbook is a mapping of keys, not a {type(doc.data).__name__}"
         )
+    from crisiskit.inventory.invisible import invisible_diagnostics
+
     found = strip_secret_keys(doc)
+    found.extend(invisible_diagnostics(doc))
     playbook: Playbook | None = None
     try:
         playbook = Playbook.model_validate(doc.data)
@@ -184,7 +249,7 @@ def load_playbook(name: str, directory: Path) -> Playbook:
     if not _NAME.match(name):
         raise InputError(f"{name!r} is not a playbook name (lower-case letters, digits, '-')")
     path = directory / f"{name}.yaml"
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():  # a pipe or a loop: read_yaml says which
         available = ", ".join(list_playbooks(directory)) or "none"
         raise InputError(f"{path}: no such playbook (available in {directory}: {available})")
     playbook, found = playbook_diagnostics(path)

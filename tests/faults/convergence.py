@@ -24,7 +24,11 @@ def credentials_rows(home: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     with path.open(newline="", encoding="utf-8") as f:
-        return {r["upn"].lower(): r["temporary_access_pass"] for r in csv.DictReader(f)}
+        # README, credentials file: the pass is the cell without its leading apostrophe.
+        return {
+            r["upn"].lower(): r["temporary_access_pass"].removeprefix("'")
+            for r in csv.DictReader(f)
+        }
 
 
 def orphan_passes(state: dict[str, Any], home: Path) -> set[str]:

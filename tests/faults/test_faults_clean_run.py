@@ -40,7 +40,11 @@ def read_credentials(home: Path) -> list[dict[str, str]]:
     with credentials_file(home).open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == CSV_HEADER, reader.fieldnames
-        return list(reader)
+        rows = list(reader)
+    for r in rows:  # README, credentials file: the pass is the cell without its apostrophe
+        assert r["temporary_access_pass"].startswith("'"), "pass cell without its text mark"
+        r["temporary_access_pass"] = r["temporary_access_pass"][1:]
+    return rows
 
 
 def assert_nowhere(secrets: list[str], where: dict[str, bytes]) -> None:

@@ -37,7 +37,10 @@ class AppState:
     @property
     def playbooks_dir(self) -> Path:
         """Return the playbooks folder: `playbooks/` beside the inventory file."""
-        return self.inventory_path.resolve().parent / "playbooks"
+        try:
+            return self.inventory_path.resolve().parent / "playbooks"
+        except (OSError, RuntimeError):  # a loop of links: reading the inventory reports it
+            return self.inventory_path.absolute().parent / "playbooks"
 
 
 app = typer.Typer(

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from crisiskit.errors import Diagnostic, InputError
 from crisiskit.inventory.checks import CheckResult, cross_check
+from crisiskit.inventory.invisible import invisible_diagnostics
 from crisiskit.inventory.loader import (
     Document,
     pydantic_diagnostics,
@@ -89,6 +90,7 @@ def check_inventory(path: Path, playbooks_dir: Path | None = None) -> Checked:
         )
     playbooks_dir = playbooks_dir or path.resolve().parent / "playbooks"
     found: list[Diagnostic] = strip_secret_keys(doc)
+    found.extend(invisible_diagnostics(doc))
     inventory: Inventory | None = None
     try:
         inventory = Inventory.model_validate(doc.data)

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crisiskit.errors import Diagnostic, InputError
+from crisiskit.inventory.limits import account_problems, domain_problems, group_problems
 from crisiskit.inventory.loader import Document
 from crisiskit.inventory.models import Commune, Convention, Laptop, Phone
-from crisiskit.inventory.naming import MAX_LOCAL_PART, Account, roster_accounts
+from crisiskit.inventory.naming import Account, roster_accounts
 from crisiskit.playbooks import Playbook, list_playbooks, playbook_diagnostics
 
 
@@ -88,6 +89,8 @@ def _accounts(
 ) -> list[Account]:
     accounts = roster_accounts(commune, domain)
     base = f"communes[{i}].roster"
+    for problem in account_problems(base, accounts, commune, domain):
+        result.diagnostics.append(doc.diagnostic(problem.path, problem.message))
     for account in accounts:
         path = f"{base}[{account.index}]"
         person = account.person
@@ -99,20 +102,28 @@ def _accounts(
                 )
             )
             continue
-        if len(account.mail_nickname) > MAX_LOCAL_PART:
+        if account.clash is not None:
+            other = commune.roster[account.clash]
+            how = "is also the account of" if other.account else "is also the name made for"
             result.diagnostics.append(
                 doc.diagnostic(
-                    path, f"user name {account.mail_nickname!r} is longer than "
-                    f"{MAX_LOCAL_PART} characters; set `account` to a shorter one"
+                    f"{path}.account", f"user name {account.upn} {how} "
+                    f"{base}[{account.clash}] ({other.full_name}); an explicit account is "
+                    "never renamed: choose another one"
                 )
             )
+            continue
         owner = upns.get(account.mail_nickname)
         if owner is not None:
+            where = f"{path}.account" if person.account else path
+            fix = (
+                "choose another `account`" if person.account
+                else f"set `account` on one of them, e.g. {account.mail_nickname}.{commune.id}"
+            )
             result.diagnostics.append(
                 doc.diagnostic(
-                    path, f"user name {account.upn} is also produced by {owner} (one tenant "
-                    "for all communes); set `account` on one of them, e.g. "
-                    f"{account.mail_nickname}.{commune.id}"
+                    where, f"user name {account.upn} is also produced by {owner} (one tenant "
+                    f"for all communes); {fix}"
                 )
             )
         else:
@@ -191,8 +202,20 @@ def cross_check(
         "phone number",
     )
     available = set(list_playbooks(playbooks_dir))
-    playbooks: dict[str, Playbook | None] = {}
+    # Every playbook, since `activate --playbook` may choose any; a broken one is reported by
+    # its own validation, not here.
+    playbooks: dict[str, Playbook] = {}
+    for name in sorted(available):
+        try:
+            book = playbook_diagnostics(playbooks_dir / f"{name}.yaml")[0]
+        except InputError:
+            book = None
+        if book is not None:
+            playbooks[name] = book
     upns: dict[str, str] = {}
+    if domain is not None:
+        for problem in domain_problems(domain):
+            result.diagnostics.append(doc.diagnostic(problem.path, problem.message))
     for i, commune in communes:
         if commune.playbook not in available:
             names = ", ".join(sorted(available)) or "none"
@@ -203,16 +226,11 @@ def cross_check(
                     f"(available: {names})",
                 )
             )
-        elif commune.playbook not in playbooks:
-            try:  # a broken playbook is reported by its own validation, not here
-                playbooks[commune.playbook] = playbook_diagnostics(
-                    playbooks_dir / f"{commune.playbook}.yaml"
-                )[0]
-            except InputError:
-                playbooks[commune.playbook] = None
         book = playbooks.get(commune.playbook)
         if book is not None:
             _selection(doc, result, i, commune, book)
         _convention(doc, result, f"communes[{i}].convention", commune.convention)
         _accounts(doc, result, i, commune, domain or "invalid.example", upns)
+        for problem in group_problems(i, commune, playbooks):
+            result.diagnostics.append(doc.diagnostic(problem.path, problem.message))
     return result

@@ -96,29 +96,21 @@ def _fail(file: str, mark: Any, message: str) -> InputError:
 
 
 def read_yaml(path: Path, *, what: str = "file") -> Document:
-    """Parse one YAML file into a `Document`, or raise InputError with a one-line reason."""
-    file = str(path)
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise InputError(f"{file}: is a folder, not a {what}")
-        if size > MAX_BYTES:
-            raise InputError(
-                f"{file}: {what} is {size / 1048576:.1f} MB; the limit is "
-                f"{MAX_BYTES // 1048576} MB"
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such {what}") from None
-    except PermissionError:
-        raise InputError(f"{file}: permission denied") from None
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    """Parse one YAML file into a `Document`, or raise InputError with a one-line reason.
+
+    Only a regular file is read (a link to one is fine: the file is input, not output). A
+    folder, a named pipe, a device, a socket or a link loop is refused before anything is
+    read, so nothing can hang or fill memory; the size cap is enforced on the bytes read
+    from the opened file, whatever the size on disk says.
+    """
+    from crisiskit.inputs import read_input
+
+    raw = read_input(path, what, MAX_BYTES)
     try:
         source = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text (byte {exc.start})") from None
-    return parse_yaml(source, file)
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_yaml(source, str(path))
 
 
 def parse_yaml(source: str, file: str) -> Document:
@@ -131,11 +123,29 @@ def parse_yaml(source: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         reason = exc.problem or exc.context or "invalid YAML"
         raise _fail(file, mark, f"YAML syntax error: {reason}") from None
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable_character(source, file, exc) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{file}: YAML error: {exc}") from None
     finally:
         loader.dispose()
     return doc
+
+
+def _unreadable_character(source: str, file: str, exc: yaml.reader.ReaderError) -> InputError:
+    """Locate a character YAML refuses to read (a raw control character) as FILE:LINE:COL."""
+    from crisiskit.inventory.invisible import describe
+
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    index = exc.position
+    if not (0 <= index < len(source) and ord(source[index]) == code):
+        # libyaml counts bytes of UTF-8, the pure-Python reader characters.
+        index = len(source.encode("utf-8")[: exc.position].decode("utf-8", "ignore"))
+    line = source.count("\n", 0, index) + 1
+    col = index - (source.rfind("\n", 0, index) + 1) + 1
+    message = (f"the file contains the control character {describe(chr(code))}, which YAML "
+               "does not allow: remove it")
+    return InputError(message, [Diagnostic(file, line, col, "", message)])
 
 
 def _tag_refused(tag: str) -> str:

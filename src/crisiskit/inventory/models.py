@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -126,7 +127,16 @@ def _imei(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+def _nfc(value: str) -> str:
+    """Return the text in Unicode NFC, so that é typed either way is the same name."""
+    return unicodedata.normalize("NFC", value)
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_nfc),
+]
 Guid = Annotated[str, AfterValidator(_guid)]
 Domain = Annotated[str, AfterValidator(_domain)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_email)]

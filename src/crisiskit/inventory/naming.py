@@ -4,6 +4,11 @@ Graph accepts only ASCII letters, digits and `' . - _ ! # ^ ~` in a UPN's local 
 are transliterated (é→e, ç→c, œ→oe), spaces become `-` and apostrophes disappear
 (N'Diaye → ndiaye). Homonyms get a numeric suffix in roster order (`jean.martin`,
 `jean.martin2`, …): the result is a pure function of the roster, so a rerun finds the same names.
+
+An explicit `account` is used as written and never renamed. Generated names are numbered
+among themselves, without regard to explicit ones, so that an explicit account cannot shift
+somebody else's name; an explicit account equal to a generated name or to another explicit
+one is flagged (`Account.clash`) and `checks.py` reports it as an error.
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class Account:
     mail_nickname: str
     display_name: str
     homonym_of: int | None = None  # roster index of the first person with the same base name
+    # For an explicit account: roster index of the earlier entry (explicit) or of the entry
+    # whose generated name (any position) is the same user name. None: no clash.
+    clash: int | None = None
 
     @property
     def local_part(self) -> str:
@@ -81,12 +89,15 @@ def display_name(person: Person, commune_name: str) -> str:
 def roster_accounts(commune: Commune, domain: str) -> list[Account]:
     """Return one account per roster entry, in roster order, homonyms numbered deterministically.
 
-    An entry whose name has no usable ASCII letters gets an empty UPN; `checks.py` reports it.
+    An entry whose name has no usable ASCII letters gets an empty UPN, and an explicit account
+    that clashes is marked in `Account.clash`; `checks.py` reports both.
     """
-    accounts: list[Account] = []
+    generated: dict[int, tuple[str, int | None]] = {}
     taken: set[str] = set()
     first_of: dict[str, int] = {}
     for index, person in enumerate(commune.roster):
+        if person.account:
+            continue
         base = base_local_part(person)
         local = base
         homonym_of = None
@@ -105,6 +116,17 @@ def roster_accounts(commune: Commune, domain: str) -> list[Account]:
                     n += 1
                 local = f"{local}{n}"
             taken.add(local)
+        generated[index] = (local, homonym_of)
+    owner_of = {local: index for index, (local, _) in generated.items() if local}
+    accounts: list[Account] = []
+    for index, person in enumerate(commune.roster):
+        clash = None
+        if person.account:
+            local, homonym_of = person.account, None
+            clash = owner_of.get(local)
+            owner_of.setdefault(local, index)
+        else:
+            local, homonym_of = generated[index]
         accounts.append(
             Account(
                 person=person,
@@ -113,6 +135,7 @@ def roster_accounts(commune: Commune, domain: str) -> list[Account]:
                 mail_nickname=local,
                 display_name=display_name(person, commune.name),
                 homonym_of=homonym_of,
+                clash=clash,
             )
         )
     return accounts
