@@ -54,7 +54,8 @@ def devices() -> list[HandoverDevice]:
                        holder_upn="marie-helene.dupont@crise.ampmetropole.fr"),
         HandoverDevice(kind="phone", asset_tag="AMP-TEL-0001", model="Apple iPhone 13",
                        imei="353918110542012", phone_number="+33757100401",
-                       holder="Gérard Lucciani", holder_upn="gerard.lucciani@crise.ampmetropole.fr"),
+                       holder="Gérard Lucciani",
+                       holder_upn="gerard.lucciani@crise.ampmetropole.fr"),
     ]
 
 

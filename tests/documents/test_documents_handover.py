@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from conftest import (
     FIRST,
     GOLDEN,
@@ -22,8 +24,6 @@ from conftest import (
     pdf_text,
     sparse_sheet,
 )
-from pydantic import ValidationError
-
 from crisiskit.documents.handover import (
     HandoverAccount,
     first_activation,
@@ -88,7 +88,8 @@ def test_sparse_sheet_prints_blanks_and_lists_them() -> None:
 def test_a_regenerated_sheet_is_a_new_edition_with_both_times() -> None:
     later = FIRST + timedelta(days=1, hours=2)
     md = handover_document(complete_sheet(edited_at=later), IDENTITY).markdown
-    assert "**Nouvelle édition** de la fiche, établie le 27\u00a0novembre 2026 à 23\u00a0h\u00a018" in md
+    assert ("**Nouvelle édition** de la fiche, établie le "
+            "27\u00a0novembre 2026 à 23\u00a0h\u00a018") in md
     assert "le kit a été activé le 26\u00a0novembre 2026 à 21\u00a0h\u00a018" in md
     assert "| Activation du kit | 26\u00a0novembre 2026 à 21\u00a0h\u00a018" in md
 

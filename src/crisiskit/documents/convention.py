@@ -108,6 +108,40 @@ FILTERS: tuple[tuple[str, str], ...] = (
 )
 
 
+class Facts(dict[str, Any]):
+    """A group of variables that knows its own name, to name an unknown one in full."""
+
+    def __init__(self, path: str, values: dict[str, Any]) -> None:
+        super().__init__(
+            {k: Facts(f"{path}.{k}", v) if isinstance(v, dict) else v for k, v in values.items()}
+        )
+        self.path = path
+
+
+def _facts(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: Facts(k, v) if isinstance(v, dict) else v for k, v in values.items()}
+
+
+def _undefined_class() -> Any:
+    from jinja2 import StrictUndefined
+
+    class UnknownVariable(StrictUndefined):
+        """An unknown variable: the error names it in full (commune.maire)."""
+
+        __slots__ = ()
+
+        @property
+        def _undefined_message(self) -> str:
+            owner = self._undefined_obj
+            if isinstance(owner, Facts):
+                return f"unknown variable {owner.path}.{self._undefined_name}"
+            if self._undefined_hint is None and self._undefined_name is not None:
+                return f"unknown variable {self._undefined_name}"
+            return str(super()._undefined_message)
+
+    return UnknownVariable
+
+
 def convention_context(
     inventory: Inventory, commune: Commune, processing: Processing, today: date
 ) -> dict[str, Any]:
@@ -173,12 +207,11 @@ def _loader(path: Path, source: str) -> Any:
 
 
 def _sandbox(path: Path, source: str) -> Any:
-    from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(
         loader=_loader(path, source),
-        undefined=StrictUndefined,
+        undefined=_undefined_class(),
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -229,7 +262,7 @@ def render_convention(
         env = _sandbox(path, source)
         template = env.get_template(path.name)
         with recording_blanks() as seen:
-            markdown = template.render({**context, "metropole_identity": identity})
+            markdown = template.render({**_facts(context), "metropole_identity": identity})
     except TemplateSyntaxError as exc:
         where = f"{exc.filename or filename}:{exc.lineno}"
         raise InputError(f"{where}: template syntax error: {exc.message}") from None
@@ -237,7 +270,8 @@ def render_convention(
         line = _template_line(exc, filename)
         where = f"{filename}:{line}" if line else filename
         message = re.sub(r"^'?jinja2\.[a-z.]+'? ", "", str(exc))
-        hint = " (crisiskit convention variables lists them)" if "undefined" in message else ""
+        known = "unknown variable" in message
+        hint = " (crisiskit convention variables lists them)" if known else ""
         raise InputError(f"{where}: {message}{hint}") from None
     return Document(
         title=title,
