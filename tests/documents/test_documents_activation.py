@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from doc_helpers import REPO, assert_unbroken, assert_well_formed_html, pdf_text
 from typer.testing import CliRunner
 
-from conftest import REPO, assert_unbroken, assert_well_formed_html, pdf_text
 from crisiskit.cli import app
 from crisiskit.documents.credentials import read_credentials
 from crisiskit.documents.typography import french_datetime

@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from doc_helpers import IDENTITY, REPO, assert_well_formed_html, pdf_text
 from typer.testing import CliRunner
 
-from conftest import IDENTITY, REPO, assert_well_formed_html, pdf_text
 from crisiskit.cli import app
 from crisiskit.documents.convention import VARIABLES, convention_context, render_convention
 from crisiskit.documents.processing import processing_for

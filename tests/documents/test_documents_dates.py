@@ -6,9 +6,9 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+from doc_helpers import REPO
 from typer.testing import CliRunner
 
-from conftest import REPO
 from crisiskit.cli import app
 from crisiskit.conventions import DueKind, due_within
 from crisiskit.documents.typography import (

@@ -9,9 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
-from conftest import (
+from doc_helpers import (
     FIRST,
     GOLDEN,
     IDENTITY,
@@ -24,6 +22,8 @@ from conftest import (
     pdf_text,
     sparse_sheet,
 )
+from pydantic import ValidationError
+
 from crisiskit.documents.handover import (
     HandoverAccount,
     first_activation,

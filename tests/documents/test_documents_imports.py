@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import REPO
+from doc_helpers import REPO
 
 PROBE = """
 import json, sys

@@ -6,9 +6,9 @@ import json
 from datetime import date
 from pathlib import Path
 
+from doc_helpers import REPO, assert_well_formed_html, pdf_text
 from typer.testing import CliRunner
 
-from conftest import REPO, assert_well_formed_html, pdf_text
 from crisiskit.cli import app
 from crisiskit.documents import measures
 from crisiskit.documents.measures import REGISTRY, Measure, MeasureContext, active_measures
@@ -38,7 +38,7 @@ def test_the_record_lists_the_implemented_measures_with_the_configurations_value
                   "Fichiers d’identifiants lisibles par l’opérateur seul"):
         assert f"**{title}.**" in md, title
     assert "valable 8\u00a0heures" in md  # the shipped playbooks' pass lifetime
-    assert "le mode 600" in md  # read from the credentials module's FILE_MODE
+    assert "le mode 0600" in md  # read from the credentials module's FILE_MODE
     for part in ("sous-traitant", "Microsoft Ireland Operations Limited", "Finalités",
                  "Transferts hors de l’Union européenne", "30 jours de suppression réversible",
                  "| Aubagne | `13005` |", "agents de la commune", "données de connexion"):

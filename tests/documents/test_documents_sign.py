@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from doc_helpers import IDENTITY, REPO, complete_sheet
 from typer.testing import CliRunner
 
-from conftest import IDENTITY, REPO, complete_sheet
 from crisiskit.cli import app
 from crisiskit.documents.handover import write_handover
 from crisiskit.documents.sign import PASSWORD_ENV, load_signer
@@ -98,3 +98,20 @@ def test_cli_signs_with_the_password_from_the_environment(
     pdf = Path(json.loads(result.stdout)["files"]["pdf"])
     assert validate(pdf.read_bytes(), ca_pem).bottom_line  # type: ignore[attr-defined]
     assert password not in result.output
+
+
+def test_signing_works_from_inside_an_event_loop(
+    tmp_path: Path, signing_p12: tuple[Path, bytes, str]
+) -> None:
+    # `activate` writes its documents from inside its event loop, where pyHanko's synchronous
+    # API could not start its own.
+    import asyncio
+
+    p12, ca_pem, password = signing_p12
+    signer = load_signer(p12, Secret(password))
+
+    async def write() -> Path:
+        return write_handover(tmp_path, complete_sheet(), IDENTITY, signer=signer).paths["pdf"]
+
+    pdf = asyncio.run(write())
+    assert validate(pdf.read_bytes(), ca_pem).bottom_line  # type: ignore[attr-defined]

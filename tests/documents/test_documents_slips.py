@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from doc_helpers import FIRST, IDENTITY, assert_unbroken
 
-from conftest import FIRST, IDENTITY, assert_unbroken
 from crisiskit.documents.slips import (
     SLIPS_FILE,
     Helpdesk,

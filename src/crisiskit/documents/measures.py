@@ -204,7 +204,7 @@ def _protected_files(ctx: MeasureContext) -> str:
     from crisiskit.documents.credentials import FILE_MODE
     from crisiskit.documents.slips import SLIPS_MODE
 
-    modes = sorted({oct(FILE_MODE)[2:], oct(SLIPS_MODE)[2:]})
+    modes = sorted({f"{FILE_MODE:04o}", f"{SLIPS_MODE:04o}"})
     return (
         "Les seuls fichiers qui contiennent des codes d'accès (fichier d'identifiants et fiches "
         f"de première connexion) sont créés avec le mode {' et '.join(modes)} (lisibles par "

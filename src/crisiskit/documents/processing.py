@@ -83,8 +83,8 @@ def data_categories(p: Processing) -> list[str]:
         (p.data_professional, "vie professionnelle : fonction dans la cellule de crise, numéro "
                               "du téléphone mobile prêté"),
         (p.data_identifiers, "identifiants : compte Microsoft 365 (UPN), identifiants de "
-                             "l'annuaire, codes d'accès temporaires (jamais conservés par la "
-                             "Métropole au-delà de leur remise)"),
+                             "l'annuaire, codes d'accès temporaires (à durée de validité "
+                             "limitée)"),
         (p.data_connection_logs, "données de connexion : journaux de connexion et d'audit du "
                                  "tenant de crise, journal d'audit de crisiskit"),
     ) if flag]

@@ -38,7 +38,17 @@ class PdfSigner:
         return str(self._signer.signing_cert.subject.human_friendly)
 
     def sign(self, pdf: bytes) -> bytes:
-        """Return `pdf` signed (PAdES B-B, SHA-256)."""
+        """Return `pdf` signed (PAdES B-B, SHA-256).
+
+        pyHanko's synchronous API runs its own event loop, which cannot start inside a running
+        one (activation writes its documents from within its loop): sign in a worker thread.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign") as pool:
+            return pool.submit(self._sign, pdf).result()
+
+    def _sign(self, pdf: bytes) -> bytes:
         from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
         from pyhanko.sign import fields, signers
 
