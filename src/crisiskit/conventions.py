@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -102,3 +102,48 @@ def status_at(convention: Convention, at: date) -> ConventionState:
     if effective is not None:
         return ConventionState(ConventionStatus.terminating, renewal, max_end, effective)
     return ConventionState(ConventionStatus.active, renewal, max_end, None)
+
+
+class DueKind(StrEnum):
+    """What falls due on a convention."""
+
+    renewal = "renewal"  # tacit renewal on 1 January (Article 7): renew, or terminate before
+    term = "term"  # the 8-year maximum term ends (Article 7): a new convention is needed
+    termination = "termination"  # a termination takes effect (Article 9): end of service
+
+
+@dataclass(frozen=True)
+class Due:
+    """A date of a convention within a window: the first day things change."""
+
+    kind: DueKind
+    day: date
+    days_left: int
+
+
+def due_within(convention: Convention, today: date, days: int) -> list[Due]:
+    """Return what falls due on a convention in force between `today` and `today + days`.
+
+    Dates are the first day of the new situation (the renewed period, or the first day no
+    longer in force), like every end date of this module. A convention not in force today
+    has nothing due.
+    """
+    if days < 0:
+        raise ValueError("the window must not be negative")
+    state = status_at(convention, today)
+    if not state.in_force:
+        return []
+    horizon = today + timedelta(days=days)
+    term = state.max_end
+    if term is not None and state.termination_effective is not None:
+        term = None if state.termination_effective <= term else term
+    found = [
+        Due(kind, day, (day - today).days)
+        for kind, day in (
+            (DueKind.renewal, state.next_renewal),
+            (DueKind.term, term),
+            (DueKind.termination, state.termination_effective),
+        )
+        if day is not None and today <= day <= horizon
+    ]
+    return sorted(found, key=lambda d: (d.day, list(DueKind).index(d.kind)))

@@ -1,244 +1,169 @@
-"""The French handover sheet: content, escaping, no secret, atomic files."""
+"""The handover sheet: golden Markdown, well-formed HTML, a PDF whose text is whole, no secret."""
 
 from __future__ import annotations
 
 import os
 import stat
-from datetime import UTC, date, datetime
-from html.parser import HTMLParser
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from doc_helpers import (
+    FIRST,
+    GOLDEN,
+    IDENTITY,
+    SHAREPOINT_URL,
+    TEAM_URL,
+    assert_breaks_only_at_separators,
+    assert_unbroken,
+    assert_well_formed_html,
+    complete_sheet,
+    pdf_text,
+    sparse_sheet,
+)
 from pydantic import ValidationError
 
-from crisiskit.documents.credentials import CredentialRow, write_credentials
 from crisiskit.documents.handover import (
     HandoverAccount,
-    HandoverContact,
-    HandoverDevice,
-    HandoverSheet,
-    commune_title,
-    french_date,
-    french_datetime,
-    render_handover,
+    first_activation,
+    handover_document,
     write_handover,
 )
 from crisiskit.secrets import Secret
 
-TAP = "Xq7!mZ2#pL9v"
-ACTIVATED = datetime(2026, 11, 26, 23, 5, tzinfo=UTC)  # 27 November 00:05 in Paris
-
-
-def sheet(**overrides: object) -> HandoverSheet:
-    values: dict[str, object] = {
-        "commune_name": "Aubagne",
-        "activated_at": ACTIVATED,
-        "convention_number": "2025-117",
-        "convention_date": date(2025, 3, 1),
-        "accounts": [
-            HandoverAccount(surname="Dupont", given_name="Jérôme", role="maire",
-                            upn="jerome.dupont@crise.example", team_owner=True),
-            HandoverAccount(surname="Lefèvre", given_name="Anaïs", role="police_municipale",
-                            upn="anais.lefevre@crise.example"),
-        ],
-        "devices": [
-            HandoverDevice(kind="laptop", asset_tag="PC-0007", serial="5CG1234XYZ",
-                           model="EliteBook 840", assigned_to="Jérôme Dupont"),
-            HandoverDevice(kind="phone", asset_tag="TEL-0003", serial="356938035643809",
-                           model="Galaxy A55", phone_number="+33612345678",
-                           assigned_to="Anaïs Lefèvre"),
-        ],
-        "team_name": "Cellule de crise – Aubagne",
-        "team_url": "https://teams.microsoft.com/l/team/19%3aabc?groupId=g1&tenantId=t1",
-        "sharepoint_url": "https://contoso.sharepoint.com/sites/crise_aubagne",
-        "credentials_path": "/srv/crisiskit/out/aubagne/identifiants.csv",
-        "tap_valid_until": datetime(2026, 11, 27, 23, 5, tzinfo=UTC),
-        "metropole_contact": HandoverContact(name="Claire Martin",
-                                             email="claire.martin@ampmetropole.fr",
-                                             phone="+33491000000"),
-        "commune_correspondent": HandoverContact(name="Paul Roux", email="p.roux@aubagne.fr",
-                                                 phone="+33442000000"),
-    }
-    values.update(overrides)
-    return HandoverSheet(**values)  # type: ignore[arg-type]
-
-
-def test_markdown_has_the_french_content() -> None:
-    md, _ = render_handover(sheet())
-    assert md.startswith("# Fiche de remise – Kit de crise cyber – Commune d'Aubagne\n")
-    for expected in [
-        "27 novembre 2026 à 0 h 05 (heure de Paris)",
-        "délibération n° 2025-117 du 1er mars 2025",
-        "| Nom | Prénom | Rôle | Identifiant (UPN) | Propriétaire de l'équipe |",
-        "| Dupont | Jérôme | Maire | jerome.dupont@crise.example | Oui |",
-        "| Lefèvre | Anaïs | Police municipale | anais.lefevre@crise.example | Non |",
-        "| Type | N° d'inventaire | N° de série | Modèle | N° de téléphone | Attribué à |",
-        "| Ordinateur portable | PC-0007 | 5CG1234XYZ | EliteBook 840 | – | Jérôme Dupont |",
-        "| Téléphone mobile | TEL-0003 | 356938035643809 | Galaxy A55 | +33 6 12 34 56 78 |",
-        "Cellule de crise – Aubagne – [ouvrir l'équipe](<https://teams.microsoft.com/l/team/"
-        "19%3aabc?groupId=g1&tenantId=t1>)",
-        "[ouvrir l'espace documentaire](<https://contoso.sharepoint.com/sites/crise_aubagne>)",
-        "code d'accès temporaire (*Temporary Access Pass*)",
-        "Ce code ne figure pas sur cette fiche.",
-        "valables jusqu'au 28 novembre 2026 à 0 h 05 (heure de Paris)",
-        "/srv/crisiskit/out/aubagne/identifiants.csv",
-        "remis **en main propre** au correspondant de la commune",
-        "## 5. Interlocuteurs (article 5 de la convention)",
-        "| Interlocuteur de la Métropole | Claire Martin | claire.martin@ampmetropole.fr "
-        "| +33 4 91 00 00 00 |",
-        "| Correspondant de la commune | Paul Roux | p.roux@aubagne.fr | +33 4 42 00 00 00 |",
-        "Fait à Marseille, le 27 novembre 2026, en deux exemplaires.",
-        "| Pour la Métropole | Pour la commune |",
-        "| Qualité : | Qualité : |",
-        "| Signature : | Signature : |",
-    ]:
-        assert expected in md, expected
-
-
-class _Collect(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.text: list[str] = []
-        self.tags: list[str] = []
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.hrefs += [v or "" for k, v in attrs if k == "href"]
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def test_html_is_a_printable_french_page() -> None:
-    _, html = render_handover(sheet())
-    assert html.startswith("<!DOCTYPE html>\n<html lang=\"fr\">")
-    assert "@page { size: A4;" in html
-    parsed = _Collect()
-    parsed.feed(html)
-    text = " ".join(" ".join(parsed.text).split())
-    for expected in [
-        "Fiche de remise – Kit de crise cyber – Commune d'Aubagne",
-        "délibération n° 2025-117 du 1er mars 2025",
-        "Jérôme", "Anaïs", "Propriétaire de l'équipe", "Oui", "Non",
-        "Numéro" if False else "N° de série", "+33 6 12 34 56 78",
-        "Pour la Métropole", "Pour la commune", "Fait à Marseille, le 27 novembre 2026",
-        "Interlocuteur de la Métropole", "Correspondant de la commune",
-    ]:
-        assert expected in text, expected
-    assert parsed.hrefs == [
-        "https://teams.microsoft.com/l/team/19%3aabc?groupId=g1&tenantId=t1",
-        "https://contoso.sharepoint.com/sites/crise_aubagne",
-    ]
-    assert "script" not in parsed.tags
-
-
-def test_hostile_names_are_escaped_in_html_and_markdown() -> None:
-    hostile = '<script>alert("x")</script>'
-    s = sheet(accounts=[HandoverAccount(surname=hostile, given_name="[a](javascript:x) *b*|c",
-                                        role="agent", upn="a@x")],
-              place="<b>Aix</b>")
-    md, html = render_handover(s)
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "<b>Aix" not in html
-    assert "<script>" not in md and r"\<script\>" in md
-    assert r"\[a\](javascript:x) \*b\*\|c" in md  # no link, no emphasis, no extra table cell
-    parsed = _Collect()
-    parsed.feed(html)
-    assert "script" not in parsed.tags and "b" not in parsed.tags
-
-
-def test_credentials_path_is_shown_verbatim_in_a_code_span() -> None:
-    md, _ = render_handover(sheet(credentials_path="/srv/my_kit/<x>*y*/identifiants.csv"))
-    assert "`/srv/my_kit/<x>*y*/identifiants.csv`" in md
-    with pytest.raises(ValidationError, match="backtick"):
-        sheet(credentials_path="/srv/`rm -rf`/x.csv")
-
-
-def test_links_must_be_web_addresses() -> None:
-    with pytest.raises(ValidationError, match="http"):
-        sheet(team_url="javascript:alert(1)")
-    with pytest.raises(ValidationError):
-        sheet(sharepoint_url='https://x/"onmouseover="alert(1)')
-
-
-def test_sheet_never_holds_a_pass(tmp_path: Path) -> None:
-    credentials = tmp_path / "identifiants.csv"
-    write_credentials(credentials, [CredentialRow("jerome.dupont@crise.example", "Jérôme Dupont",
-                                                  Secret(TAP), ACTIVATED, ACTIVATED)])
-    md_path, html_path = write_handover(tmp_path / "out", sheet(credentials_path=str(credentials)))
-    assert TAP in credentials.read_text(encoding="utf-8")
-    for path in (md_path, html_path):
-        content = path.read_text(encoding="utf-8")
-        assert TAP not in content
-        assert str(credentials) in content
-    # The model has no place for a pass: an extra field is refused, not silently rendered.
-    with pytest.raises(ValidationError, match="extra"):
-        sheet(temporary_access_pass=Secret(TAP))
-
-
-def test_optional_parts_read_well_when_absent() -> None:
-    md, html = render_handover(sheet(devices=[], team_name=None, team_url=None,
-                                     sharepoint_url=None, tap_valid_until=None,
-                                     still_provisioning=[]))
-    assert "Aucun matériel n'est prêté au titre de cette activation." in md
-    assert "aucune équipe n'est prévue pour cette activation" in md
-    assert "valables jusqu'au" not in md
-    assert "Aucun matériel" in html
-
-
-def test_still_provisioning_mailboxes_are_listed() -> None:
-    md, html = render_handover(sheet(still_provisioning=["anais.lefevre@crise.example"]))
-    assert "Boîtes aux lettres encore en cours de préparation" in md
-    assert "- anais.lefevre@crise.example" in md
-    assert "anais.lefevre@crise.example</span>." in html
-
-
-def test_write_handover_is_atomic_and_readable(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    md_path, html_path = write_handover(out, sheet())
-    assert (md_path.name, html_path.name) == ("fiche-de-remise.md", "fiche-de-remise.html")
-    assert stat.S_IMODE(os.stat(md_path).st_mode) == 0o644
-    write_handover(out, sheet(commune_name="La Ciotat"))
-    assert sorted(p.name for p in out.iterdir()) == ["fiche-de-remise.html",
-                                                     "fiche-de-remise.md"]
-    assert "Commune de La Ciotat" in md_path.read_text(encoding="utf-8")
-
 
 @pytest.mark.parametrize(
-    ("name", "title"),
-    [
-        ("Aubagne", "Commune d'Aubagne"),
-        ("Éguilles", "Commune d'Éguilles"),
-        ("Marseille", "Commune de Marseille"),
-        ("Le Rove", "Commune du Rove"),
-        ("Les Pennes-Mirabeau", "Commune des Pennes-Mirabeau"),
-        ("La Ciotat", "Commune de La Ciotat"),
-    ],
+    ("name", "build"),
+    [("complete", complete_sheet), ("sparse", sparse_sheet)],
 )
-def test_commune_title_follows_french_elision(name: str, title: str) -> None:
-    assert commune_title(name) == title
+def test_markdown_matches_the_golden_file(name: str, build: object) -> None:
+    markdown = handover_document(build(), IDENTITY).markdown  # type: ignore[operator]
+    golden = GOLDEN / f"fiche-de-remise-{name}.md"
+    if os.environ.get("CRISISKIT_UPDATE_GOLDEN"):
+        golden.write_text(markdown, encoding="utf-8")
+    assert markdown == golden.read_text(encoding="utf-8")
 
 
-def test_french_dates() -> None:
-    assert french_date(date(2026, 8, 1)) == "1er août 2026"
-    assert french_date(date(2026, 2, 14)) == "14 février 2026"
-    # Summer time: UTC+2.
-    assert french_datetime(datetime(2026, 7, 14, 8, 0, tzinfo=UTC)) == (
-        "14 juillet 2026 à 10 h 00 (heure de Paris)")
+def test_complete_sheet_has_every_part_a_signatory_needs() -> None:
+    md = handover_document(complete_sheet(), IDENTITY).markdown
+    for expected in [
+        "**Métropole Aix-Marseille-Provence**",  # the identity block
+        "| Commune | Aubagne (code INSEE `13005`) |",
+        "| Maire | Gérard Lucciani |",
+        "n° `DEL-2025-014` du 30\u00a0janvier 2025",
+        "| Convention notifiée le | 1er\u00a0mars 2025 |",
+        "| Activation du kit | 26\u00a0novembre 2026 à 21\u00a0h\u00a018 (heure de Paris) |",
+        "| Gérard Lucciani | Maire | `gerard.lucciani@crise.ampmetropole.fr` | Oui |",
+        "| Marie-Hélène Dupont | Direction générale des services |",
+        "N° de série `DL4793725B`",
+        "IMEI `353918110542012`",
+        "`+33 7 57 10 04 01`",
+        "2\u00a0ordinateurs portables et 1\u00a0téléphone mobile, soit 3\u00a0matériels",
+        f"<{TEAM_URL}>",
+        f"<{SHAREPOINT_URL}>",
+        "Fichier d’identifiants remis en main propre\u00a0: `credentials.csv`",
+        "## 6. Conditions de restitution (articles 4 et 10 de la convention)",
+        "| Gérard Lucciani — `gerard.lucciani@crise.ampmetropole.fr` | `AMP-PC-0001`, "
+        "`AMP-TEL-0001` | | |",
+        "| Aïcha N’Diaye — `aicha.ndiaye@crise.ampmetropole.fr` | – | | |",
+        "| Nom\u00a0: Hélène Marchal | Nom\u00a0: |",
+        "Fait à Aubagne, en deux exemplaires originaux.",
+        "`57:3f2a 9c1d 0b7e 55aa`",
+    ]:
+        assert expected in md, expected
+    # The defects of the first sheet are gone.
+    assert "(rice)" not in md and ") (" not in md
+    assert "Nouvelle édition" not in md
 
 
-def test_naive_activation_time_is_refused() -> None:
+def test_sparse_sheet_prints_blanks_and_lists_them() -> None:
+    document = handover_document(sparse_sheet(), IDENTITY)
+    assert "| Convention notifiée le | \\_\\_\\_\\_\\_\\_\\_\\_ |" in document.markdown
+    assert "Activation incomplète" in document.markdown
+    assert "Aucun matériel n’est prêté" in document.markdown
+    assert set(document.missing) == {"convention.signature_date", "convention.notification_date"}
+
+
+def test_a_regenerated_sheet_is_a_new_edition_with_both_times() -> None:
+    later = FIRST + timedelta(days=1, hours=2)
+    md = handover_document(complete_sheet(edited_at=later), IDENTITY).markdown
+    assert ("**Nouvelle édition** de la fiche, établie le "
+            "27\u00a0novembre 2026 à 23\u00a0h\u00a018") in md
+    assert "le kit a été activé le 26\u00a0novembre 2026 à 21\u00a0h\u00a018" in md
+    assert "| Activation du kit | 26\u00a0novembre 2026 à 21\u00a0h\u00a018" in md
+
+
+@dataclass(frozen=True)
+class _Run:
+    kind: str
+    outcome: str | None
+    finished_at: str | None
+
+
+def test_the_activation_time_is_the_first_successful_activation() -> None:
+    runs = [
+        _Run("activate", "ok", "2026-11-28T10:00:00+00:00"),
+        _Run("activate", "failed", "2026-11-25T10:00:00+00:00"),
+        _Run("activate", "ok", "2026-11-26T20:18:00+00:00"),
+        _Run("activate", None, None),
+        _Run("teardown", "ok", "2026-11-20T10:00:00+00:00"),
+    ]
+    assert first_activation(runs) == FIRST
+    assert first_activation([_Run("activate", "failed", "2026-11-25T10:00:00+00:00")]) is None
+
+
+def test_html_is_well_formed_and_prints_addresses_in_full() -> None:
+    html = handover_document(complete_sheet(), IDENTITY).html()
+    assert_well_formed_html(html)
+    assert html.startswith('<!DOCTYPE html>\n<html lang="fr">')
+    assert '@bottom-right { content: "page " counter(page) " sur " counter(pages)' in html
+    assert "<thead>" in html and "white-space: nowrap" in html
+    assert '<span class="id">gerard.lucciani@crise.ampmetropole.fr</span>' in html
+    assert f'href="{TEAM_URL.replace("&", "&amp;")}"' in html
+    assert "conversations<wbr>?groupId=" in html
+
+
+def test_pdf_text_is_whole(tmp_path: Path) -> None:
+    written = write_handover(tmp_path, complete_sheet(), IDENTITY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fiche-de-remise.html", "fiche-de-remise.md", "fiche-de-remise.pdf"]
+    for path in written:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    text = pdf_text(written.paths["pdf"].read_bytes())
+    assert "Aubagne" in text and "13005" in text
+    assert "page 1 sur" in text
+    identifiers = [a.upn for a in complete_sheet().accounts] + [
+        "DL4793725B", "5CG4143195C", "353918110542012", "AMP-PC-0001", "AMP-TEL-0001",
+        "+33 7 57 10 04 01", "DEL-2025-014", SHAREPOINT_URL,
+    ]
+    assert_unbroken(text, identifiers)
+    assert_breaks_only_at_separators(text, TEAM_URL)
+
+
+def test_hostile_values_stay_text_in_every_format(tmp_path: Path) -> None:
+    hostile = '<script>alert(1)</script> *x* [l](javascript:y) #set page(fill: red) ]" \\'
+    sheet = complete_sheet(accounts=[HandoverAccount(
+        given_name=hostile, surname="|Nom|", role="agent", upn="a.b@crise.example")])
+    document = handover_document(sheet, IDENTITY)
+    assert "<script>" not in document.markdown and "\\<script\\>" in document.markdown
+    assert "\\[l\\](javascript:y)" in document.markdown and "\\|Nom\\|" in document.markdown
+    html = document.html()
+    assert_well_formed_html(html)
+    assert "<script>" not in html and 'href="javascript' not in html
+    text = " ".join(pdf_text(document.pdf()).split())
+    # Printed as text: Typst did not read "#set page(...)" as a rule (the page is not red,
+    # the words are there) and the closing "]" did not end a content block early.
+    assert "#set page(fill : red) ]\" \\ |Nom|" in text.replace("\u00a0", " ")
+    assert "<script>alert(1)</script> *x* [l](javascript:y)" in text
+
+
+def test_the_sheet_never_names_a_local_path_or_holds_a_pass() -> None:
+    with pytest.raises(ValidationError, match="file name"):
+        complete_sheet(credentials_file="/home/op/.crisiskit/outputs/aubagne/credentials.csv")
+    with pytest.raises(ValidationError, match="extra"):
+        complete_sheet(temporary_access_pass=Secret("Xq7!mZ2#"))
+    with pytest.raises(ValidationError, match="http"):
+        complete_sheet(team_url="javascript:alert(1)")
     with pytest.raises(ValidationError, match="timezone"):
-        sheet(activated_at=datetime(2026, 1, 1, 12, 0))
-
-
-def test_audit_anchor_is_printed_for_the_paper_record() -> None:
-    digest = "3f2a9c1d0b7e55aa" + "0" * 48
-    md, html = render_handover(sheet(audit_anchor=(57, digest)))
-    line = "Empreinte du journal d'audit à la remise (à conserver avec cette fiche) : "
-    assert line + "57:3f2a 9c1d 0b7e 55aa" in md
-    assert "57:3f2a 9c1d 0b7e 55aa</span>" in html
-    assert "Empreinte" not in render_handover(sheet())[0]
-    with pytest.raises(ValidationError):
-        sheet(audit_anchor=(57, "not hex"))
+        complete_sheet(edited_at=FIRST.replace(tzinfo=None))

@@ -7,7 +7,14 @@ stay instant.
 
 from __future__ import annotations
 
-from crisiskit.cli import activate, audit, inventory, sim, validate  # noqa: F401  (registration)
+from crisiskit.cli import (  # noqa: F401  (registration)
+    activate,
+    audit,
+    documents,
+    inventory,
+    sim,
+    validate,
+)
 from crisiskit.cli.app import app
 
 

@@ -10,6 +10,7 @@ import typer
 
 from crisiskit import console
 from crisiskit.cli.app import app, handles_errors, state
+from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import EXIT_FAILED, InputError
 
 if TYPE_CHECKING:
@@ -109,8 +110,12 @@ def activate_command(
         typer.Option("--show-secrets", help="Also print the Temporary Access Passes."),
     ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
+    sign_with: SignWithOption = None,
 ) -> None:
     """Provision a commune's crisis kit through Microsoft Graph (idempotent, resumable).
+
+    Writes the handover sheet (md, html, pdf) and the first sign-in slips (PDF, mode 0600)
+    beside the credentials file.
 
     Example: crisiskit activate aubagne --sandbox --yes
     """
@@ -118,6 +123,7 @@ def activate_command(
 
     s = state(ctx)
     setup = _setup(ctx, commune, playbook)
+    setup.signer = signer_for(sign_with)
     who = operator or os.environ.get("USER") or _login()
     interactive = console.is_terminal()
     if not (yes or dry_run) and not interactive:
@@ -220,9 +226,13 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
         console.text(f"Devices lent: {len(report.loans)}")
         for loan in report.loans:
             console.text(f"  {loan['kind']} {loan['asset_tag']} → {loan['upn']}")
-    if report.handover_paths:
-        md, html = report.handover_paths
-        console.text(f"Handover sheet: {md} and {html}")
+    if report.documents:
+        paths = report.documents.handover.values()
+        console.text("Handover sheet: " + ", ".join(str(p) for p in paths))
+        if report.documents.slips:
+            console.text(
+                f"First sign-in slips (mode 0600, hand over in person): {report.documents.slips}"
+            )
     if report.credentials_path:
         console.text(
             f"Credentials file (mode 0600, hand over in person): {report.credentials_path}"

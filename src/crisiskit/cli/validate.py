@@ -101,6 +101,13 @@ def validate(ctx: typer.Context) -> None:
         console.text(f"  homonym: {note}")
 
 
+DUE_LABELS = {
+    "renewal": "tacit renewal (Art. 7)",
+    "term": "8-year term ends (Art. 7)",
+    "termination": "termination takes effect (Art. 9)",
+}
+
+
 @app.command()
 @handles_errors
 def conventions(
@@ -109,10 +116,22 @@ def conventions(
     at: Annotated[
         str | None, typer.Option("--at", help="Date to evaluate, YYYY-MM-DD (default: today).")
     ] = None,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Only what falls due within --within days: tacit renewals, 8-year terms, "
+            "terminations taking effect.",
+        ),
+    ] = False,
+    within: Annotated[
+        int, typer.Option("--within", min=0, help="Window of --due, in days.", metavar="DAYS")
+    ] = 90,
 ) -> None:
     """Show each commune's convention status (Articles 7 and 9) and its key dates.
 
     Example: crisiskit conventions --at 2027-01-01
+    Example: crisiskit conventions --due --within 60
     """
     from crisiskit.conventions import status_at
     from crisiskit.inventory import load_inventory
@@ -120,6 +139,9 @@ def conventions(
     st = state(ctx)
     day = parse_day(at, "--at")
     inv = load_inventory(st.inventory_path, st.playbooks_dir)
+    if due:
+        _due(st, inv, day, within)
+        return
     rows = []
     for commune in inv.communes:
         s = status_at(commune.convention, day)
@@ -145,6 +167,32 @@ def conventions(
             for r in rows
         ],
         caption="End dates are the first day no longer in force.",
+    )
+
+
+def _due(st: AppState, inv: Any, day: date, within: int) -> None:
+    from crisiskit.conventions import due_within
+
+    rows = [
+        {"commune": c.id, "name": c.name, "kind": d.kind.value, "date": d.day,
+         "days_left": d.days_left}
+        for c in inv.communes
+        for d in due_within(c.convention, day, within)
+    ]
+    rows.sort(key=lambda r: (r["date"], r["commune"]))
+    if st.json:
+        console.emit_json({"at": day.isoformat(), "within_days": within, "due": rows})
+        return
+    if not rows:
+        console.text(f"Nothing falls due between {day.isoformat()} and the next {within} days.")
+        return
+    console.table(
+        f"Conventions: what falls due within {within} days of {day.isoformat()}",
+        ["Date", "In", "Commune", "Name", "What"],
+        [[r["date"], f"{r['days_left']} d", r["commune"], r["name"], DUE_LABELS[r["kind"]]]
+         for r in rows],
+        caption="A renewal date is the first day of the renewed year; an end date is the "
+        "first day no longer in force.",
     )
 
 

@@ -28,6 +28,7 @@ from crisiskit.plan.observe import Observed, observe
 from crisiskit.secrets import Secret
 
 if TYPE_CHECKING:
+    from crisiskit.documents.kit import KitDocuments
     from crisiskit.graph import Graph
     from crisiskit.inventory.models import Commune, Inventory
     from crisiskit.playbooks import Playbook
@@ -42,6 +43,7 @@ class Setup:
     commune: Commune
     playbook: Playbook
     home: Path
+    signer: Any | None = None  # signs every PDF written (--sign-with), crisiskit.documents.sign
 
     @property
     def outputs(self) -> Path:
@@ -61,7 +63,7 @@ class ActivationReport:
     executed: bool = False
     confirmed: bool = True
     credentials_path: Path | None = None
-    handover_paths: tuple[Path, Path] | None = None
+    documents: KitDocuments | None = None  # handover sheet (md, html, pdf), sign-in slips
     loans: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     resumed: list[int] = field(default_factory=list)  # interrupted runs this one completes
@@ -78,7 +80,7 @@ class ActivationReport:
             "plan": self.plan.to_json(),
             "result": self.outcome.to_json() if self.outcome else None,
             "credentials_file": str(self.credentials_path) if self.credentials_path else None,
-            "handover": [str(p) for p in self.handover_paths] if self.handover_paths else None,
+            "documents": self.documents.to_json() if self.documents else None,
             "loans": self.loans,
             "graph": self.stats,
             "resumed_runs": self.resumed,
@@ -226,68 +228,45 @@ def save_passes_to(path: Path) -> Callable[[list[IssuedPass]], None]:
 
 
 def write_documents(
-    setup: Setup,
-    kit: DesiredKit,
-    outcome: Outcome | None,
-    now: datetime,
-    audit_anchor: tuple[int, str] | None = None,
-) -> tuple[Path, Path]:
-    """Write the French handover sheet (Markdown + HTML) beside the credentials file."""
-    from crisiskit.documents.credentials import read_credentials
-    from crisiskit.documents.handover import (
-        HandoverAccount,
-        HandoverContact,
-        HandoverDevice,
-        HandoverSheet,
-        write_handover,
-    )
+    setup: Setup, kit: DesiredKit, outcome: Outcome | None, now: datetime, store: Store
+) -> KitDocuments:
+    """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF)."""
+    from crisiskit.documents.handover import HandoverAccount, HandoverDevice
+    from crisiskit.documents.kit import write_kit_documents
 
-    c = setup.commune
-    accounts = [
-        HandoverAccount(
-            surname=u.surname,
-            given_name=u.given_name,
-            role=u.role,
-            upn=u.upn,
-            team_owner=u.owner,
-        )
-        for u in kit.users
-    ]
-    names = {u.upn: u.display_name for u in kit.users}
-    devices = [
-        HandoverDevice(
-            kind=a.kind,
-            asset_tag=a.asset_tag,
-            serial=a.serial,
-            model=a.model,
-            phone_number=a.number,
-            assigned_to=f"{names.get(a.upn, a.upn)} ({a.upn})",
-        )
-        for a in kit.allocations
-    ]
-    rows = read_credentials(setup.credentials_path)
-    until = max((r.valid_until for r in rows), default=None)
-    m = setup.inventory.metropole
-    sheet = HandoverSheet(
-        commune_name=c.name,
-        activated_at=now,
-        convention_number=c.convention.deliberation_number,
-        convention_date=c.convention.deliberation_date,
-        accounts=accounts,
-        devices=devices,
+    users = {u.upn: u for u in kit.users}
+    return write_kit_documents(
+        setup.outputs,
+        inventory=setup.inventory,
+        commune=setup.commune,
+        accounts=[
+            HandoverAccount(given_name=u.given_name, surname=u.surname, role=u.role,
+                            upn=u.upn, team_owner=u.owner)
+            for u in kit.users
+        ],
+        devices=[
+            HandoverDevice(
+                kind=a.kind, asset_tag=a.asset_tag, model=a.model,
+                serial=a.serial if a.kind == "laptop" else None,
+                imei=a.serial if a.kind == "phone" else None,
+                phone_number=a.number,
+                holder=f"{users[a.upn].given_name} {users[a.upn].surname}"
+                if a.upn in users else a.upn,
+                holder_upn=a.upn,
+            )
+            for a in kit.allocations
+        ],
+        runs=store.runs(setup.commune.id),
+        now=now,
         team_name=kit.team.display_name if kit.team else None,
         team_url=_web(outcome.team_url if outcome else None),
         sharepoint_url=_web(outcome.drive_url if outcome else None),
-        credentials_path=str(setup.credentials_path),
-        tap_valid_until=until,
         still_provisioning=list(outcome.mailboxes_pending) if outcome else [],
-        metropole_contact=HandoverContact(name=m.name, email=m.email, phone=m.phone),
-        commune_correspondent=HandoverContact(
-            name=c.correspondent.name, email=c.correspondent.email, phone=c.correspondent.phone
-        ),
-        audit_anchor=audit_anchor,
+        audit_anchor=store.audit_head(),
+        tap_usable_once=kit.tap_usable_once,
+        register_phone=kit.register_phone,
+        signer=setup.signer,
     )
-    return write_handover(setup.outputs, sheet)
 
 
 def _web(url: str | None) -> str | None:
@@ -337,10 +316,10 @@ async def activate(
         for stale in store.unfinished_runs(setup.commune.id):
             store.finish_run(stale.id, "interrupted", {"resumed_by": operator})
             report.resumed.append(stale.id)
-        # Compile the handover templates while the run waits on Graph, not after it.
-        from crisiskit.documents.handover import prepare_templates
+        # Compile the document templates while the run waits on Graph, not after it.
+        from crisiskit.documents.kit import prepare
 
-        threading.Thread(target=prepare_templates, name="templates", daemon=True).start()
+        threading.Thread(target=prepare, name="templates", daemon=True).start()
         run_id = store.start_run(setup.commune.id, "activate", operator, setup.playbook.name)
         journal = Journal(store, run_id, setup.commune.id, operator)
         store.audit_append(
@@ -398,7 +377,7 @@ async def activate(
     setup.outputs.mkdir(parents=True, exist_ok=True)
     if setup.credentials_path.exists():
         report.credentials_path = setup.credentials_path
-    report.handover_paths = write_documents(setup, kit, outcome, moment, store.audit_head())
+    report.documents = write_documents(setup, kit, outcome, moment, store)
     return report
 
 

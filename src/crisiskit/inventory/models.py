@@ -184,6 +184,24 @@ class Contact(_Model):
     phone: AnyPhone
 
 
+class Metropole(Contact):
+    """The Métropole: its Article 5 interlocutor, and the facts its documents print."""
+
+    service: Text | None = Field(
+        default=None, description="Service in charge, printed under the Métropole's name."
+    )
+    address: Text | None = Field(default=None, description="Postal address of that service.")
+    signatory: Text | None = Field(
+        default=None, description="Who signs the convention and handover sheets for it."
+    )
+    signatory_title: Text | None = Field(
+        default=None, description="Their capacity, e.g. Vice-président délégué au numérique."
+    )
+    dpo_email: Email | None = Field(
+        default=None, description="Its data protection officer (GDPR record of processing)."
+    )
+
+
 class Convention(_Model):
     """The commune's signed convention: the dates that drive its lifecycle (Art. 7 and 9)."""
 
@@ -273,7 +291,7 @@ class Inventory(_Model):
     """The whole inventory: the human-edited source of truth for what crisiskit provisions."""
 
     tenant: Tenant
-    metropole: Contact
+    metropole: Metropole
     communes: list[Commune] = Field(default_factory=list)
     devices: Devices = Field(default_factory=Devices)
 
