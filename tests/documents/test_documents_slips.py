@@ -59,16 +59,19 @@ def test_one_page_per_person_with_each_pass_exactly(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [SLIPS_FILE]
 
 
-def test_a_symlink_in_the_way_is_replaced_not_followed(tmp_path: Path) -> None:
+def test_a_symlink_in_the_way_is_refused_not_followed(tmp_path: Path) -> None:
+    from crisiskit.state.files import UnsafePath
+
     elsewhere = tmp_path / "elsewhere.pdf"
     elsewhere.write_bytes(b"untouched")
     out = tmp_path / "outputs"
     out.mkdir()
     (out / SLIPS_FILE).symlink_to(elsewhere)
-    path = write_signin_slips(out, slips()[:1], commune_name="Aubagne", identity=IDENTITY)
-    assert path is not None and not path.is_symlink()
+    with pytest.raises(UnsafePath):
+        write_signin_slips(out, slips()[:1], commune_name="Aubagne", identity=IDENTITY)
+    assert (out / SLIPS_FILE).is_symlink()
     assert elsewhere.read_bytes() == b"untouched"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert [p.name for p in out.iterdir()] == [SLIPS_FILE]  # no temporary file left behind
 
 
 def test_no_slip_no_file_and_file_names_are_plain(tmp_path: Path) -> None:
