@@ -226,3 +226,13 @@ def test_user_drive_cascade(es: EmbeddedSimulator, http: httpx.Client) -> None:
     state: dict[str, Any] = es.state()
     assert not [d for d in state["drives"] if d.get("userId") == user["id"]]
     assert not [i for i in state["driveItems"] if i.get("userId") == user["id"]]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [(0, 0), (0, 2**20 - 1), (2**20 - 5, 2**20 + 5), (3 * 2**20 - 1, 10**9)]
+)
+def test_generated_content_ranges_match_the_whole(start: int, end: int) -> None:
+    # Ranges of large generated files are generated block by block, never whole.
+    size = 3 * 2**20 + 17
+    whole = pattern_bytes(9, size)
+    assert pattern_bytes(9, size, start, end) == whole[start : end + 1]

@@ -7,7 +7,8 @@ a few MB stored in it would make every request slow. Objects therefore hold a sm
   the simulator has a state file, in the directory `<state file>.blobs/` beside it (written
   once, atomically, before the write that references them is acknowledged);
 - `{"pattern": seed, "size": n}`: bytes generated on demand, deterministically, from the seed
-  (SHAKE-256 of the seed, `n` bytes long): a large seeded file costs nothing until downloaded.
+  (1 MiB blocks, block k being SHAKE-256 of `crisiskit-sim:{seed}:{k}`): a large seeded file
+  costs nothing until downloaded, and a range generates only the blocks it covers.
 
 References are plain JSON and survive a restart like the rest of the tenant.
 """
@@ -102,9 +103,23 @@ def store(sim: Simulator) -> BlobStore:
     return found
 
 
-def pattern_bytes(seed: int, size: int) -> bytes:
-    """Return `size` deterministic bytes for `seed` (SHAKE-256 of the seed's decimal form)."""
-    return hashlib.shake_256(f"crisiskit-sim:{seed}".encode()).digest(size)
+PATTERN_BLOCK = 1 << 20
+
+
+def _block(seed: int, index: int, size: int) -> bytes:
+    length = min(PATTERN_BLOCK, size - index * PATTERN_BLOCK)
+    return hashlib.shake_256(f"crisiskit-sim:{seed}:{index}".encode()).digest(length)
+
+
+def pattern_bytes(seed: int, size: int, start: int = 0, end: int | None = None) -> bytes:
+    """Return bytes `start`..`end` (inclusive; default: all) of the content generated for `seed`."""
+    last = size - 1 if end is None else min(end, size - 1)
+    if size <= 0 or start > last:
+        return b""
+    first_block, last_block = start // PATTERN_BLOCK, last // PATTERN_BLOCK
+    data = b"".join(_block(seed, k, size) for k in range(first_block, last_block + 1))
+    offset = first_block * PATTERN_BLOCK
+    return data[start - offset : last - offset + 1]
 
 
 def pattern_ref(seed: int, size: int) -> Ref:
@@ -124,6 +139,13 @@ def put(sim: Simulator, data: bytes) -> Ref:
 def read(sim: Simulator, ref: Ref) -> bytes:
     """Return the bytes a reference stands for."""
     return store(sim).get(ref)
+
+
+def read_range(sim: Simulator, ref: Ref, start: int, end: int) -> bytes:
+    """Return bytes `start`..`end` (inclusive) of referenced content, generating no more."""
+    if "pattern" in ref and int(ref["size"]) > _CACHE_LIMIT:
+        return pattern_bytes(int(ref["pattern"]), int(ref["size"]), start, end)
+    return store(sim).get(ref)[start : end + 1]
 
 
 def size(ref: Ref | None) -> int:

@@ -81,16 +81,15 @@ def download(sim: Simulator, token: str, headers: dict[str, str] | None = None) 
     item = sim.tenant.drive_items.get(entry[0])
     if item is None or "file" not in item:
         raise SimError(404, "itemNotFound", "The item no longer exists.")
-    data = blobs.read(sim, item["_blob"])
-    if state.corrupt_next > 0 and data:
-        state.corrupt_next -= 1
-        data = bytes([data[0] ^ 0xFF]) + data[1:]
+    ref = item["_blob"]
     mime = str(item["file"].get("mimeType", "application/octet-stream"))
-    total = len(data)
+    total = blobs.size(ref)
     base = {"Accept-Ranges": "bytes", "ETag": f'"{{{item["id"]}}},{item.get("_version", 1)}"'}
     match = _RANGE.match((headers or {}).get("range", "").strip())
     if match is None or (not match.group(1) and not match.group(2)):
-        return SimResponse(status=200, raw=data, content_type=mime, headers=base)
+        return SimResponse(
+            status=200, raw=_served(state, blobs.read(sim, ref)), content_type=mime, headers=base
+        )
     first, last = match.group(1), match.group(2)
     if first:
         start = int(first)
@@ -106,7 +105,15 @@ def download(sim: Simulator, token: str, headers: dict[str, str] | None = None) 
         )
     return SimResponse(
         status=206,
-        raw=data[start : end + 1],
+        raw=_served(state, blobs.read_range(sim, ref, start, end)),
         content_type=mime,
         headers={**base, "Content-Range": f"bytes {start}-{end}/{total}"},
     )
+
+
+def _served(state: Downloads, data: bytes) -> bytes:
+    """Return what a download serves: the bytes, or one wrong byte if a fault was asked for."""
+    if state.corrupt_next > 0 and data:
+        state.corrupt_next -= 1
+        return bytes([data[0] ^ 0xFF]) + data[1:]
+    return data
