@@ -26,7 +26,7 @@ groups are named by id, userPrincipalName (users) or mailNickname (groups); addr
                 "attachments"?: [ATTACHMENT]}
     files:     {"group" | "user", "path": "Folder/Sub/name.ext" (a trailing "/" makes a
                 folder), "contentBase64" | "size": bytes, "seed"?: int}; "size" + "seed"
-                generate the content (SHAKE-256 of the seed, so large files need no JSON);
+                generate the content (`blobs.pattern_bytes`), so large files need no JSON;
                 a user needs a SharePoint licence (their OneDrive)
     conversations: {"group", "topic", "posts": [{"from", "body", "bodyType"?,
                 "receivedDateTime"?, "attachments"?: [ATTACHMENT]}]}: one thread each
