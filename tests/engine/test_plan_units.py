@@ -128,6 +128,21 @@ def test_tap_rule_needs_a_usable_pass_and_a_valid_row(inventory) -> None:
     )
 
 
+def test_a_disabled_accounts_pass_counts_while_its_lifetime_lasts(inventory) -> None:
+    # A disabled account's pass reads isUsable: false; the plan re-enables the account, so the
+    # pass handed over must not be replaced (replacing it deletes the old one).
+    kit = _kit(inventory)
+    observed = _observed_complete(kit)
+    upn = kit.users[0].upn
+    observed.users[upn].account_enabled = False
+    observed.taps[upn] = [ObservedTap("t", False, NOW.isoformat(), 480)]
+    assert tap_is_present(observed, upn, _creds(kit), NOW) == (True, "")
+    later = NOW + timedelta(hours=9)
+    assert tap_is_present(observed, upn, _creds(kit, hours=24), later)[0] is False
+    observed.users[upn].account_enabled = True
+    assert tap_is_present(observed, upn, _creds(kit), NOW)[0] is False
+
+
 def test_plan_json_counts_by_kind_and_action(inventory) -> None:
     kit = _kit(inventory)
     empty = Observed(sku=None, users={}, strays=[], group=None)

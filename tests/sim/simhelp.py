@@ -54,3 +54,22 @@ def error_code(resp: httpx.Response) -> str:
     assert set(error) >= {"code", "message", "innerError"}, body
     assert error["innerError"]["request-id"] == resp.headers["request-id"]
     return str(error["code"])
+
+
+def plain_user(es: Any, client: httpx.Client, local: str, **extra: Any) -> dict[str, Any]:
+    """Create `local@<the simulator's first verified domain>`, unlicensed."""
+    body = user_body(local, usageLocation="FR", **extra)
+    body["userPrincipalName"] = f"{local}@{es.state()['verifiedDomains'][0]}"
+    resp = client.post("users", json=body)
+    assert resp.status_code == 201, resp.text
+    user: dict[str, Any] = resp.json()
+    return user
+
+
+def licensed_user(es: Any, client: httpx.Client, local: str, **extra: Any) -> dict[str, Any]:
+    """Create `local@<the simulator's domain>` with the tenant's SKU (mailbox, OneDrive)."""
+    user = plain_user(es, client, local, **extra)
+    sku = es.state()["subscribedSkus"][0]["skuId"]
+    lic = {"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}
+    assert client.post(f"users/{user['id']}/assignLicense", json=lic).status_code == 200
+    return user

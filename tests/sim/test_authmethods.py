@@ -222,3 +222,55 @@ def test_methods_lists_password_tap_and_phone(http: httpx.Client, user: dict[str
         "#microsoft.graph.phoneAuthenticationMethod",
         TAP_TYPE,
     ]
+
+
+# ---------------------------------------------------------------- day-2 rules
+
+
+def test_a_disabled_account_cannot_use_its_pass(http: httpx.Client, user: dict[str, Any]) -> None:
+    tap = http.post(taps_url(user), json={"lifetimeInMinutes": 60}).json()
+    assert tap["isUsable"] is True
+    assert http.patch(f"users/{user['id']}", json={"accountEnabled": False}).status_code == 204
+    disabled = http.get(f"{taps_url(user)}/{tap['id']}").json()
+    assert disabled["isUsable"] is False
+    assert disabled["methodUsabilityReason"] == "DisabledByPolicy"
+    assert http.patch(f"users/{user['id']}", json={"accountEnabled": True}).status_code == 204
+    assert http.get(f"{taps_url(user)}/{tap['id']}").json()["isUsable"] is True
+
+
+def test_deleting_a_pass_leaves_none(http: httpx.Client, user: dict[str, Any]) -> None:
+    first = http.post(taps_url(user), json={}).json()
+    second = http.post(taps_url(user), json={}).json()
+    assert [t["id"] for t in http.get(taps_url(user)).json()["value"]] == [second["id"]]
+    assert http.get(f"{taps_url(user)}/{first['id']}").status_code == 404  # replaced: deleted
+    assert http.delete(f"{taps_url(user)}/{second['id']}").status_code == 204
+    assert http.get(taps_url(user)).json()["value"] == []
+
+
+def test_phone_type_cannot_be_changed_by_patch(http: httpx.Client, user: dict[str, Any]) -> None:
+    http.post(phones_url(user), json={"phoneNumber": "+33 612345678", "phoneType": "mobile"})
+    moved = http.patch(f"{phones_url(user)}/{MOBILE_ID}",
+                       json={"phoneNumber": "+33 612345678", "phoneType": "office"})
+    assert moved.status_code == 400
+    assert http.get(f"{phones_url(user)}/{MOBILE_ID}").json()["phoneType"] == "mobile"
+    same = http.patch(f"{phones_url(user)}/{MOBILE_ID}",
+                      json={"phoneNumber": "+33 698765432", "phoneType": "mobile"})
+    assert same.status_code == 204  # the documented example sends the unchanged type
+    # The documented way: add the new type, then delete the old one.
+    assert http.post(phones_url(user), json={"phoneNumber": "+33 491000000",
+                                             "phoneType": "office"}).status_code == 201
+    assert http.delete(f"{phones_url(user)}/{MOBILE_ID}").status_code == 204
+    assert [p["phoneType"] for p in http.get(phones_url(user)).json()["value"]] == ["office"]
+
+
+def test_the_default_mfa_method_cannot_be_deleted(
+    es: EmbeddedSimulator, http: httpx.Client, user: dict[str, Any]
+) -> None:
+    es.seed({"phoneMethods": [{"user": user["id"], "phoneNumber": "+33 612345678",
+                               "phoneType": "mobile", "isDefault": True},
+                              {"user": user["id"], "phoneNumber": "+33 491000000",
+                               "phoneType": "office"}]})
+    refused = http.delete(f"{phones_url(user)}/{MOBILE_ID}")
+    assert refused.status_code == 400 and "default" in refused.json()["error"]["message"]
+    assert http.delete(f"{phones_url(user)}/{OFFICE_ID}").status_code == 204
+    assert http.get(f"{phones_url(user)}/{MOBILE_ID}").status_code == 200

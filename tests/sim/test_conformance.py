@@ -1,10 +1,12 @@
-"""Replay the Graph reference's own examples (../shared/graph-examples.json) on the simulator.
+"""Replay the Graph reference's own examples (every `data/graph-examples*.json`) on the simulator.
 
 For each supported example: create what it refers to, send the request (placeholders replaced
 by real ids), and check the status code and that every property of the documented response
 exists in ours with the same JSON type (recursively; first element of arrays; null matches any
 type, as Graph returns null for unset properties). Examples we do not replay are listed in
-SKIPPED with the reason; a test checks every example is in exactly one of the two lists.
+SKIPPED with the reason; a test checks every example is in exactly one of the two lists, and
+every examples file has its lists (`data/graph-examples-workloads.json`: `conformance_workloads`).
+Documented response headers (Location, Content-Range, Preference-Applied, ...) must be sent too.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import conformance_workloads as workloads
 import pytest
 from simhelp import DOMAIN, create_group, create_user
 
 # A copy of ../shared/graph-examples.json (Microsoft Graph reference examples as collected in
 # waldekmastykarz/graph-mocks, MIT), kept beside the test so a fresh clone can run it.
-EXAMPLES_FILE = Path(__file__).parent / "data" / "graph-examples.json"
+DATA = Path(__file__).parent / "data"
+EXAMPLES_FILE = DATA / "graph-examples.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(EXAMPLES_FILE.read_text())["examples"]
+FILES = sorted(p.name for p in DATA.glob("graph-examples*.json"))
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 JSON = {"Content-Type": "application/json"}
 
@@ -371,16 +376,45 @@ def ctx(sim) -> Any:
         yield Ctx(sim, c, owner, member, third, group, sku)
 
 
-def test_every_example_is_either_supported_or_skipped_with_a_reason():
-    assert not set(SUPPORTED) & set(SKIPPED)
-    assert set(SUPPORTED) | set(SKIPPED) == set(range(len(EXAMPLES)))
-    assert len(SUPPORTED) >= 50
+REGISTRY: dict[str, tuple[dict[int, Build], dict[int, str], dict[int, set[str]]]] = {
+    "graph-examples.json": (SUPPORTED, SKIPPED, IGNORED_KEYS),
+    "graph-examples-workloads.json": (
+        workloads.SUPPORTED,
+        workloads.SKIPPED,
+        workloads.IGNORED_KEYS,
+    ),
+}
+CASES = [(name, i) for name in FILES for i in sorted(REGISTRY.get(name, ({}, {}, {}))[0])]
 
 
-@pytest.mark.parametrize("index", sorted(SUPPORTED))
-def test_example(ctx, index):
-    example = EXAMPLES[index]
-    method, url, body, headers = SUPPORTED[index](ctx)
+def _examples(name: str) -> list[dict[str, Any]]:
+    examples: list[dict[str, Any]] = json.loads((DATA / name).read_text())["examples"]
+    return examples
+
+
+def test_every_examples_file_is_replayed():
+    assert set(FILES) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_example_is_either_supported_or_skipped_with_a_reason(name):
+    supported, skipped, _ = REGISTRY[name]
+    assert not set(supported) & set(skipped)
+    assert set(supported) | set(skipped) == set(range(len(_examples(name))))
+    assert all(reason.strip() for reason in skipped.values())
+    assert len(supported) >= 40
+
+
+def test_workload_examples_name_their_source_page():
+    for example in _examples("graph-examples-workloads.json"):
+        assert example["source"].startswith("api-reference/v1.0/api/"), example
+
+
+@pytest.mark.parametrize(("name", "index"), CASES)
+def test_example(ctx, name, index):
+    supported, _, ignored_keys = REGISTRY[name]
+    example = _examples(name)[index]
+    method, url, body, headers = supported[index](ctx)
     assert method == example["request"]["method"]
     documented = example["response"]
     if body is not None:
@@ -389,7 +423,11 @@ def test_example(ctx, index):
         method, url, content=None if body is None else json.dumps(body), headers=headers
     )
     assert resp.status_code == documented["statusCode"], f"{method} {url}: {resp.text}"
-    assert resp.headers.get("request-id")
+    if "/_sim/download/" not in url:
+        assert resp.headers.get("request-id")
+    for header in documented.get("headers") or []:
+        if header["name"].lower() not in ("content-type", "content-length"):
+            assert header["name"] in resp.headers, f"{method} {url}: no {header['name']} header"
     expected = documented.get("body")
     if isinstance(expected, str):
         try:
@@ -400,5 +438,5 @@ def test_example(ctx, index):
     if expected is None:
         return
     actual = resp.json()
-    problems = mismatches(expected, actual, "$", IGNORED_KEYS.get(index, set()))
+    problems = mismatches(expected, actual, "$", ignored_keys.get(index, set()))
     assert not problems, f"example {index} {method} {url}:\n" + "\n".join(problems)

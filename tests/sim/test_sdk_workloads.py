@@ -142,7 +142,12 @@ def test_sdk_teams(sim: Any, graph_client_factory: Callable[..., Any]) -> None:
         )
         post_group = await new_group(client, "crise-post", owner.id)
         posted = await client.teams.post(
-            Team(additional_data={"group@odata.bind": f"{GRAPH}/groups('{post_group.id}')"})
+            Team(
+                additional_data={
+                    "template@odata.bind": f"{GRAPH}/teamsTemplates('standard')",
+                    "group@odata.bind": f"{GRAPH}/groups('{post_group.id}')",
+                }
+            )
         )
         ops = [o for o in sim.state()["operations"] if o["targetResourceId"] == post_group.id]
         op_builder = client.teams.by_team_id(post_group.id).operations

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from crisiskit.plan.desired import DesiredKit
-from crisiskit.plan.observe import Observed
+from crisiskit.plan.observe import Observed, ObservedTap
 
 Kind = Literal[
     "user",
@@ -118,11 +118,26 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _lasts(tap: ObservedTap, now: datetime) -> bool:
+    start = _parse_time(tap.start)
+    if start is None or tap.lifetime_minutes is None:
+        return False
+    return start + timedelta(minutes=int(tap.lifetime_minutes)) > now
+
+
 def tap_is_present(
     observed: Observed, upn: str, credentials: dict[str, CredentialState], now: datetime
 ) -> tuple[bool, str]:
-    """Tell whether a usable pass exists AND its secret is in the credentials file, still valid."""
-    taps = [t for t in observed.taps.get(upn, []) if t.usable]
+    """Tell whether a usable pass exists AND its secret is in the credentials file, still valid.
+
+    A disabled account's pass reads `isUsable: false` until the account is enabled again; the
+    plan re-enables it, so such a pass counts as usable while its lifetime lasts.
+    """
+    user = observed.users.get(upn)
+    disabled = user is not None and not user.account_enabled
+    taps = [
+        t for t in observed.taps.get(upn, []) if t.usable or (disabled and _lasts(t, now))
+    ]
     row = credentials.get(upn)
     if not taps:
         return False, "issue" if row is None else "reissue (no usable pass in the tenant)"

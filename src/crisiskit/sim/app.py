@@ -77,7 +77,10 @@ class SimApp:
         path: str = scope["path"]
         body = await _read_body(receive)
         if path.startswith("/_sim/download/") and scope["method"] == "GET":
-            await self._respond(send, self._download(path[len("/_sim/download/") :]))
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            await self._respond(send, self._download(path[len("/_sim/download/") :], headers))
             return
         if path.startswith("/_sim/") or path == "/_sim":
             status, payload = control.handle(self, scope["method"], path, body)
@@ -110,15 +113,15 @@ class SimApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _download(self, token: str) -> SimResponse:
-        """Serve a drive item's pre-authenticated download URL (no Authorization needed)."""
-        from crisiskit.sim import drive
+    def _download(self, token: str, headers: dict[str, str]) -> SimResponse:
+        """Serve a drive item's pre-authenticated download URL (no Authorization, `Range`)."""
+        from crisiskit.sim import downloads
 
         sim = self.sim
         request_id = sim.new_request_id()
         with sim.lock:
             try:
-                resp = drive.download(sim, token)
+                resp = downloads.download(sim, token, headers)
             except SimError as err:
                 resp = sim.error_response(err, request_id, request_id)
         resp.headers["request-id"] = request_id

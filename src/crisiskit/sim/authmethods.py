@@ -4,8 +4,11 @@ A Temporary Access Pass's secret is returned once, in the create response; every
 gives `temporaryAccessPass: null` (the secret stays in `_secret`, exposed only by
 `GET /_sim/state` so tests can prove it never leaks). A user holds one pass: a new one replaces
 the old. The tenant's policy switch (`tenant.tap_policy_enabled`) can refuse passes altogether.
+A disabled account (`accountEnabled: false`) cannot use its pass (`isUsable: false`).
 Phone methods have fixed, documented ids per type, one per type, `mobile` before
-`alternateMobile`. Methods are stored under `"{userId}/{methodId}"` with `_userId` and `_kind`.
+`alternateMobile`; the type cannot be changed by PATCH; the user's default MFA method
+(`_isDefault`, set by seeding: Graph v1.0 cannot set it) cannot be deleted. Methods are
+stored under `"{userId}/{methodId}"` with `_userId` and `_kind`.
 """
 
 from __future__ import annotations
@@ -114,7 +117,10 @@ def tap_view(sim: Simulator, method: dict[str, Any]) -> dict[str, Any]:
     now = sim.now()
     start = float(method["_start"])
     end = start + 60 * float(method["lifetimeInMinutes"])
-    if not sim.tenant.tap_policy_enabled:
+    user = sim.tenant.users.get(str(method.get("_userId")))
+    if not sim.tenant.tap_policy_enabled or (user is not None and not user.get("accountEnabled")):
+        # A disabled account cannot sign in with its pass; the reference lists no reason for
+        # that case, so the simulator reports the administrative block as DisabledByPolicy.
         usable, reason = False, "DisabledByPolicy"
     elif now < start:
         usable, reason = False, "NotYetValid"
@@ -292,22 +298,21 @@ def get_phone(sim: Simulator, req: SimRequest, user_id: str, method_id: str) -> 
 
 
 def update_phone(sim: Simulator, req: SimRequest, user_id: str, method_id: str) -> SimResponse:
-    """Change a phone method's number or type (`PATCH .../phoneMethods/{id}`) → 204."""
+    """Change a phone method's number (`PATCH .../phoneMethods/{id}`) → 204.
+
+    The type cannot be changed (phoneauthenticationmethod-update.md): add a method of the new
+    type, then delete the old one. Sending the current type is accepted.
+    """
     user = _user(sim, user_id)
     method = _find(sim, user["id"], method_id, "phone")
     body = req.body if isinstance(req.body, dict) else {}
     number = _check_phone(body["phoneNumber"]) if "phoneNumber" in body else method["phoneNumber"]
-    phone_type = _check_type(body["phoneType"]) if "phoneType" in body else method["phoneType"]
-    if phone_type != method["phoneType"]:
-        taken = {m["phoneType"] for m in _methods(sim, user["id"], "phone")}
-        if phone_type in taken:
-            raise bad_request(
-                f"A phone method of type '{phone_type}' already exists for this user."
-            )
-        del sim.tenant.auth_methods[_key(user["id"], method["id"])]
-        method["id"] = PHONE_IDS[phone_type]
-        sim.tenant.auth_methods[_key(user["id"], method["id"])] = method
-    method.update(phoneNumber=number, phoneType=phone_type, smsSignInState=_sms_state(phone_type))
+    if "phoneType" in body and _check_type(body["phoneType"]) != method["phoneType"]:
+        raise bad_request(
+            "The phoneType of a phone method cannot be changed; add a phone method of the new "
+            "type, then delete this one."
+        )
+    method.update(phoneNumber=number)
     return no_content()
 
 
@@ -318,6 +323,12 @@ def delete_phone(sim: Simulator, req: SimRequest, user_id: str, method_id: str) 
     types = {m["phoneType"] for m in _methods(sim, user["id"], "phone")}
     if method["phoneType"] == "mobile" and "alternateMobile" in types:
         raise bad_request("Delete the alternateMobile phone before the mobile phone.")
+    if method.get("_isDefault"):
+        # phoneauthenticationmethod-delete.md: the user's default MFA method cannot be deleted.
+        raise bad_request(
+            "This phone number is the user's default multifactor authentication method and "
+            "cannot be deleted; the user must choose another default method first."
+        )
     del sim.tenant.auth_methods[_key(user["id"], method["id"])]
     return no_content()
 

@@ -1,14 +1,51 @@
 """The simulator's control API under `/_sim/`, for tests, exercises and operators.
 
-    GET  /_sim/state      every object, Graph JSON plus the links needed to check it
+    GET  /_sim/state      every object, Graph JSON plus the links needed to check it (file and
+                          attachment bytes are left out: sizes and hashes are there)
     GET  /_sim/requests   the ordered request log ($batch sub-requests have "via": "$batch")
     POST /_sim/reset      back to the tenant as it was at start; log, clock, rng, profile too
     GET  /_sim/profile    the current knobs
     PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool}
-    POST /_sim/seed       {"users", "groups", "messages", "files"} added to the tenant
+    POST /_sim/seed       objects added to the tenant (schema below)
     POST /_sim/clock      {"advance": seconds}: age every object (replication, mailbox, site)
+    POST /_sim/downloads  {"corruptNext": n}: the next n file downloads serve one wrong byte
 
 Never under `/v1.0`: Graph clients cannot reach it by accident.
+
+Seed schema (`POST /_sim/seed`, `EmbeddedSimulator.seed`): a JSON object with any of these
+keys, each a list, applied in this order; the answer lists the ids created per key. Users and
+groups are named by id, userPrincipalName (users) or mailNickname (groups); addresses are
+`addr` or `Name <addr>`; times are ISO 8601 (UTC unless they carry an offset; default now).
+
+    users:     partial POST /users bodies (userPrincipalName required; defaults filled in)
+    groups:    partial POST /groups bodies + "members"/"owners": [UPN or id]
+    messages:  {"user", "folder"?: "inbox" | "sentitems" | "deleteditems" | ... |
+                "inbox/Child/Grandchild" (child folders created), "subject", "from"
+                (required but in sentitems/drafts/outbox), "to"?: [...], "cc"?: [...],
+                "body", "bodyType"?: "text" | "html", "receivedDateTime"?, "isRead"?,
+                "attachments"?: [ATTACHMENT]}
+    files:     {"group" | "user", "path": "Folder/Sub/name.ext" (a trailing "/" makes a
+                folder), "contentBase64" | "size": bytes, "seed"?: int}; "size" + "seed"
+                generate the content (`blobs.pattern_bytes`), so large files need no JSON;
+                a user needs a SharePoint licence (their OneDrive)
+    conversations: {"group", "topic", "posts": [{"from", "body", "bodyType"?,
+                "receivedDateTime"?, "attachments"?: [ATTACHMENT]}]}: one thread each
+    events:    {"user" | "group", "subject", "start", "end"?, "timeZone"?: Windows or IANA name
+                the naive start/end are in (default UTC), "calendar"?: name (users; created),
+                "body"?, "bodyType"?, "location"?, "isAllDay"?, "organizer"?, "attendees"?}
+    contacts:  {"user", "displayName" | "givenName"/"surname", "emailAddresses"?: [...],
+                "businessPhones"?, "homePhones"?, "mobilePhone"?, "companyName"?, ...}
+    channelMessages: {"team": group of a team, "channel"?: display name or id (General),
+                "from": user, "body", "bodyType"?: "html" | "text", "subject"?,
+                "createdDateTime"?, "replies"?: [{"from", "body", "bodyType"?,
+                "createdDateTime"?}]}
+    phoneMethods: {"user", "phoneNumber", "phoneType", "isDefault"?: true marks it the user's
+                default MFA method (which cannot then be deleted)}
+
+    ATTACHMENT: {"name", "contentType"?, "contentBase64" | "size" + "seed", "isInline"?}
+
+Mailboxes, drives and group mailboxes need not be provisioned yet: what is seeded appears
+when they are (their delays are not skipped).
 """
 
 from __future__ import annotations
@@ -18,6 +55,7 @@ import json
 import random
 from typing import TYPE_CHECKING, Any
 
+from crisiskit.sim import blobs, downloads
 from crisiskit.sim.profiles import Profile
 from crisiskit.sim.router import SimError, strip_internal
 
@@ -59,13 +97,43 @@ def state(sim: Simulator) -> dict[str, Any]:
             ],
             "teams": [strip_internal(x) for x in t.teams.values()],
             "channels": [_with(c, teamId=c.get("_teamId")) for c in t.channels.values()],
-            "drives": [_with(d, groupId=d.get("_groupId")) for d in t.drives.values()],
+            "drives": [
+                _with(d, groupId=d.get("_groupId"), userId=d.get("_userId"))
+                for d in t.drives.values()
+            ],
             "driveItems": [
-                _with(i, groupId=i.get("_groupId"), driveId=i.get("_driveId"), path=i.get("_path"))
+                _with(
+                    i,
+                    groupId=i.get("_groupId"),
+                    userId=i.get("_userId"),
+                    driveId=i.get("_driveId"),
+                    path=i.get("_path"),
+                    size=blobs.size(i.get("_blob")),
+                )
                 for i in t.drive_items.values()
             ],
             "authenticationMethods": methods,
             "messages": [_with(m, userId=m.get("_userId")) for m in t.messages.values()],
+            "mailFolders": [_with(f, userId=f.get("_userId")) for f in t.mail_folders.values()],
+            "attachments": [
+                _with(a, ownerId=a.get("_ownerId"), parentId=a.get("_parentId"))
+                for a in t.attachments.values()
+            ],
+            "threads": [_with(x, groupId=x.get("_groupId")) for x in t.threads.values()],
+            "posts": [
+                _with(p, groupId=p.get("_groupId"), threadId=p.get("_threadId"))
+                for p in t.posts.values()
+            ],
+            "calendars": [_with(c, ownerId=c.get("_ownerId")) for c in t.calendars.values()],
+            "events": [
+                _with(e, ownerId=e.get("_ownerId"), calendarId=e.get("_calendarId"))
+                for e in t.events.values()
+            ],
+            "contacts": [_with(c, userId=c.get("_userId")) for c in t.contacts.values()],
+            "channelMessages": [
+                _with(m, teamId=m.get("_teamId"), channelId=m.get("_channelId"))
+                for m in t.chat_messages.values()
+            ],
             "deletedItems": [
                 _with(d, **{"@odata.type": f"#microsoft.graph.{d.get('_kind', 'user')}"})
                 for d in t.deleted.values()
@@ -91,7 +159,16 @@ def reset(app: SimApp) -> None:
         sim.rng.setstate(sim.initial_rng_state)
         sim.profile = copy.deepcopy(sim.initial_profile)
         app.buckets.reset()
+        blobs.store(sim).prune(referenced_blobs(sim))
         sim.save()
+
+
+def referenced_blobs(sim: Simulator) -> set[str]:
+    """Return the content digests the tenant still refers to."""
+    t = sim.tenant
+    refs = [i.get("_blob") for i in t.drive_items.values()]
+    refs += [a.get("_blob") for a in t.attachments.values()]
+    return {str(r["sha256"]) for r in refs if r and "sha256" in r}
 
 
 def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
@@ -161,6 +238,13 @@ def handle(app: SimApp, method: str, path: str, raw: bytes) -> tuple[int, Any]:
             with sim.lock:
                 sim.advance(float(body["advance"]))
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}
+        if route == "/_sim/downloads" and method == "POST":
+            count = body.get("corruptNext") if isinstance(body, dict) else None
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError('expected {"corruptNext": n} with n >= 0')
+            with sim.lock:
+                downloads.downloads(sim).corrupt_next = count
+            return 200, {"corruptNext": count}
         if route == "/_sim/clock" and method == "GET":
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}
     except (ValueError, TypeError, KeyError) as exc:

@@ -44,10 +44,24 @@ def not_found(what: str) -> SimError:
 
 def build_router() -> Router:
     """Build the router with every endpoint family, in the agreed order (first match wins)."""
-    from crisiskit.sim import authmethods, directory, drive, groups, mail, teams
+    from crisiskit.sim import (
+        authmethods,
+        calendars,
+        channelmessages,
+        contacts,
+        conversations,
+        directory,
+        drive,
+        groups,
+        mail,
+        mailfolders,
+        teammembers,
+        teams,
+    )
 
     router = Router()
-    for family in (directory, groups, teams, drive, authmethods, mail):
+    workloads = (mailfolders, conversations, calendars, contacts, channelmessages, teammembers)
+    for family in (directory, groups, teams, drive, authmethods, mail, *workloads):
         family.register(router)
     return router
 

@@ -15,8 +15,6 @@ they are as valid and as old as real pre-existing objects.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import importlib
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -233,16 +231,18 @@ def add_decoys(sim: Simulator, domain: str, onmicrosoft: str) -> None:
 
 
 def apply_seed(sim: Simulator, payload: Any) -> dict[str, Any]:
-    """Add the users, groups, messages and files of a `POST /_sim/seed` payload.
+    """Add the objects of a `POST /_sim/seed` payload (schema: `crisiskit.sim.control`).
 
     Returns the ids created, per kind. Raises ValueError naming the first bad entry.
     """
+    workloads: Any = importlib.import_module("crisiskit.sim.seedworkloads")
+    kinds = ("users", "groups", *workloads.KINDS)
     if not isinstance(payload, dict):
-        raise ValueError("expected a JSON object with users, groups, messages, files")
-    unknown = set(payload) - {"users", "groups", "messages", "files"}
+        raise ValueError(f"expected a JSON object with any of: {', '.join(kinds)}")
+    unknown = set(payload) - set(kinds)
     if unknown:
-        raise ValueError(f"unknown seed keys: {sorted(unknown)}")
-    created: dict[str, list[str]] = {"users": [], "groups": [], "messages": [], "files": []}
+        raise ValueError(f"unknown seed keys: {sorted(unknown)}; known: {', '.join(kinds)}")
+    created: dict[str, list[str]] = {kind: [] for kind in kinds if kind in payload}
     for i, spec in enumerate(payload.get("users") or []):
         try:
             created["users"].append(create_user(sim, spec, age_s=0.0)["id"])
@@ -253,38 +253,7 @@ def apply_seed(sim: Simulator, payload: Any) -> dict[str, Any]:
             created["groups"].append(create_group(sim, spec, age_s=0.0)["id"])
         except (ValueError, SimError) as exc:
             raise ValueError(f"groups[{i}]: {exc}") from None
-    messages = payload.get("messages") or []
-    if messages:
-        mail: Any = importlib.import_module("crisiskit.sim.mail")
-        for i, spec in enumerate(messages):
-            if not isinstance(spec, dict) or not spec.get("user"):
-                raise ValueError(f"messages[{i}]: a message needs a user (UPN or id)")
-            try:
-                user = sim.get_user(str(spec["user"]))
-                message = mail.seed_message(
-                    sim,
-                    user["id"],
-                    subject=str(spec.get("subject", "")),
-                    sender=str(spec.get("from", "")),
-                    body=str(spec.get("body", "")),
-                    received=spec.get("receivedDateTime"),
-                )
-            except SimError as exc:
-                raise ValueError(f"messages[{i}]: {exc.message}") from None
-            created["messages"].append(message["id"])
-    files = payload.get("files") or []
-    if files:
-        drive: Any = importlib.import_module("crisiskit.sim.drive")
-        for i, spec in enumerate(files):
-            if not isinstance(spec, dict) or not spec.get("group") or not spec.get("path"):
-                raise ValueError(f"files[{i}]: a file needs group, path and contentBase64")
-            try:
-                content = base64.b64decode(str(spec.get("contentBase64", "")), validate=True)
-            except binascii.Error:
-                raise ValueError(f"files[{i}]: contentBase64 is not valid base64") from None
-            try:
-                item = drive.seed_file(sim, str(spec["group"]), str(spec["path"]), content)
-            except SimError as exc:
-                raise ValueError(f"files[{i}]: {exc.message}") from None
-            created["files"].append(item["id"])
+    for kind in workloads.KINDS:
+        if kind in payload:
+            created[kind] = workloads.apply(sim, kind, payload[kind])
     return created

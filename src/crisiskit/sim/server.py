@@ -285,9 +285,13 @@ class EmbeddedSimulator:
         self._call("POST", "/_sim/reset")
 
     def seed(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Add users, groups, messages, files (`POST /_sim/seed`)."""
+        """Add objects (`POST /_sim/seed`; schema in `crisiskit.sim.control`); return their ids."""
         result: dict[str, Any] = self._call("POST", "/_sim/seed", payload)
         return result
+
+    def corrupt_downloads(self, count: int) -> None:
+        """Serve the next `count` file downloads with one wrong byte (`POST /_sim/downloads`)."""
+        self._call("POST", "/_sim/downloads", {"corruptNext": count})
 
     def advance(self, seconds: float) -> None:
         """Move the simulated clock forward (`POST /_sim/clock`)."""

@@ -1,7 +1,7 @@
 """Simulated Microsoft Teams: a team on a Microsoft 365 group, its async creation, its channels.
 
-Two documented ways to create a team from a group: `PUT /groups/{id}/team` (201, synchronous)
-and `POST /teams` with `group@odata.bind` (202, a teamsAsyncOperation to poll). A team is stored
+A team is created by `PUT /groups/{id}/team` (201, synchronous) or `POST /teams` (202, a
+teamsAsyncOperation to poll; from a group or from scratch, see `teamcreate.py`). A team is stored
 under its group's id (`tenant.teams[group_id]`) with `_readyAt`, the moment its creation
 operation succeeds (`profile.team_op_s` after the request); until then `GET /teams/{id}` is 404.
 Creating a team on a group younger than `profile.replication_lag_s` fails with 404, as the
@@ -10,9 +10,7 @@ reference warns for groups less than 15 minutes old; a group without owner fails
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from crisiskit.sim import odata
 from crisiskit.sim.groups import bad_request, group_for
@@ -25,38 +23,19 @@ from crisiskit.sim.router import (
     no_content,
     strip_internal,
 )
+from crisiskit.sim.teamcreate import (
+    DEFAULT_SETTINGS,
+    check_channel_name,
+    check_group_can_host_team,
+    get_operation,
+    new_channel,
+    new_team,
+    post_team,
+    team_not_found,
+)
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
-
-DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
-    "memberSettings": {
-        "allowCreateUpdateChannels": True,
-        "allowCreatePrivateChannels": True,
-        "allowDeleteChannels": True,
-        "allowAddRemoveApps": True,
-        "allowCreateUpdateRemoveTabs": True,
-        "allowCreateUpdateRemoveConnectors": True,
-    },
-    "guestSettings": {"allowCreateUpdateChannels": False, "allowDeleteChannels": False},
-    "messagingSettings": {
-        "allowUserEditMessages": True,
-        "allowUserDeleteMessages": True,
-        "allowOwnerDeleteMessages": True,
-        "allowTeamMentions": True,
-        "allowChannelMentions": True,
-    },
-    "funSettings": {
-        "allowGiphy": True,
-        "giphyContentRating": "moderate",
-        "allowStickersAndMemes": True,
-        "allowCustomMemes": True,
-    },
-    "discoverySettings": {"showInTeamsSearchAndSuggestions": True},
-}
-# Channel names: ≤ 50 characters, none of these, not starting with `_` or `.`, no final `.`.
-CHANNEL_FORBIDDEN = set("~#%&*{}+/\\:<>?|'\"")
-GROUP_BIND = re.compile(r"/groups(?:/|\(')([0-9A-Za-z-]+)", re.IGNORECASE)
 
 
 def register(router: Router) -> None:
@@ -76,14 +55,6 @@ def register(router: Router) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def team_not_found(team_id: str) -> SimError:
-    return SimError(404, "NotFound", f"No team found with Group Id {team_id}")
-
-
-def _thread_id(sim: Simulator) -> str:
-    return f"19:{sim.rng.getrandbits(128):032x}@thread.tacv2"
 
 
 def _team_view(sim: Simulator, team: dict[str, Any]) -> dict[str, Any]:
@@ -110,91 +81,14 @@ def live_team(sim: Simulator, team_id: str) -> dict[str, Any]:
     return team
 
 
-def _check_group_can_host_team(sim: Simulator, group_id: str) -> dict[str, Any]:
-    group = sim.tenant.groups.get(group_id)
-    if group is None:
-        raise SimError(404, "NotFound", f"Group {group_id} not found.")
-    age = sim.now() - float(group.get("_createdAt", 0.0))
-    if age < sim.profile.replication_lag_s:
-        # Documented: a group younger than 15 minutes may not be replicated to Teams yet.
-        raise SimError(
-            404,
-            "NotFound",
-            "Failed to execute Templates backend request CreateTeamFromGroupWithTemplateRequest. "
-            f"Group {group_id} is not found; it may not be replicated yet.",
-        )
-    if "Unified" not in group.get("groupTypes", []):
-        raise bad_request("A team can only be created on a Microsoft 365 group.", "BadRequest")
-    if not group.get("_owners"):
-        raise bad_request(f"Team owner not found for group {group_id}.", "BadRequest")
-    if group_id in sim.tenant.teams:
-        raise SimError(409, "Conflict", "Team already exists.")
-    return group
-
-
-def _new_team(
-    sim: Simulator, group: dict[str, Any], body: dict[str, Any], ready_at: float
-) -> dict[str, Any]:
-    now = sim.now()
-    thread = _thread_id(sim)
-    settings = {k: dict(v) for k, v in DEFAULT_SETTINGS.items()}
-    for key, value in body.items():
-        if key in settings and isinstance(value, dict):
-            settings[key].update(value)
-    team: dict[str, Any] = {
-        "id": group["id"],
-        "createdDateTime": sim.iso(now),
-        "displayName": group["displayName"],
-        "description": group.get("description"),
-        "internalId": thread,
-        "classification": None,
-        "specialization": "none",
-        "visibility": str(group.get("visibility") or "public").lower(),
-        "webUrl": (
-            f"https://teams.microsoft.com/l/team/{quote(thread, safe='')}/conversations"
-            f"?groupId={group['id']}&tenantId={sim.tenant.tenant_id}"
-        ),
-        "isArchived": False,
-        "isMembershipLimitedToOwners": False,
-        "tenantId": sim.tenant.tenant_id,
-        **settings,
-        "_readyAt": ready_at,
-    }
-    sim.tenant.teams[group["id"]] = team
-    general = {
-        "id": thread,
-        "createdDateTime": sim.iso(now),
-        "displayName": "General",
-        "description": group.get("description"),
-        "isFavoriteByDefault": None,
-        "email": "",
-        "tenantId": sim.tenant.tenant_id,
-        "webUrl": _channel_url(sim, thread, "General", group["id"]),
-        "membershipType": "standard",
-        "isArchived": False,
-        "_teamId": group["id"],
-    }
-    sim.tenant.channels[thread] = general
-    if "Team" not in group["resourceProvisioningOptions"]:
-        group["resourceProvisioningOptions"].append("Team")
-    return team
-
-
-def _channel_url(sim: Simulator, thread: str, name: str, group_id: str) -> str:
-    return (
-        f"https://teams.microsoft.com/l/channel/{quote(thread, safe='')}/{quote(name)}"
-        f"?groupId={group_id}&tenantId={sim.tenant.tenant_id}"
-    )
-
-
 # ---------------------------------------------------------------- team handlers
 
 
 def put_team(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     """Create the team of a group synchronously (`PUT /groups/{id}/team`) → 201."""
-    group = _check_group_can_host_team(sim, sim.get_group(group_id)["id"])
+    group = check_group_can_host_team(sim, sim.get_group(group_id)["id"])
     body = req.body if isinstance(req.body, dict) else {}
-    team = _new_team(sim, group, body, ready_at=sim.now())
+    team = new_team(sim, group, body, ready_at=sim.now())
     return json_response(
         201,
         {"@odata.context": f"{req.base_url}/$metadata#teams/$entity", **_team_view(sim, team)},
@@ -205,62 +99,6 @@ def get_group_team(sim: Simulator, req: SimRequest, group_id: str) -> SimRespons
     """Read a group's team (`GET /groups/{id}/team`)."""
     group = group_for(sim, group_id)
     return _team_response(sim, req, live_team(sim, group["id"]))
-
-
-def post_team(sim: Simulator, req: SimRequest) -> SimResponse:
-    """Create a team from a group asynchronously (`POST /teams`) → 202 + operation Location."""
-    body = req.body if isinstance(req.body, dict) else {}
-    bind = body.get("group@odata.bind")
-    if not isinstance(bind, str):
-        raise bad_request(
-            "Creating a team requires 'group@odata.bind' in this simulator (team from an "
-            "existing group).",
-            "BadRequest",
-        )
-    m = GROUP_BIND.search(bind)
-    if m is None:
-        raise bad_request("Invalid URL format specified in @odata.bind for group.", "BadRequest")
-    group = _check_group_can_host_team(sim, m.group(1))
-    now = sim.now()
-    op_s = sim.profile.team_op_s
-    team = _new_team(sim, group, body, ready_at=now + op_s)
-    op_id = sim.new_id()
-    sim.tenant.operations[op_id] = {
-        "id": op_id,
-        "operationType": "createTeam",
-        "createdDateTime": sim.iso(now),
-        "attemptsCount": 1,
-        "targetResourceId": team["id"],
-        "targetResourceLocation": f"/teams('{team['id']}')",
-        "error": None,
-        "_startedAt": now,
-        "_readyAt": now + op_s,
-    }
-    headers = {
-        "Location": f"/teams('{team['id']}')/operations('{op_id}')",
-        "Content-Location": f"/teams('{team['id']}')",
-    }
-    return SimResponse(status=202, headers=headers, raw=b"", content_type="application/json")
-
-
-def get_operation(sim: Simulator, req: SimRequest, team_id: str, operation_id: str) -> SimResponse:
-    """Poll a teamsAsyncOperation: notStarted → inProgress → succeeded over `team_op_s`."""
-    op = sim.tenant.operations.get(operation_id)
-    if op is None or op["targetResourceId"].lower() != team_id.lower():
-        raise SimError(404, "NotFound", f"Operation {operation_id} not found.")
-    now = sim.now()
-    started, ready = op["_startedAt"], op["_readyAt"]
-    if now >= ready:
-        status, last = "succeeded", ready
-    elif now < started + (ready - started) / 3:
-        status, last = "notStarted", started
-    else:
-        status, last = "inProgress", now
-    view = strip_internal(op)
-    view.update(status=status, lastActionDateTime=sim.iso(last))
-    body = {"@odata.context": f"{req.base_url}/$metadata#teams('{team_id}')/operations/$entity"}
-    body.update(view)
-    return json_response(200, body)
 
 
 def _team_response(sim: Simulator, req: SimRequest, team: dict[str, Any]) -> SimResponse:
@@ -318,57 +156,22 @@ def update_team(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
 # ---------------------------------------------------------------- channel handlers
 
 
-def _check_channel_name(sim: Simulator, team_id: str, name: Any, exclude: str | None) -> str:
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name) > 50
-        or any(c in CHANNEL_FORBIDDEN for c in name)
-        or name.startswith(("_", "."))
-        or name.endswith(".")
-    ):
-        raise bad_request(f"Channel name '{name}' is invalid.", "BadRequest")
-    for cid, channel in sim.tenant.channels.items():
-        if (
-            cid != exclude
-            and channel.get("_teamId") == team_id
-            and str(channel["displayName"]).lower() == name.lower()
-        ):
-            raise bad_request(
-                "Channel name already existed, please use other name.", "NameAlreadyExists"
-            )
-    return name
-
-
 def create_channel(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
     """Create a channel (`POST /teams/{id}/channels`) → 201; names are unique per team."""
     team = live_team(sim, team_id)
     body = req.body if isinstance(req.body, dict) else {}
-    name = _check_channel_name(sim, team["id"], body.get("displayName"), None)
+    name = check_channel_name(sim, team["id"], body.get("displayName"), None)
     membership = body.get("membershipType", "standard")
     if membership not in ("standard", "private", "shared"):
         raise bad_request(f"Invalid membershipType '{membership}'.", "BadRequest")
-    thread = _thread_id(sim)
-    channel = {
-        "id": thread,
-        "createdDateTime": sim.iso(),
-        "displayName": name,
-        "description": body.get("description"),
-        "isFavoriteByDefault": body.get("isFavoriteByDefault"),
-        "email": "",
-        "tenantId": sim.tenant.tenant_id,
-        "webUrl": _channel_url(sim, thread, name, team["id"]),
-        "membershipType": membership,
-        "isArchived": False,
-        "_teamId": team["id"],
-    }
-    sim.tenant.channels[thread] = channel
-    sim.touch(thread)
+    channel = new_channel(
+        sim, team["id"], name, body.get("description"), membership, body.get("isFavoriteByDefault")
+    )
     ctx = f"{req.base_url}/$metadata#teams('{team['id']}')/channels/$entity"
     return json_response(201, {"@odata.context": ctx, **strip_internal(channel)})
 
 
-def _channel(sim: Simulator, team_id: str, channel_id: str) -> dict[str, Any]:
+def channel_of(sim: Simulator, team_id: str, channel_id: str) -> dict[str, Any]:
     team = live_team(sim, team_id)
     channel = sim.tenant.channels.get(channel_id)
     if channel is None or channel.get("_teamId") != team["id"]:
@@ -394,7 +197,7 @@ def list_channels(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
 
 def get_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: str) -> SimResponse:
     """Read a channel (`GET /teams/{id}/channels/{cid}`)."""
-    view = strip_internal(_channel(sim, team_id, channel_id))
+    view = strip_internal(channel_of(sim, team_id, channel_id))
     select = req.query.get("$select")
     if select:
         view = odata.apply_select(view, select)
@@ -404,12 +207,12 @@ def get_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: str) 
 
 def update_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: str) -> SimResponse:
     """Update a channel's name or description (`PATCH /teams/{id}/channels/{cid}`) → 204."""
-    channel = _channel(sim, team_id, channel_id)
+    channel = channel_of(sim, team_id, channel_id)
     body = req.body if isinstance(req.body, dict) else {}
     if "displayName" in body:
         if channel["displayName"] == "General":
             raise bad_request("The General channel cannot be renamed.", "BadRequest")
-        channel["displayName"] = _check_channel_name(
+        channel["displayName"] = check_channel_name(
             sim, channel["_teamId"], body["displayName"], channel_id
         )
     if "description" in body:
@@ -419,8 +222,12 @@ def update_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: st
 
 def delete_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: str) -> SimResponse:
     """Delete a channel (`DELETE /teams/{id}/channels/{cid}`) → 204; General cannot go."""
-    channel = _channel(sim, team_id, channel_id)
+    channel = channel_of(sim, team_id, channel_id)
     if channel["displayName"] == "General":
         raise bad_request("The General channel cannot be deleted.", "BadRequest")
     del sim.tenant.channels[channel_id]
+    t = sim.tenant  # its messages go with it
+    t.chat_messages = {
+        k: m for k, m in t.chat_messages.items() if m.get("_channelId") != channel_id
+    }
     return no_content()

@@ -29,11 +29,22 @@ class Tenant:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_teamId"
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # teamsAsyncOperation
     drives: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_groupId"
-    # "_driveId", "_parentId", "_path", "_content"
+    # "_driveId", "_parentId", "_path", "_groupId" | "_userId", "_blob" (content reference)
     drive_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "_userId", "_kind", "_secret"
     auth_methods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_userId", "_mime"
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_userId", "_text"
+    # Workload data (teardown, day-2, exercises); bytes live in blobs.py, referenced by "_blob".
+    mail_folders: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_userId", "_parentId"
+    # "_ownerId" (user or group), "_parentId" (message or post), "_blob"
+    attachments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_groupId"
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_groupId", "_threadId"
+    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_ownerId"
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_ownerId", "_calendarId"
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_userId"
+    # "_teamId", "_channelId", "_replyToId" (None for a top-level message)
+    chat_messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_kind": user|group
     # object id -> epoch seconds of last write
     written_at: dict[str, float] = field(default_factory=dict)
