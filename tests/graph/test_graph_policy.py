@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from graph_scripted import Reply, Seen, drive, graph_error, ok
 
+from crisiskit.clock import ManualClock
 from crisiskit.graph import RetryPolicy, encode_body
 from crisiskit.graph.policy import AdaptiveLimiter, parse_retry_after
 from crisiskit.secrets import Secret
@@ -50,25 +51,25 @@ def test_encode_body_reveals_secrets_only_in_the_bytes() -> None:
 
 
 def test_limiter_halves_after_a_429_and_grows_back_after_calm() -> None:
-    now = [100.0]
-    limiter = AdaptiveLimiter(8, cooldown_s=10.0, clock=lambda: now[0])
+    clock = ManualClock(monotonic=100.0)
+    limiter = AdaptiveLimiter(8, cooldown_s=10.0, clock=clock)
     limiter.throttled(2.0)
     assert limiter.limit == 4 and limiter.pause_until == 102.0
     limiter.throttled(1.0)  # sent before the pause: no second halving, pause not shortened
     assert limiter.limit == 4 and limiter.pause_until == 102.0
-    now[0] = 101.0
+    clock.advance(1.0)  # t = 101
     limiter.throttled(3.0)
     assert limiter.limit == 4 and limiter.pause_until == 104.0
-    now[0] = 104.0
+    clock.advance(3.0)  # t = 104
     limiter.throttled(1.0)  # a 429 after the pause: the client is still too fast
     assert limiter.limit == 2 and limiter.pause_until == 105.0
     limiter.succeeded()
     assert limiter.limit == 2  # not calm yet
-    now[0] = 115.0
+    clock.advance(11.0)  # t = 115
     limiter.succeeded()
     limiter.succeeded()
     assert limiter.limit == 3  # one step per cooldown
-    now[0] = 125.5
+    clock.advance(10.5)  # t = 125.5
     limiter.succeeded()
     assert limiter.limit == 4
 

@@ -1,8 +1,8 @@
-"""The local state store: runs, steps, created-object journal, device loans, audit chain.
+"""The embedded `StateStore`, the default: one SQLite file, `$CRISISKIT_HOME/state.db`.
 
-One SQLite file, `$CRISISKIT_HOME/state.db`, in WAL mode. Every write method is one
-transaction committed before it returns (or part of an explicit `transaction()` block), so a
-process killed at any instant leaves whole rows or none.
+Runs, steps, the created-object journal, device loans and the audit chain, in WAL mode.
+Every write method is one transaction committed before it returns (or part of an explicit
+`transaction()` block), so a process killed at any instant leaves whole rows or none.
 """
 
 from __future__ import annotations
@@ -13,13 +13,20 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-from crisiskit.errors import OperationFailed, PreconditionFailed
+from crisiskit.state.api import (
+    DeviceKind,
+    Loan,
+    LoanConflict,
+    ObjectRecord,
+    Run,
+    StateError,
+    StepRecord,
+)
 from crisiskit.state.audit import (
     GENESIS_HASH,
     AuditEntry,
@@ -34,79 +41,6 @@ from crisiskit.state.migrations import Migration, migrate
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
 ANCHOR_MIN_HEX = 16
-
-DeviceKind = Literal["laptop", "phone"]
-
-
-class StateError(OperationFailed):
-    """The state database cannot be opened or used."""
-
-
-class LoanConflict(PreconditionFailed):
-    """An asset is already lent to someone else."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One invocation of a command that changes or inspects a commune's kit."""
-
-    id: int
-    commune: str
-    playbook: str | None
-    kind: str
-    operator: str
-    pid: int | None
-    started_at: str
-    finished_at: str | None
-    outcome: str | None
-    summary: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of a run, as journaled."""
-
-    id: int
-    run_id: int
-    seq: int
-    phase: str
-    kind: str
-    key: str
-    action: str
-    status: str
-    graph_id: str | None
-    detail: str | None
-    at: str
-
-
-@dataclass(frozen=True)
-class ObjectRecord:
-    """The Graph id of an object crisiskit created, by commune, kind and natural key."""
-
-    commune: str
-    kind: str
-    natural_key: str
-    graph_id: str
-    run_id: int | None
-    created_at: str
-
-
-@dataclass(frozen=True)
-class Loan:
-    """A device lent to an account of a commune (open while `returned_at` is None)."""
-
-    id: int
-    commune: str
-    device_kind: str
-    asset_tag: str
-    upn: str
-    run_id: int | None
-    loaned_at: str
-    returned_at: str | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.returned_at is None
 
 
 def _now_iso(clock: Callable[[], datetime]) -> str:
@@ -126,8 +60,8 @@ def _json_or_none(value: Mapping[str, Any] | None, where: str) -> str | None:
         raise ValueError(f"{where} is not JSON-serialisable: {exc}") from None
 
 
-class Store:
-    """Read and write crisiskit's local state (see the module docstring)."""
+class SQLiteStore:
+    """Read and write crisiskit's local state in SQLite (see the module docstring)."""
 
     def __init__(
         self,
@@ -154,7 +88,7 @@ class Store:
         clock: Callable[[], datetime] | None = None,
         migrations: list[Migration] | None = None,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-    ) -> Store:
+    ) -> SQLiteStore:
         """Open (creating if needed) `home/state.db` and apply pending migrations.
 
         A write waits up to `busy_timeout_ms` for another process's write to finish.
@@ -201,7 +135,7 @@ class Store:
         with self._mutex:
             self._conn.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SQLiteStore:
         return self
 
     def __exit__(
@@ -339,14 +273,14 @@ class Store:
                 raise StateError(f"no run {run_id} in the state database") from None
         return int(seq)
 
-    def steps(self, run_id: int) -> list[Step]:
+    def steps(self, run_id: int) -> list[StepRecord]:
         """Return the steps of a run in order."""
         rows = self._conn.execute(
             "SELECT id, run_id, seq, phase, kind, key, action, status, graph_id, detail, at"
             " FROM steps WHERE run_id = ? ORDER BY seq",
             (run_id,),
         )
-        return [Step(*row) for row in rows]
+        return [StepRecord(*row) for row in rows]
 
     # ---------------------------------------------------------------- created-object journal
 
@@ -642,3 +576,7 @@ def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
         details = {"_unreadable": details_json}
     return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
                       details, prev, h)
+
+
+# The embedded default backend, under the name the commands open it by.
+Store = SQLiteStore
