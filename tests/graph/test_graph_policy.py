@@ -114,3 +114,37 @@ def test_one_429_slows_the_whole_client(serve: Any) -> None:
     assert max(s.in_flight for s in after) <= 4  # and concurrency was halved
     assert limit == 4 and graph.stats.throttled == 1 and graph.stats.peak_in_flight == 8
     assert max(s.in_flight for s in server.requests) == 8  # the default bound
+
+
+def test_retry_waits_and_throttling_pauses_run_on_the_clients_clock(serve: Any) -> None:
+    """A 429 asking for 30 s, then a 503 with a 20 s backoff: 50 s on the clock, none real."""
+    import time
+
+    answers = [
+        graph_error(429, "TooManyRequests", "slow down", **{"Retry-After": "30"}),
+        graph_error(503, "serviceNotAvailable", "busy"),
+        ok({"id": "u1"}),
+    ]
+    server = serve(lambda seen: answers.pop(0))
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=5, deadline_s=600.0, base_delay_s=20.0, max_delay_s=20.0)
+    started = time.monotonic()
+    resp, graph = drive(server, lambda g: g.request("GET", "/users/u1"), clock=clock,
+                        policy=policy)
+    assert resp.status == 200 and len(server.requests) == 3
+    assert 30.0 + 10.0 <= clock.slept <= 30.0 + 20.0  # Retry-After, then a jittered backoff
+    assert graph.stats.throttled == 1 and graph.stats.retries == 2
+    assert time.monotonic() - started < 5.0
+
+
+def test_limiter_deadline_is_measured_on_its_clock() -> None:
+    async def scenario() -> tuple[bool, float]:
+        clock = ManualClock()
+        limiter = AdaptiveLimiter(1, clock=clock)
+        assert await limiter.acquire(clock.monotonic() + 60)
+        # Full, and nobody releases: the 45 s deadline passes on the clock, not for real.
+        got = await limiter.acquire(clock.monotonic() + 45)
+        return got, clock.slept
+
+    got, slept = asyncio.run(scenario())
+    assert got is False and 45.0 <= slept < 46.0

@@ -55,7 +55,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or SYSTEM.now())).total_seconds()
     if seconds != seconds or seconds <= 0:  # NaN or not positive
         return None
     return seconds
