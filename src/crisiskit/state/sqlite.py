@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from crisiskit.state import sqlite_audit as audit_rows
 from crisiskit.state.api import (
     DeviceKind,
     Loan,
@@ -27,20 +28,12 @@ from crisiskit.state.api import (
     StateError,
     StepRecord,
 )
-from crisiskit.state.audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    canonical_json,
-    ensure_no_secret,
-    entry_hash,
-    verify_chain,
-)
+from crisiskit.state.audit import AuditEntry, canonical_json, ensure_no_secret, verify_chain
 from crisiskit.state.lock import commune_lock
 from crisiskit.state.migrations import Migration, migrate
 
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
-ANCHOR_MIN_HEX = 16
 
 
 def _now_iso(clock: Callable[[], datetime]) -> str:
@@ -421,7 +414,7 @@ class SQLiteStore:
         row = self._conn.execute(f"{_LOAN_SELECT} WHERE id = ?", (loan_id,)).fetchone()
         return Loan(*row) if row else None
 
-    # ---------------------------------------------------------------- audit
+    # ---------------------------------------------------------------- audit (sqlite_audit.py)
 
     def audit_append(
         self,
@@ -452,62 +445,21 @@ class SQLiteStore:
                 raise TypeError(f"audit {name} must be a string, not {type(value).__name__}")
         details_json = _json_or_none(details, "audit details")
         assert details_json is not None
-        # Hash what verification will read back, not the caller's objects (tuples, etc.).
-        details = json.loads(details_json)
         with self.transaction():
-            head = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            # Continue from the head, not from MAX(seq): entries deleted at the end stay a gap.
-            seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-            at = self.now()
-            digest = entry_hash(
-                seq=seq,
-                at=at,
-                operator=operator,
-                commune=commune,
-                action=action,
-                target=target,
-                outcome=outcome,
-                request_id=request_id,
-                details=details,
-                prev_hash=prev_hash,
+            return audit_rows.append(
+                self._conn, self.now(), operator, commune, action, target, outcome,
+                request_id, details_json,
             )
-            self._conn.execute(
-                "INSERT INTO audit (seq, at, operator, commune, action, target, outcome,"
-                " request_id, details_json, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, at, operator, commune, action, target, outcome, request_id,
-                 details_json, prev_hash, digest),
-            )
-            self._conn.execute(
-                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                (seq, digest),
-            )
-        return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
-                          details, prev_hash, digest)
 
     def audit_entries(
         self, commune: str | None = None, *, limit: int | None = None
     ) -> list[AuditEntry]:
         """Return audit entries in chain order; with `limit`, only the last `limit` of them."""
-        sql = f"{_AUDIT_SELECT}"
-        args: list[Any] = []
-        if commune is not None:
-            sql += " WHERE commune = ?"
-            args.append(commune)
-        if limit is not None:
-            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
-            args.append(limit)
-        else:
-            sql += " ORDER BY seq"
-        return [_audit_entry(row) for row in self._conn.execute(sql, args)]
+        return audit_rows.entries(self._conn, commune, limit)
 
     def audit_count(self, commune: str | None = None) -> int:
         """Return the number of entries in the audit log, optionally of one commune."""
-        if commune is None:
-            return int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
-        sql = "SELECT COUNT(*) FROM audit WHERE commune = ?"
-        return int(self._conn.execute(sql, (commune,)).fetchone()[0])
+        return audit_rows.count(self._conn, commune)
 
     def audit_head(self) -> tuple[int, str] | None:
         """Return (seq, hash) of the last audit entry, or None if the log is empty.
@@ -515,8 +467,7 @@ class SQLiteStore:
         Written down outside this machine (the handover sheet prints it), it lets
         `audit_verify(anchors=...)` detect even a chain rewritten from end to end.
         """
-        row = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+        return audit_rows.head(self._conn)
 
     def audit_verify(self, anchors: Iterable[tuple[int, str]] = ()) -> list[str]:
         """Check the whole audit chain; return the problems found (empty means intact).
@@ -530,23 +481,12 @@ class SQLiteStore:
             if not self._depth:
                 self._conn.execute("BEGIN")
             try:
-                rows = self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq").fetchall()
-                head = self.audit_head()
+                rows = audit_rows.all_rows(self._conn)
+                head = audit_rows.head(self._conn)
             finally:
                 if not self._depth:
                     self._conn.execute("COMMIT")
-        problems = verify_chain(rows, head)
-        hashes = {int(row[0]): str(row[-1]) for row in rows}
-        for seq, expected in anchors:
-            prefix = "".join(expected.split()).lower()
-            if len(prefix) < ANCHOR_MIN_HEX or len(prefix) > 64:
-                raise ValueError(f"anchor {seq}: give 16 to 64 hex digits of the hash")
-            found = hashes.get(seq)
-            if found is None:
-                problems.append(f"anchor {seq}: no such entry (deleted)")
-            elif not found.startswith(prefix):
-                problems.append(f"anchor {seq}: hash differs from the one recorded (rewritten)")
-        return problems
+        return verify_chain(rows, head) + audit_rows.check_anchors(rows, anchors)
 
 
 _RUN_SELECT = (
@@ -556,26 +496,10 @@ _RUN_SELECT = (
 _LOAN_SELECT = (
     "SELECT id, commune, device_kind, asset_tag, upn, run_id, loaned_at, returned_at FROM loans"
 )
-_AUDIT_SELECT = (
-    "SELECT seq, at, operator, commune, action, target, outcome, request_id, details_json,"
-    " prev_hash, hash FROM audit"
-)
-
-
 def _run(row: tuple[Any, ...]) -> Run:
     run_id, commune, playbook, kind, operator, pid, started, finished, outcome, summary = row
     return Run(run_id, commune, playbook, kind, operator, pid, started, finished, outcome,
                json.loads(summary) if summary else None)
-
-
-def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
-    seq, at, operator, commune, action, target, outcome, request_id, details_json, prev, h = row
-    try:
-        details = json.loads(details_json)
-    except ValueError:
-        details = {"_unreadable": details_json}
-    return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
-                      details, prev, h)
 
 
 # The embedded default backend, under the name the commands open it by.
