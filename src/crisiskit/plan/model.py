@@ -77,6 +77,7 @@ class Step:
     graph_id: str | None = None
     phase: str = ""
     id: str = ""
+    refs: tuple[Ref, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -85,6 +86,7 @@ class Step:
             object.__setattr__(self, "id", f"{self.kind}:{self.key}")
         if not self.phase:
             object.__setattr__(self, "phase", self.kind)
+        object.__setattr__(self, "refs", tuple(refs(self.payload)))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,8 +167,8 @@ def resolve(value: Any, values: Mapping[str, Mapping[str, Any]]) -> Any:
 
 def soft_dependencies(step: Step) -> set[str]:
     """Return the dependencies the step can do without: only optional refs point at them."""
-    optional = {r.step for r in refs(step.payload) if r.optional}
-    required = {r.step for r in refs(step.payload) if not r.optional}
+    optional = {r.step for r in step.refs if r.optional}
+    required = {r.step for r in step.refs if not r.optional}
     return optional - required
 
 
@@ -245,7 +247,7 @@ class Plan:
             unknown = [d for d in s.depends_on if d not in known]
             if unknown:
                 raise PlanError(f"step {s.id} depends on unknown steps: {', '.join(unknown)}")
-            missing = [r.step for r in refs(s.payload) if r.step not in s.depends_on]
+            missing = [r.step for r in s.refs if r.step not in s.depends_on]
             if missing:
                 raise PlanError(f"step {s.id} refers to steps it does not depend on: {missing}")
         state: dict[str, int] = {}
