@@ -223,6 +223,13 @@ class ActivationProgress:
              if self.drive_ready or present["drive"] else "drive not ready"),
         ]
         self.drive_ready = False
+        # When this run waits for every account's mailbox, the phase ends with the last one;
+        # otherwise some readiness comes from observation and is only complete at the end.
+        waited = sum(
+            len(getattr(s.payload, "mailboxes", ()))
+            for s in plan.steps if s.kind == "licence" and s.action == "create"
+        )
+        self.mailboxes_early = bool(kit.users) and waited == len(kit.users)
         self.phases = []
         for name, kinds, shown, summary in specs:
             if not shown:
@@ -257,11 +264,16 @@ class ActivationProgress:
             return
         if event.status == "ready":
             self.ready.add(event.key)
-            for phase in self.phases:
-                if phase.name == "mailboxes" and phase.bar is not None:
-                    phase.bar.advance(1)
         else:
             self.pending.add(event.key)
+        for phase in self.phases:
+            if phase.name != "mailboxes" or phase.finished:
+                continue
+            assert phase.bar is not None
+            if event.status == "ready":
+                phase.bar.advance(1)
+            if self.mailboxes_early and len(self.ready | self.pending) >= phase.total:
+                self._finish(phase)
 
     def close(self, outcome: Outcome | None) -> None:
         """Finish the phases still open (mailboxes last: they are only known at the end)."""
