@@ -1,6 +1,6 @@
 """The one run lifecycle of every operation that changes a commune's kit.
 
-    async with hold_lock(ctx):                      one run per commune at a time
+    async with ctx.lock.hold(commune):              one run per commune at a time
         ... observe, plan, check, confirm ...
         refuse(ctx, kind, reasons, message)         audit `<kind>.refused`, raise (exit 3)
         async with recorded(ctx, kind) as run:      runs left unfinished are marked
@@ -58,11 +58,6 @@ class NoLock:
     @asynccontextmanager
     async def hold(self, commune: str) -> AsyncIterator[None]:
         yield
-
-
-def hold_lock(ctx: Context) -> AbstractAsyncContextManager[None]:
-    """Hold the commune's lock (raise LockHeld, exit 3, if another run has it)."""
-    return ctx.lock.hold(ctx.commune)
 
 
 def refuse(ctx: Context, kind: str, reasons: list[str], message: str) -> NoReturn:

@@ -4,7 +4,7 @@
     Graph.request / get_all / batch / send / scope / aclose, Graph.stats, Graph.on_write
     GraphResponse, Request, BatchItem, GraphStats, RetryPolicy
     GraphError, AmbiguousWrite
-    crisiskit.graph.consistency: settle, look_up, confirm, confirm_gone
+    crisiskit.graph.consistency: settle, look_up, confirm, is_gone, ...
 
 Importing this package does not import msgraph, kiota nor azure: they load on first use.
 """

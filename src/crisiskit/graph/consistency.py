@@ -6,7 +6,8 @@
     look_up(...)                     find objects by natural key after an uncertain write;
                                      absent only after several consecutive empty reads
     confirm(...)                     N consecutive reads that agree, a few seconds apart
-    confirm_gone(...)                N consecutive 404s after a delete ("404 means gone")
+    is_gone(answer)                  a 404 after a delete means gone (confirmed by `confirm`
+                                     seeing it N times in a row)
 
 Replication lag is a property of the service, not of the documented waits a rehearsal may
 scale down: these rules are never scaled, only bounded by attempts and deadlines. Every wait
@@ -51,6 +52,11 @@ class Consistency:
 
 
 RULES = Consistency()
+
+
+def is_gone(answer: GraphResponse) -> bool:
+    """Tell whether a read of a deleted object says it is gone: a 404, nothing else."""
+    return answer.status == 404
 
 
 def is_consistency_failure(answer: GraphResponse) -> bool:
@@ -180,10 +186,3 @@ async def confirm(
             break
         await clock.sleep(rules.agree_spacing_s)
     return done
-
-
-async def confirm_gone(
-    graph: Graph, clock: Clock, reads: Mapping[K, Request], *, rules: Consistency = RULES
-) -> set[K]:
-    """Read deleted objects until each answers 404 `agree_reads` times in a row."""
-    return await confirm(graph, clock, reads, lambda _k, a: a.status == 404, rules=rules)

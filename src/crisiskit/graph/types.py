@@ -69,10 +69,6 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotent: bool | None = None
 
-    @property
-    def is_read(self) -> bool:
-        return self.method.upper() in ("GET", "HEAD", "OPTIONS")
-
 
 @dataclass(frozen=True)
 class BatchItem:

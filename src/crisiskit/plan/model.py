@@ -204,7 +204,6 @@ class Plan:
     commune: str
     steps: list[Step]
     playbook: str | None = None
-    _index: dict[str, Step] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -218,16 +217,6 @@ class Plan:
     def of(self, kind: str, *actions: str) -> list[Step]:
         """Return the steps of one kind, optionally only those with one of these actions."""
         return [s for s in self.steps if s.kind == kind and (not actions or s.action in actions)]
-
-    def get(self, step_id: str) -> Step:
-        """Return the step with this id."""
-        if len(self._index) != len(self.steps):
-            self._index = {s.id: s for s in self.steps}
-        return self._index[step_id]
-
-    def kinds(self) -> list[str]:
-        """Return the kinds of the plan in the order they first appear."""
-        return list(dict.fromkeys(s.kind for s in self.steps))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Count steps by kind (in plan order) then action."""

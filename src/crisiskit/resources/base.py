@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
+from crisiskit.graph.consistency import is_gone
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.model import Id, Ref, Step
 
@@ -200,8 +201,8 @@ class Resource:
 
 
 def gone(answer: GraphResponse, payload: Any) -> bool:
-    """Agree with "deleted": the read answers 404."""
-    return answer.status == 404
+    """Agree with "deleted": the read answers 404 (`crisiskit.graph.consistency.is_gone`)."""
+    return is_gone(answer)
 
 
 def q(value: str) -> str:
