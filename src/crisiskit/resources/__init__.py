@@ -4,6 +4,7 @@
 
 Adding a kind: write its module (payloads, read requests and parsing, `RESOURCE` with its
 verbs) and add one line below; the plan that uses it names the kind in its steps.
+`mailboxes` has no verbs of its own: readiness is the consistency rule of a licence.
 """
 
 from __future__ import annotations
