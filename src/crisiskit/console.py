@@ -17,7 +17,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -66,6 +66,9 @@ def _json_safe(document: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+if TYPE_CHECKING:
+    from crisiskit.plan.model import Plan
 
 # Tables written to a pipe or a log are read later, often in full: do not fold them at 80.
 PIPE_WIDTH = 160
@@ -205,3 +208,36 @@ def progress() -> Iterator[Any]:
             yield lambda name, total: Phase(name, total, bar)
     else:
         yield lambda name, total: Phase(name, total, None)
+
+
+# Columns every plan table shows; other actions (delete, disable...) get a column when used.
+PLAN_COLUMNS = ("create", "update", "present", "conflict")
+SYMBOL = {
+    "create": "+",
+    "update": "~",
+    "present": "=",
+    "conflict": "!",
+    "disable": "/",
+    "revoke": "x",
+    "delete": "-",
+    "purge": "#",
+    "export": ">",
+    "wait": ".",
+}
+
+
+def render_plan(plan: Plan, *, verbose: bool = False) -> None:
+    """Print any plan: counts by kind and action, then each step that does something."""
+    counts = plan.counts()
+    used = {a for by in counts.values() for a in by}
+    columns = [*PLAN_COLUMNS, *sorted(a for a in used if a not in PLAN_COLUMNS)]
+    rows = [(kind, *(by.get(a, 0) for a in columns)) for kind, by in counts.items()]
+    title = f"Plan for {plan.commune}"
+    if plan.playbook:
+        title += f" (playbook {plan.playbook})"
+    table(title, ("kind", *columns), rows)
+    for step in plan.steps:
+        if step.action == "present" and not verbose:
+            continue
+        detail = f"  ({step.detail})" if step.detail else ""
+        text(f"  {SYMBOL.get(step.action, '?')} {step.kind} {step.key}{detail}")

@@ -1,14 +1,25 @@
 """Exceptions raised by crisiskit's core, and the exit code each maps to.
 
     CrisisKitError                 exit 1 unless a subclass says otherwise
-    ├── InputError                 exit 2: invalid inventory, playbook, argument; no change
+    ├── InputError                 exit 2: invalid inventory, playbook, argument, environment
+    │                              value (CRISISKIT_*); nothing was changed
     ├── PreconditionFailed         exit 3: a check refused the operation before any write
-    │   └── LockHeld               another run holds the commune's lock
+    │   │                          (convention, devices, seats, conflicts; missing credentials)
+    │   ├── LockHeld               another run holds the commune's lock
+    │   └── LoanConflict           (crisiskit.state.api) a device is lent to someone else
     └── OperationFailed            exit 1: the operation started and could not finish
-        └── GraphError             (crisiskit.graph.errors) Microsoft Graph answered with an error
+        ├── GraphError             (crisiskit.graph.errors) Graph answered with an error, or
+        │   │                      not at all within the retry budget
+        │   └── AmbiguousWrite     a write whose outcome is unknown: look it up, never resend
+        ├── StateError             (crisiskit.state.api) the state store cannot be used
+        └── SchemaTooNew           (crisiskit.state.migrations) state written by a newer crisiskit
 
 The CLI catches CrisisKitError, prints its message to stderr and exits with `exit_code`.
 Messages never contain secrets: secrets are `crisiskit.secrets.Secret`, which masks itself.
+
+Not in the tree, on purpose: `crisiskit.plan.model.PlanError` (a ValueError: a plan with
+duplicate ids, unknown or circular dependencies, or a verb no resource declares) is a defect
+in the code that built the plan, refused before any request; it is never the operator's doing.
 """
 
 from __future__ import annotations

@@ -257,7 +257,7 @@ def test_a_refused_batch_answers_every_item(serve: Any) -> None:
     writes: list[tuple[str, str, int, str | None]] = []
     items = [BatchItem("a", "POST", "/users"), BatchItem("b", "GET", "/users/b")]
     results, _ = drive(server, lambda g: g.batch(items), on_write=lambda *a: writes.append(a))
-    assert {k: (r.status, r.error_code) for k, r in results.items()} == {
+    assert {k: (r.status, r.code) for k, r in results.items()} == {
         "a": (403, "Authorization_RequestDenied"),
         "b": (403, "Authorization_RequestDenied"),
     }
@@ -281,7 +281,7 @@ def test_a_dependent_of_an_ambiguous_write_is_not_resent_alone(serve: Any) -> No
     ]
     results, _ = drive(server, lambda g: g.batch(items))
     assert results["group"].ambiguous
-    assert results["team"].status == 424 and results["team"].error_code == "failedDependency"
+    assert results["team"].status == 424 and results["team"].code == "failedDependency"
     assert sent_ids(server.requests[1]) == ["read"]
 
 
@@ -298,5 +298,5 @@ def test_items_that_never_got_a_slot_come_back_unsent_at_the_deadline(serve: Any
     assert time.monotonic() - started < 1.5
     assert len(server.requests) == 1  # the second call never got a slot
     assert {r.status for r in results.values()} == {0}
-    codes = [r.error_code for r in results.values()]
+    codes = [r.code for r in results.values()]
     assert codes.count("deadlineExceeded") == 1 and len(results) == 21

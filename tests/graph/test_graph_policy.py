@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from graph_scripted import Reply, Seen, drive, graph_error, ok
 
+from crisiskit.clock import ManualClock
 from crisiskit.graph import RetryPolicy, encode_body
 from crisiskit.graph.policy import AdaptiveLimiter, parse_retry_after
 from crisiskit.secrets import Secret
@@ -50,25 +51,25 @@ def test_encode_body_reveals_secrets_only_in_the_bytes() -> None:
 
 
 def test_limiter_halves_after_a_429_and_grows_back_after_calm() -> None:
-    now = [100.0]
-    limiter = AdaptiveLimiter(8, cooldown_s=10.0, clock=lambda: now[0])
+    clock = ManualClock(monotonic=100.0)
+    limiter = AdaptiveLimiter(8, cooldown_s=10.0, clock=clock)
     limiter.throttled(2.0)
     assert limiter.limit == 4 and limiter.pause_until == 102.0
     limiter.throttled(1.0)  # sent before the pause: no second halving, pause not shortened
     assert limiter.limit == 4 and limiter.pause_until == 102.0
-    now[0] = 101.0
+    clock.advance(1.0)  # t = 101
     limiter.throttled(3.0)
     assert limiter.limit == 4 and limiter.pause_until == 104.0
-    now[0] = 104.0
+    clock.advance(3.0)  # t = 104
     limiter.throttled(1.0)  # a 429 after the pause: the client is still too fast
     assert limiter.limit == 2 and limiter.pause_until == 105.0
     limiter.succeeded()
     assert limiter.limit == 2  # not calm yet
-    now[0] = 115.0
+    clock.advance(11.0)  # t = 115
     limiter.succeeded()
     limiter.succeeded()
     assert limiter.limit == 3  # one step per cooldown
-    now[0] = 125.5
+    clock.advance(10.5)  # t = 125.5
     limiter.succeeded()
     assert limiter.limit == 4
 
@@ -113,3 +114,37 @@ def test_one_429_slows_the_whole_client(serve: Any) -> None:
     assert max(s.in_flight for s in after) <= 4  # and concurrency was halved
     assert limit == 4 and graph.stats.throttled == 1 and graph.stats.peak_in_flight == 8
     assert max(s.in_flight for s in server.requests) == 8  # the default bound
+
+
+def test_retry_waits_and_throttling_pauses_run_on_the_clients_clock(serve: Any) -> None:
+    """A 429 asking for 30 s, then a 503 with a 20 s backoff: 50 s on the clock, none real."""
+    import time
+
+    answers = [
+        graph_error(429, "TooManyRequests", "slow down", **{"Retry-After": "30"}),
+        graph_error(503, "serviceNotAvailable", "busy"),
+        ok({"id": "u1"}),
+    ]
+    server = serve(lambda seen: answers.pop(0))
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=5, deadline_s=600.0, base_delay_s=20.0, max_delay_s=20.0)
+    started = time.monotonic()
+    resp, graph = drive(server, lambda g: g.request("GET", "/users/u1"), clock=clock,
+                        policy=policy)
+    assert resp.status == 200 and len(server.requests) == 3
+    assert 30.0 + 10.0 <= clock.slept <= 30.0 + 20.0  # Retry-After, then a jittered backoff
+    assert graph.stats.throttled == 1 and graph.stats.retries == 2
+    assert time.monotonic() - started < 5.0
+
+
+def test_limiter_deadline_is_measured_on_its_clock() -> None:
+    async def scenario() -> tuple[bool, float]:
+        clock = ManualClock()
+        limiter = AdaptiveLimiter(1, clock=clock)
+        assert await limiter.acquire(clock.monotonic() + 60)
+        # Full, and nobody releases: the 45 s deadline passes on the clock, not for real.
+        got = await limiter.acquire(clock.monotonic() + 45)
+        return got, clock.slept
+
+    got, slept = asyncio.run(scenario())
+    assert got is False and 45.0 <= slept < 46.0

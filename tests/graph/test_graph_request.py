@@ -175,7 +175,7 @@ def test_graph_errors_carry_status_code_message_and_request_id(serve: Any) -> No
 def test_expected_statuses_are_returned_instead_of_raised(serve: Any) -> None:
     server = serve(lambda r: graph_error(404, "Request_ResourceNotFound", "gone"))
     resp, _ = drive(server, lambda g: g.request("GET", "/users/x", expect=(404,)))
-    assert resp.status == 404 and resp.error_code == "Request_ResourceNotFound"
+    assert resp.status == 404 and resp.code == "Request_ResourceNotFound"
     assert len(server.requests) == 1  # 404s are not retried here: the engine waits for consistency
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,53 +15,34 @@ from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import EXIT_FAILED, InputError
 
 if TYPE_CHECKING:
-    from crisiskit.engine.activation import ActivationReport
-    from crisiskit.plan.diff import Plan
+    from crisiskit.engine.report import ActivationReport
+    from crisiskit.plan.activation import ActivationPlan
 
 SANDBOX_HELP = (
     "Use the embedded Graph simulator (state under $CRISISKIT_HOME/sandbox/) instead of a "
     "tenant."
 )
-SYMBOL = {"create": "+", "update": "~", "present": "=", "conflict": "!"}
 
 
 def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
-    from crisiskit.engine.activation import load_setup
+    from crisiskit.engine.context import load_setup
 
     s = state(ctx)
     return load_setup(s.inventory_path, s.playbooks_dir, s.home, commune, playbook)
 
 
-def render_plan(plan: Plan, *, verbose: bool = False) -> None:
-    """Print the plan grouped by kind, with counts (deterministic; no secret in a plan)."""
-    counts = plan.counts()
-    rows = [
-        (
-            kind,
-            by.get("create", 0),
-            by.get("update", 0),
-            by.get("present", 0),
-            by.get("conflict", 0),
+def render_plan(activation: ActivationPlan, *, verbose: bool = False) -> None:
+    """Print the activation's plan, then what its pre-checks found (no secret in a plan)."""
+    console.render_plan(activation.plan, verbose=verbose)
+    for upn in activation.strays:
+        console.text(
+            f"  ? user {upn} (tagged for {activation.commune}, not in the roster: left alone)"
         )
-        for kind, by in counts.items()
-    ]
-    console.table(
-        f"Plan for {plan.commune} (playbook {plan.playbook})",
-        ("kind", "create", "update", "present", "conflict"),
-        rows,
-    )
-    for step in plan.steps:
-        if step.action == "present" and not verbose:
-            continue
-        detail = f"  ({step.detail})" if step.detail else ""
-        console.text(f"  {SYMBOL[step.action]} {step.kind} {step.key}{detail}")
-    for upn in plan.strays:
-        console.text(f"  ? user {upn} (tagged for {plan.commune}, not in the roster: left alone)")
-    for shortage in plan.shortages:
+    for shortage in activation.shortages:
         console.text(f"  ! devices: {shortage}")
-    if plan.empty:
+    if activation.empty:
         console.text("Nothing to do: the crisis kit is complete.")
-    for reason in plan.refusals:
+    for reason in activation.refusals:
         console.text(f"  ! activate would refuse: {reason}")
 
 
@@ -79,7 +61,7 @@ def plan_command(
 
     Example: crisiskit plan aubagne --sandbox
     """
-    from crisiskit.engine.activation import run_plan
+    from crisiskit.cli.wiring import run_plan
 
     plan = run_plan(_setup(ctx, commune, playbook), sandbox=sandbox)
     if state(ctx).json:
@@ -119,11 +101,12 @@ def activate_command(
 
     Example: crisiskit activate aubagne --sandbox --yes
     """
-    from crisiskit.engine.activation import failure_message, run_activate
+    from crisiskit.cli.wiring import run_activate
+    from crisiskit.engine.report import failure_message
 
     s = state(ctx)
     setup = _setup(ctx, commune, playbook)
-    setup.signer = signer_for(sign_with)
+    setup = dataclasses.replace(setup, signer=signer_for(sign_with))
     who = operator or os.environ.get("USER") or _login()
     interactive = console.is_terminal()
     if not (yes or dry_run) and not interactive:
@@ -131,11 +114,11 @@ def activate_command(
             "activate needs confirmation: pass --yes to run without a terminal (or --dry-run)"
         )
 
-    def show(plan: Plan) -> None:
+    def show(plan: ActivationPlan) -> None:
         if not s.json:
             render_plan(plan, verbose=s.verbose)
 
-    def confirm(plan: Plan) -> bool:
+    def confirm(plan: ActivationPlan) -> bool:
         if yes:
             return True
         return console.confirm(f"Apply this plan to {plan.commune}?")
@@ -184,7 +167,7 @@ class _LazyProgress:
 
 
 def _silent_phase(name: str, total: int) -> Any:
-    from crisiskit.engine.executor import quiet_phase
+    from crisiskit.engine.report import quiet_phase
 
     return quiet_phase(name, total)
 
@@ -259,7 +242,7 @@ def status_command(
 
     Example: crisiskit status aubagne --sandbox
     """
-    from crisiskit.engine.status import run_status
+    from crisiskit.cli.wiring import run_status
 
     s = state(ctx)
     statuses = run_status(

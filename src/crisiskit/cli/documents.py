@@ -6,6 +6,7 @@ Nothing here talks to Microsoft Graph. The PDF library (typst) and the signature
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -38,9 +39,10 @@ def signer_for(path: Path | None) -> Any | None:
     """Load the signer of --sign-with before any work (InputError: exit 2), or None."""
     if path is None:
         return None
-    from crisiskit.documents.sign import load_signer
+    from crisiskit.documents.sign import PASSWORD_ENV, load_signer
+    from crisiskit.secrets import Secret
 
-    return load_signer(path)
+    return load_signer(path, Secret(os.environ.get(PASSWORD_ENV, "")))
 
 
 def _report(st: AppState, document: Document, written: Any, what: str) -> None:

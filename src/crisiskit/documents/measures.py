@@ -124,8 +124,8 @@ def _isolated_tenant(ctx: MeasureContext) -> str:
 @measure(
     "tap",
     "Première connexion par code d'accès temporaire",
-    "crisiskit.resources.authmethods:create_tap",
-    "crisiskit.resources.directory:new_password",
+    "crisiskit.resources.taps:issue",
+    "crisiskit.resources.users:new_password",
     "crisiskit.playbooks:Tap",
 )
 def _temporary_access_pass(ctx: MeasureContext) -> str | None:
@@ -148,7 +148,7 @@ def _temporary_access_pass(ctx: MeasureContext) -> str | None:
 @measure(
     "mfa-telephone",
     "Authentification forte sur le téléphone prêté",
-    "crisiskit.resources.authmethods:create_phone",
+    "crisiskit.resources.phones:PhoneCreate",
     "crisiskit.playbooks:Playbook",
 )
 def _mfa_phone(ctx: MeasureContext) -> str | None:

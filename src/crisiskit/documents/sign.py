@@ -11,7 +11,6 @@ history). pyHanko and its certificate stack load only when a PDF is signed.
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,14 +66,12 @@ class PdfSigner:
         return bytes(out.getvalue())
 
 
-def load_signer(path: Path, password: Secret | None = None) -> PdfSigner:
-    """Load the PKCS#12 file `path` (password: argument, else $CRISISKIT_SIGN_PASSWORD).
+def load_signer(path: Path, password: Secret) -> PdfSigner:
+    """Load the PKCS#12 file `path` with its password (the CLI reads $CRISISKIT_SIGN_PASSWORD).
 
     InputError (exit 2) when the file is missing or unreadable, or the password is wrong.
     """
     path = Path(path)
-    if password is None:
-        password = Secret(os.environ.get(PASSWORD_ENV, ""))
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crisiskit.state import Store
+    from crisiskit.state.api import StateStore
 
 
 class Journal:
     """Record what one run does, for resumption, teardown and the audit trail."""
 
-    def __init__(self, store: Store, run_id: int, commune: str, operator: str) -> None:
+    def __init__(self, store: StateStore, run_id: int, commune: str, operator: str) -> None:
         self.store = store
         self.run_id = run_id
         self.commune = commune

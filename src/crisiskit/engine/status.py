@@ -1,25 +1,19 @@
-"""The state of a commune's crisis kit, read from the tenant and the local state (read-only)."""
+"""The state of a commune's crisis kit, read from the tenant and the local state (read-only).
+
+Observation probes every mailbox of the commune's accounts, so readiness is re-checked each
+time `status` runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crisiskit.engine.activation import (
-    Setup,
-    compute_kit,
-    connected,
-    credential_states,
-    endpoint,
-    load_setup,
-)
-from crisiskit.plan.desired import DesiredKit
-from crisiskit.plan.observe import Observed, observe
-from crisiskit.resources import mailbox
-from crisiskit.resources.base import send
+from crisiskit.engine.context import Context, desired
+from crisiskit.engine.handover import credential_states
+from crisiskit.plan.observe import observe
+from crisiskit.state.api import StateStore
 
 
 @dataclass
@@ -55,21 +49,31 @@ class KitStatus:
         }
 
 
-async def kit_status(graph: Any, setup: Setup, kit: DesiredKit, loans: list[Any]) -> KitStatus:
-    """Observe the kit and re-check every mailbox now."""
-    observed: Observed = await observe(graph, kit)
-    creds = credential_states(setup.credentials_path)
-    now = datetime.now(UTC)
-    ours = {upn: o for upn, o in observed.users.items() if o.tag == kit.commune_id}
-    probes = {upn: mailbox.probe(f"m{i}", o.id) for i, (upn, o) in enumerate(ours.items())}
-    answers = await send(graph, list(probes.values()))
+def communes_with_a_kit(store: StateStore, home: Path, commune_ids: list[str]) -> list[str]:
+    """Return the communes that have anything recorded: a run, an open loan, credentials."""
+    return [
+        cid
+        for cid in commune_ids
+        if store.runs(cid, limit=1)
+        or store.open_loans(cid)
+        or (home / "outputs" / cid / "credentials.csv").exists()
+    ]
+
+
+async def kit_status(ctx: Context) -> KitStatus:
+    """Observe the commune's kit now, mailboxes included."""
+    now = ctx.clock.now()
+    kit = desired(ctx.setup, ctx.store, now)
+    observed = await observe(ctx.graph, kit)
+    creds = credential_states(ctx.setup.credentials_path)
+    ours = {upn for upn, o in observed.users.items() if o.tag == kit.commune_id}
     accounts = []
     for u in kit.users:
         o = observed.users.get(u.upn)
         state = "absent" if o is None else ("present" if u.upn in ours else "not ours")
         mbox = "-"
-        if u.upn in probes:
-            mbox = "ready" if answers[probes[u.upn].id].status == 200 else "provisioning"
+        if u.upn in ours:
+            mbox = "ready" if observed.mailboxes.get(u.upn) else "provisioning"
         row = creds.get(u.upn)
         phones = observed.phones.get(u.upn, {})
         accounts.append(
@@ -97,47 +101,6 @@ async def kit_status(graph: Any, setup: Setup, kit: DesiredKit, loans: list[Any]
         loans=[
             {"kind": lo.device_kind, "asset_tag": lo.asset_tag, "upn": lo.upn,
              "since": lo.loaned_at}
-            for lo in loans
+            for lo in ctx.store.open_loans(kit.commune_id)
         ],
     )
-
-
-def run_status(
-    inventory_path: Path,
-    playbooks_dir: Path,
-    home: Path,
-    commune: str | None,
-    *,
-    sandbox: bool,
-) -> list[KitStatus]:
-    """Return the status of one commune, or of every commune that has anything recorded."""
-    from crisiskit.inventory import load_inventory
-    from crisiskit.state import Store
-
-    inventory = load_inventory(inventory_path)
-    with Store.open(home) as store:
-        if commune is not None:
-            ids = [inventory.commune(commune).id]
-        else:
-            ids = [
-                c.id
-                for c in inventory.communes
-                if store.runs(c.id, limit=1)
-                or store.open_loans(c.id)
-                or (home / "outputs" / c.id / "credentials.csv").exists()
-            ]
-        if not ids:
-            return []
-        setups = [load_setup(inventory_path, playbooks_dir, home, cid, None) for cid in ids]
-        kits = [compute_kit(s, store, datetime.now(UTC)) for s in setups]
-        loans = [store.open_loans(cid) for cid in ids]
-        with endpoint(setups[0], sandbox) as (base_url, token):
-
-            async def main() -> list[KitStatus]:
-                async with connected(setups[0], base_url, token) as graph:
-                    return [
-                        await kit_status(graph, s, k, lo)
-                        for s, k, lo in zip(setups, kits, loans, strict=True)
-                    ]
-
-            return asyncio.run(main())

@@ -9,13 +9,13 @@ so that commands that never talk to Graph do not pay for them.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from crisiskit.clock import SYSTEM, Clock
 from crisiskit.errors import InputError, PreconditionFailed
 from crisiskit.graph.client import Graph, WriteHook
 from crisiskit.graph.policy import RetryPolicy
@@ -82,7 +82,8 @@ def build_credential(tenant: TenantSettings, env: Mapping[str, str] | None = Non
     A missing environment variable or certificate raises `PreconditionFailed` naming it,
     before any request is made.
     """
-    env = os.environ if env is None else env
+    # The core reads no environment: the CLI hands `os.environ` in.
+    env = {} if env is None else env
     mode = _auth_mode(tenant)
     authority = tenant.authority_host or DEFAULT_AUTHORITY
     if not authority.startswith("https://"):
@@ -212,13 +213,16 @@ def open_graph(
     on_write: WriteHook | None = None,
     env: Mapping[str, str] | None = None,
     credential: Any = None,
+    clock: Clock = SYSTEM,
 ) -> Graph:
     """Return a Graph client: static bearer token if `base_url`/`token` are given, else Azure.
 
     Call it inside the event loop that will use the client, and `await graph.aclose()` at the
     end. `tenant` may be None only with a static token. `credential` overrides the one
     `tenant.auth` names (any azure-identity credential, e.g. `AzureCliCredential`); the caller
-    then owns it and closes it.
+    then owns it and closes it. `env` is where credentials' variables are read (the CLI
+    passes `os.environ`; nothing else is consulted). Retries, pauses and deadlines are
+    measured on `clock`.
     """
     import warnings
 
@@ -274,4 +278,5 @@ def open_graph(
         max_concurrency=max_concurrency,
         on_write=on_write,
         closers=closers,
+        clock=clock,
     )

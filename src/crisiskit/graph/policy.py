@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+from crisiskit.clock import SYSTEM, Clock
 
 RETRYABLE_5XX = frozenset({500, 502, 503, 504})
 
@@ -55,7 +55,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or SYSTEM.now())).total_seconds()
     if seconds != seconds or seconds <= 0:  # NaN or not positive
         return None
     return seconds
@@ -66,14 +66,14 @@ class AdaptiveLimiter:
 
     Graph throttles per application and tenant, so one 429 means every concurrent request is
     likely to get one too: they all wait for the `Retry-After`, and concurrency then grows back
-    by one per calm `cooldown_s`.
+    by one per calm `cooldown_s`. Pauses and deadlines are measured on `clock`.
     """
 
     def __init__(
         self,
         max_concurrency: int = 8,
         cooldown_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -85,43 +85,42 @@ class AdaptiveLimiter:
         self._cooldown_s = cooldown_s
         self._grow_at = 0.0
         self._clock = clock
-        self._cond: asyncio.Condition | None = None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        return self._cond
+        self._waiters: list[asyncio.Future[None]] = []
 
     async def acquire(self, deadline: float) -> bool:
-        """Wait for a slot; return False if the deadline (monotonic) comes first."""
-        cond = self._condition()
-        async with cond:
-            while True:
-                now = self._clock()
-                if now >= deadline:
-                    return False
-                if self.pause_until > now:
-                    wait = min(self.pause_until, deadline) - now
-                    try:
-                        await asyncio.wait_for(cond.wait(), wait)
-                    except TimeoutError:
-                        pass
-                    continue
-                if self.in_flight < self.limit:
-                    self.in_flight += 1
-                    self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-                    return True
-                try:
-                    await asyncio.wait_for(cond.wait(), deadline - now)
-                except TimeoutError:
-                    pass
+        """Wait for a slot; return False if the deadline (on the clock's monotonic) comes first."""
+        while True:
+            now = self._clock.monotonic()
+            if now >= deadline:
+                return False
+            if self.pause_until > now:
+                await self._clock.sleep(min(self.pause_until, deadline) - now)
+                continue
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                return True
+            await self._released_or(deadline - now)
 
     async def release(self) -> None:
         """Free a slot and wake the waiters."""
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            cond.notify_all()
+        self.in_flight -= 1
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _released_or(self, timeout: float) -> None:
+        """Wait until a slot is released, or `timeout` seconds on the clock."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        timer = asyncio.ensure_future(self._clock.sleep(timeout))
+        try:
+            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def throttled(self, pause_s: float) -> None:
         """Record a 429: halve the bound and pause new requests for `pause_s`.
@@ -129,7 +128,7 @@ class AdaptiveLimiter:
         429s that arrive while a pause is running were sent before it: they extend the pause
         but do not halve the bound again.
         """
-        now = self._clock()
+        now = self._clock.monotonic()
         if now >= self.pause_until:
             self.limit = max(1, self.limit // 2)
         self.pause_until = max(self.pause_until, now + pause_s)
@@ -137,6 +136,7 @@ class AdaptiveLimiter:
 
     def succeeded(self) -> None:
         """Record a success: after a calm cooldown, allow one more request in flight."""
-        if self.limit < self.max_concurrency and self._clock() >= self._grow_at:
+        now = self._clock.monotonic()
+        if self.limit < self.max_concurrency and now >= self._grow_at:
             self.limit += 1
-            self._grow_at = self._clock() + self._cooldown_s
+            self._grow_at = now + self._cooldown_s

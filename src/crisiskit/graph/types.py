@@ -13,8 +13,8 @@ class GraphResponse:
 
     `body` is the parsed JSON (dict or list), raw bytes for other content types, or None when
     empty. Secret-bearing fields (`temporaryAccessPass`, `password`) arrive as
-    `crisiskit.secrets.Secret`. `ambiguous` marks a `$batch` write whose outcome is unknown
-    (5xx or no answer): look the object up before retrying it.
+    `crisiskit.secrets.Secret`. `ambiguous` marks a write whose outcome is unknown (a 5xx, a
+    timeout or no answer): look the object up before retrying it.
     """
 
     status: int
@@ -25,26 +25,49 @@ class GraphResponse:
 
     @property
     def ok(self) -> bool:
-        """Tell whether the status is 2xx."""
-        return 200 <= self.status < 300
+        """Tell whether the status is 2xx and the outcome is known."""
+        return 200 <= self.status < 300 and not self.ambiguous
 
     @property
-    def error_code(self) -> str | None:
-        """Return the Graph error code of an error body, if any."""
-        if isinstance(self.body, dict):
-            error = self.body.get("error")
-            if isinstance(error, dict) and isinstance(error.get("code"), str):
-                return str(error["code"])
-        return None
+    def code(self) -> str:
+        """Return the Graph error code of an error body, or an empty string."""
+        error = self._error()
+        return str(error.get("code") or "") if error else ""
 
     @property
-    def error_message(self) -> str:
+    def message(self) -> str:
         """Return the Graph error message of an error body, or an empty string."""
-        if isinstance(self.body, dict):
-            error = self.body.get("error")
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                return str(error["message"])
-        return ""
+        error = self._error()
+        return str(error.get("message") or "") if error else ""
+
+    def json(self) -> dict[str, Any]:
+        """Return the body if it is a JSON object, else an empty dict."""
+        return self.body if isinstance(self.body, dict) else {}
+
+    def values(self) -> list[dict[str, Any]]:
+        """Return the objects of a collection answer (`value`), or an empty list."""
+        value = self.json().get("value")
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    def _error(self) -> dict[str, Any] | None:
+        error = self.json().get("error")
+        return error if isinstance(error, dict) else None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One Graph request as data, relative to the version root (`/users`), without an id.
+
+    Resource modules build these; `Graph.send` gives them `$batch` ids, sends them and returns
+    the answers under the caller's keys. `idempotent=None` derives it from the method (see
+    `BatchItem`).
+    """
+
+    method: str
+    url: str
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    idempotent: bool | None = None
 
 
 @dataclass(frozen=True)

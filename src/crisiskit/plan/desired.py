@@ -119,6 +119,7 @@ class DesiredKit:
     allocations: tuple[Allocation, ...]
     shortages: tuple[Shortage, ...]
     readiness: Readiness
+    graph_root: str  # root of `@odata.bind` URLs: the tenant's Graph (national clouds too)
     computed_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -229,6 +230,7 @@ def desired_kit(
     now: datetime,
 ) -> DesiredKit:
     """Compute the kit the playbook asks for, allocating devices deterministically."""
+    from crisiskit.graph.connect import graph_base_url
     from crisiskit.inventory.naming import roster_accounts
 
     tenant = inventory.tenant
@@ -318,5 +320,6 @@ def desired_kit(
         readiness=Readiness(
             float(readiness.mailbox_s), float(readiness.team_s), float(readiness.drive_s)
         ),
+        graph_root=graph_base_url(str(tenant.graph_url)),
         computed_at=now,
     )

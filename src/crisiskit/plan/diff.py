@@ -1,47 +1,55 @@
-"""Diff the desired kit against the observed tenant: an ordered, JSON-able Plan of Steps.
+"""Diff the desired kit against the observed tenant: the activation's plan, as data.
 
-A Step says what would happen to one object, by natural key: `create`, `update`, `present`
+Each Step says what happens to one object, by natural key: `create`, `update`, `present`
 (nothing to do) or `conflict` (an object holds our natural key but is not ours: activation
-refuses and never touches it). The plan is empty when every step is `present`.
+refuses and never touches it). Its payload is what will be sent; an id that does not exist
+yet is a `Ref` to the step that creates it, so the dependencies are the data flow:
+
+    loans ─────────────────────────────────────────┐
+    users ──┬─> licences (then mailbox readiness)   │
+            ├─> temporary access passes             │
+            ├─> phone methods <─────────────────────┘
+            └─> group ──┬─> memberships (≤ 20 binds in the create, the rest by PATCH / $ref)
+                        ├─> team ──> channels
+                        └─> drive ready ──> folders
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
 
+from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.model import Action, Id, Plan, Ref, Step, step
 from crisiskit.plan.observe import Observed, ObservedTap
+from crisiskit.resources.channels import ChannelCreate
+from crisiskit.resources.drives import DriveWait, FolderCreate
+from crisiskit.resources.groups import MAX_BINDS, GroupCreate
+from crisiskit.resources.licences import LicenceAssign
+from crisiskit.resources.loans import LoanCreate
+from crisiskit.resources.mailboxes import Mailbox
+from crisiskit.resources.memberships import MembershipAdd
+from crisiskit.resources.phones import PhoneCreate, PhoneUpdate, same_number
+from crisiskit.resources.taps import TapCreate
+from crisiskit.resources.teams import TeamCreate
+from crisiskit.resources.users import UserCreate, UserUpdate
 
-Kind = Literal[
-    "user",
-    "licence",
-    "group",
-    "membership",
-    "team",
-    "channel",
-    "drive",
-    "folder",
-    "tap",
-    "phone_method",
-    "loan",
-]
-Action = Literal["create", "update", "present", "conflict"]
-
-KINDS: tuple[str, ...] = get_args(Kind)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One object of the kit and what the activation would do with it."""
-
-    kind: Kind
-    action: Action
-    key: str
-    detail: str = ""
-    graph_id: str | None = None
+# The journal's phase of each kind (what the audit trail and `steps` have always said).
+PHASES = {
+    "user": "accounts",
+    "licence": "licences",
+    "group": "group",
+    "membership": "group",
+    "team": "team",
+    "channel": "team",
+    "drive": "sharepoint",
+    "folder": "sharepoint",
+    "tap": "credentials",
+    "phone_method": "phones",
+    "loan": "devices",
+}
+DRIVE_KEY = "Documents"
 
 
 @dataclass(frozen=True)
@@ -51,61 +59,6 @@ class CredentialState:
     upn: str
     valid_from: datetime
     valid_until: datetime
-
-
-@dataclass
-class Plan:
-    """The ordered steps of one activation, with counts by kind and action."""
-
-    commune: str
-    playbook: str
-    steps: list[Step]
-    strays: list[str] = field(default_factory=list)  # tagged accounts no longer in the roster
-    shortages: list[str] = field(default_factory=list)
-    sku_id: str | None = None
-    free_seats: int = 0
-    seats_needed: int = 0
-    refusals: list[str] = field(default_factory=list)  # why `activate` would refuse it
-
-    @property
-    def empty(self) -> bool:
-        return all(s.action == "present" for s in self.steps)
-
-    @property
-    def conflicts(self) -> list[Step]:
-        return [s for s in self.steps if s.action == "conflict"]
-
-    def of(self, kind: str, *actions: str) -> list[Step]:
-        """Return the steps of one kind, optionally only those with one of these actions."""
-        return [s for s in self.steps if s.kind == kind and (not actions or s.action in actions)]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Count steps by kind then action, kinds in execution order."""
-        c: dict[str, Counter[str]] = {}
-        for s in self.steps:
-            c.setdefault(s.kind, Counter())[s.action] += 1
-        return {k: dict(sorted(c[k].items())) for k in KINDS if k in c}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "commune": self.commune,
-            "playbook": self.playbook,
-            "empty": self.empty,
-            "counts": self.counts(),
-            "steps": [asdict(s) for s in self.steps],
-            "strays": list(self.strays),
-            "shortages": list(self.shortages),
-            "refusals": list(self.refusals),
-            "licences": {
-                "sku_id": self.sku_id,
-                "free_seats": self.free_seats,
-                "needed": self.seats_needed,
-            },
-        }
-
-
-def _same_number(a: str, b: str) -> bool:
-    return a.replace(" ", "") == b.replace(" ", "")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -125,13 +78,14 @@ def _lasts(tap: ObservedTap, now: datetime) -> bool:
     return start + timedelta(minutes=int(tap.lifetime_minutes)) > now
 
 
-def tap_is_present(
+def _tap_state(
     observed: Observed, upn: str, credentials: dict[str, CredentialState], now: datetime
 ) -> tuple[bool, str]:
-    """Tell whether a usable pass exists AND its secret is in the credentials file, still valid.
+    """Return (present, why a previous pass is replaced: empty for a first pass).
 
     A disabled account's pass reads `isUsable: false` until the account is enabled again; the
-    plan re-enables it, so such a pass counts as usable while its lifetime lasts.
+    plan re-enables it, so such a pass counts as usable while its lifetime lasts (replacing it
+    would kill the one already handed over).
     """
     user = observed.users.get(upn)
     disabled = user is not None and not user.account_enabled
@@ -140,17 +94,54 @@ def tap_is_present(
     ]
     row = credentials.get(upn)
     if not taps:
-        return False, "issue" if row is None else "reissue (no usable pass in the tenant)"
+        return False, "" if row is None else "no usable pass in the tenant"
     if row is None:
-        return False, "reissue (previous pass not in the credentials file)"
+        return False, "previous pass not in the credentials file"
     if row.valid_until <= now:
-        return False, "reissue (the pass in the credentials file has expired)"
+        return False, "the pass in the credentials file has expired"
     starts = [_parse_time(t.start) for t in taps]
     if any(s is not None for s in starts) and not any(
         s is not None and abs(s - row.valid_from) <= timedelta(seconds=5) for s in starts
     ):
-        return False, "reissue (the tenant's pass is not the one in the credentials file)"
+        return False, "the tenant's pass is not the one in the credentials file"
     return True, ""
+
+
+def tap_is_present(
+    observed: Observed, upn: str, credentials: dict[str, CredentialState], now: datetime
+) -> tuple[bool, str]:
+    """Tell whether a usable pass exists AND its secret is in the credentials file, still valid."""
+    present, reissue = _tap_state(observed, upn, credentials, now)
+    return (True, "") if present else (False, _tap_reason(reissue))
+
+
+def _tap_reason(reissue: str) -> str:
+    return f"reissue ({reissue})" if reissue else "issue"
+
+
+class _Builder:
+    """Collect the steps of one activation plan, each in its journal phase."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def add(
+        self,
+        kind: str,
+        action: Action,
+        key: str,
+        payload: object = None,
+        *,
+        detail: str = "",
+        graph_id: str | None = None,
+        after: tuple[str, ...] = (),
+    ) -> Step:
+        s = step(
+            kind, action, key, payload, after=after, detail=detail, graph_id=graph_id,
+            phase=PHASES.get(kind, kind),
+        )
+        self.steps.append(s)
+        return s
 
 
 def diff(
@@ -158,20 +149,30 @@ def diff(
     observed: Observed,
     credentials: dict[str, CredentialState],
     now: datetime,
-) -> Plan:
-    """Compare desired with observed and return the plan (pure: no I/O)."""
-    steps: list[Step] = []
+) -> ActivationPlan:
+    """Compare desired with observed and return the activation's plan (pure: no I/O)."""
+    b = _Builder()
     ours: dict[str, str] = {}  # upn -> id of accounts that are ours
     seats = 0
     sku_id = observed.sku_id
     for u in kit.users:
         o = observed.users.get(u.upn)
         if o is None:
-            steps.append(Step("user", "create", u.upn, u.display_name))
+            create = UserCreate(
+                upn=u.upn,
+                mail_nickname=u.mail_nickname,
+                display_name=u.display_name,
+                given_name=u.given_name,
+                surname=u.surname,
+                usage_location=u.usage_location,
+                tag=kit.tag,
+                commune=kit.commune_id,
+            )
+            b.add("user", "create", u.upn, create, detail=u.display_name)
             continue
         if o.tag != kit.commune_id:
             owner = f"tagged for {o.tag!r}" if o.tag else "not created by crisiskit"
-            steps.append(Step("user", "conflict", u.upn, f"an account exists, {owner}", o.id))
+            b.add("user", "conflict", u.upn, detail=f"an account exists, {owner}", graph_id=o.id)
             continue
         ours[u.upn] = o.id
         changes = []
@@ -182,116 +183,142 @@ def diff(
         if not o.account_enabled:
             changes.append("accountEnabled")
         if changes:
-            steps.append(Step("user", "update", u.upn, ", ".join(changes), o.id))
+            body = {
+                "displayName": u.display_name,
+                "usageLocation": u.usage_location,
+                "accountEnabled": True,
+            }
+            b.add(
+                "user", "update", u.upn, UserUpdate(o.id, body),
+                detail=", ".join(changes), graph_id=o.id,
+            )
         else:
-            steps.append(Step("user", "present", u.upn, "", o.id))
-    conflicted = {s.key for s in steps if s.action == "conflict"}
+            b.add("user", "present", u.upn, graph_id=o.id)
+    conflicted = {s.key for s in b.steps if s.action == "conflict"}
+    wanted = [u for u in kit.users if u.upn not in conflicted]
+
+    def uid(upn: str, *, optional: bool = False) -> Id:
+        return ours[upn] if upn in ours else Ref(f"user:{upn}", optional=optional)
 
     if kit.licence_mode == "direct":
-        for u in kit.users:
-            if u.upn in conflicted:
-                continue
+        for u in wanted:
             o = observed.users.get(u.upn)
             if o is not None and sku_id is not None and sku_id in o.sku_ids:
-                steps.append(Step("licence", "present", u.upn, kit.sku_part_number))
-            else:
-                seats += 1
-                steps.append(Step("licence", "create", u.upn, kit.sku_part_number))
+                b.add("licence", "present", u.upn, detail=kit.sku_part_number)
+                continue
+            seats += 1
+            assign = LicenceAssign(
+                target=uid(u.upn),
+                target_kind="user",
+                sku_id=sku_id or "",
+                sku=kit.sku_part_number,
+                mailboxes=(Mailbox(u.upn, uid(u.upn)),),
+                mailbox_deadline_s=kit.readiness.mailbox_s,
+            )
+            b.add("licence", "create", u.upn, assign, detail=kit.sku_part_number)
 
     group = observed.group
     group_ours = group is not None and group.tag == kit.commune_id
     if kit.group is not None:
         g = kit.group
+        group_step = f"group:{g.mail_nickname}"
+        gid: Id = group.id if group is not None and group_ours else Ref(group_step)
+        owners_bound: set[str] = set()
+        members_bound: set[str] = set()
         if group is None:
-            steps.append(Step("group", "create", g.mail_nickname, g.display_name))
+            owner_upns = [u for u in g.owners if u not in conflicted][:MAX_BINDS]
+            room = MAX_BINDS - len(owner_upns)
+            member_upns = [u for u in g.members if u not in conflicted][:room]
+            owners_bound, members_bound = set(owner_upns), set(member_upns)
+            group_create = GroupCreate(
+                nickname=g.mail_nickname,
+                display_name=g.display_name,
+                description=g.description,
+                tag=kit.tag,
+                commune=kit.commune_id,
+                graph_root=kit.graph_root,
+                owners=tuple(uid(u, optional=True) for u in owner_upns),
+                members=tuple(uid(u, optional=True) for u in member_upns),
+            )
+            b.add("group", "create", g.mail_nickname, group_create, detail=g.display_name)
         elif not group_ours:
             owner = f"tagged for {group.tag!r}" if group.tag else "not created by crisiskit"
-            steps.append(
-                Step("group", "conflict", g.mail_nickname, f"a group exists, {owner}", group.id)
+            b.add(
+                "group", "conflict", g.mail_nickname,
+                detail=f"a group exists, {owner}", graph_id=group.id,
             )
         else:
-            steps.append(Step("group", "present", g.mail_nickname, g.display_name, group.id))
+            b.add("group", "present", g.mail_nickname, detail=g.display_name, graph_id=group.id)
         if kit.licence_mode == "group":
             if group_ours and group is not None and sku_id in group.sku_ids:
-                steps.append(Step("licence", "present", g.mail_nickname, kit.sku_part_number))
+                b.add("licence", "present", g.mail_nickname, detail=kit.sku_part_number)
             else:
                 seats += sum(
                     1
-                    for u in kit.users
-                    if u.upn not in conflicted
-                    and not (u.upn in observed.users and sku_id in observed.users[u.upn].sku_ids)
+                    for u in wanted
+                    if not (u.upn in observed.users and sku_id in observed.users[u.upn].sku_ids)
                 )
-                steps.append(Step("licence", "create", g.mail_nickname, kit.sku_part_number))
+                group_licence = LicenceAssign(
+                    target=gid,
+                    target_kind="group",
+                    sku_id=sku_id or "",
+                    sku=kit.sku_part_number,
+                    mailboxes=tuple(Mailbox(u.upn, uid(u.upn, optional=True)) for u in wanted),
+                    mailbox_deadline_s=kit.readiness.mailbox_s,
+                )
+                b.add(
+                    "licence", "create", g.mail_nickname, group_licence,
+                    detail=kit.sku_part_number,
+                )
         if group is None or group_ours:
-            members = group.members if group is not None else set()
-            owners = group.owners if group is not None else set()
-            for upn in g.owners:
-                if upn in conflicted:
-                    continue
-                uid = ours.get(upn)
-                action: Action = "present" if uid is not None and uid in owners else "create"
-                steps.append(Step("membership", action, f"owner:{upn}"))
-            for upn in g.members:
-                if upn in conflicted:
-                    continue
-                uid = ours.get(upn)
-                action = "present" if uid is not None and uid in members else "create"
-                steps.append(Step("membership", action, f"member:{upn}"))
+            _memberships(b, kit, observed, conflicted, ours, gid, owners_bound, members_bound)
             if kit.team is not None:
-                t = kit.team
-                if observed.team_id is not None:
-                    steps.append(Step("team", "present", t.display_name, "", observed.team_id))
-                else:
-                    steps.append(Step("team", "create", t.display_name))
-                for ch in t.channels:
-                    cid = observed.channels.get(ch.name.lower())
-                    if cid is not None:
-                        steps.append(Step("channel", "present", ch.name, "", cid))
-                    else:
-                        steps.append(Step("channel", "create", ch.name))
+                _team(b, kit, observed, gid, group_step)
             if kit.folders:
-                if observed.drive_id is not None:
-                    steps.append(Step("drive", "present", "Documents", "", observed.drive_id))
-                else:
-                    steps.append(
-                        Step("drive", "create", "Documents", "wait for the group's site")
-                    )
-                for name in kit.folders:
-                    fid = observed.folders.get(name.lower())
-                    if fid is not None:
-                        steps.append(Step("folder", "present", name, "", fid))
-                    else:
-                        steps.append(Step("folder", "create", name))
+                _sharepoint(b, kit, observed, gid)
 
-    for u in kit.users:
-        if u.upn in conflicted:
-            continue
-        present, why = tap_is_present(observed, u.upn, credentials, now)
+    for u in wanted:
+        present, reissue = _tap_state(observed, u.upn, credentials, now)
         if present:
-            steps.append(Step("tap", "present", u.upn))
-        else:
-            steps.append(Step("tap", "create", u.upn, why))
+            b.add("tap", "present", u.upn)
+            continue
+        tap = TapCreate(
+            user=uid(u.upn),
+            upn=u.upn,
+            display_name=u.display_name,
+            lifetime_minutes=kit.tap_lifetime_minutes,
+            usable_once=kit.tap_usable_once,
+            reissue=reissue,
+        )
+        b.add("tap", "create", u.upn, tap, detail=_tap_reason(reissue))
 
+    loan_step = {a.asset_tag: f"loan:{a.asset_tag}" for a in kit.allocations}
     if kit.register_phone:
-        for u in kit.users:
+        for u in wanted:
             phone = kit.phone_for(u.upn)
-            if u.upn in conflicted or phone is None or phone.graph_number is None:
+            if phone is None or phone.graph_number is None:
                 continue
             existing = observed.phones.get(u.upn, {}).get("mobile")
+            number = phone.graph_number
             if existing is None:
-                steps.append(Step("phone_method", "create", u.upn, phone.graph_number))
-            elif _same_number(existing[1], phone.graph_number):
-                steps.append(Step("phone_method", "present", u.upn, phone.graph_number))
+                b.add(
+                    "phone_method", "create", u.upn, PhoneCreate(uid(u.upn), number),
+                    detail=number, after=(loan_step[phone.asset_tag],),
+                )
+            elif same_number(existing[1], number):
+                b.add("phone_method", "present", u.upn, detail=number)
             else:
-                steps.append(
-                    Step("phone_method", "update", u.upn, phone.graph_number, existing[0])
+                b.add(
+                    "phone_method", "update", u.upn, PhoneUpdate(ours[u.upn], existing[0], number),
+                    detail=number, graph_id=existing[0], after=(loan_step[phone.asset_tag],),
                 )
 
     for a in kit.allocations:
         if a.upn in conflicted:
             continue
-        steps.append(
-            Step("loan", "present" if a.existing else "create", a.asset_tag, f"{a.kind} → {a.upn}")
+        b.add(
+            "loan", "present" if a.existing else "create", a.asset_tag,
+            LoanCreate(a.kind, a.asset_tag, a.upn), detail=f"{a.kind} → {a.upn}",
         )
 
     shortages = [
@@ -299,13 +326,93 @@ def diff(
         f"(none left for {', '.join(s.upns)})"
         for s in kit.shortages
     ]
-    return Plan(
-        commune=kit.commune_id,
-        playbook=kit.playbook,
-        steps=steps,
+    plan = Plan("activate", kit.commune_id, b.steps, playbook=kit.playbook)
+    return ActivationPlan(
+        plan=plan,
         strays=sorted(s.upn for s in observed.strays),
         shortages=shortages,
         sku_id=sku_id,
         free_seats=observed.free_seats,
         seats_needed=seats,
     )
+
+
+def _memberships(
+    b: _Builder,
+    kit: DesiredKit,
+    observed: Observed,
+    conflicted: set[str],
+    ours: dict[str, str],
+    gid: Id,
+    owners_bound: set[str],
+    members_bound: set[str],
+) -> None:
+    g = kit.group
+    assert g is not None
+    group = observed.group
+    current = {"owner": group.owners, "member": group.members} if group else {}
+    bound = {"owner": owners_bound, "member": members_bound}
+    for role, upns in (("owner", g.owners), ("member", g.members)):
+        for upn in upns:
+            if upn in conflicted:
+                continue
+            key = f"{role}:{upn}"
+            existing = ours.get(upn)
+            if existing is not None and existing in current.get(role, set()):
+                b.add("membership", "present", key)
+                continue
+            member: Id = existing if existing is not None else Ref(f"user:{upn}")
+            payload = MembershipAdd(
+                group=gid,
+                member=member,
+                role="owner" if role == "owner" else "member",
+                graph_root=kit.graph_root,
+                in_group_create=upn in bound[role],
+            )
+            b.add("membership", "create", key, payload)
+
+
+def _team(b: _Builder, kit: DesiredKit, observed: Observed, gid: Id, group_step: str) -> None:
+    t = kit.team
+    assert t is not None
+    team_id: Id
+    if observed.team_id is not None:
+        b.add("team", "present", t.display_name, graph_id=observed.team_id)
+        team_id = observed.team_id
+    else:
+        created: Id | None = (
+            observed.group.created
+            if observed.group is not None
+            else Ref(group_step, "createdDateTime", optional=True)
+        )
+        payload = TeamCreate(
+            group=gid, graph_root=kit.graph_root, deadline_s=kit.readiness.team_s,
+            group_created=created,
+        )
+        s = b.add("team", "create", t.display_name, payload)
+        team_id = Ref(s.id)
+    for ch in t.channels:
+        cid = observed.channels.get(ch.name.lower())
+        if cid is not None:
+            b.add("channel", "present", ch.name, graph_id=cid)
+        else:
+            b.add("channel", "create", ch.name, ChannelCreate(team_id, ch.name, ch.description))
+
+
+def _sharepoint(b: _Builder, kit: DesiredKit, observed: Observed, gid: Id) -> None:
+    drive_id: Id
+    if observed.drive_id is not None:
+        b.add("drive", "present", DRIVE_KEY, graph_id=observed.drive_id)
+        drive_id = observed.drive_id
+    else:
+        s = b.add(
+            "drive", "create", DRIVE_KEY, DriveWait(gid, kit.readiness.drive_s),
+            detail="wait for the group's site",
+        )
+        drive_id = Ref(s.id)
+    for name in kit.folders:
+        fid = observed.folders.get(name.lower())
+        if fid is not None:
+            b.add("folder", "present", name, graph_id=fid)
+        else:
+            b.add("folder", "create", name, FolderCreate(drive_id, name))

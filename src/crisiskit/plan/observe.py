@@ -1,9 +1,11 @@
-"""Read the tenant for exactly one commune's kit, in as few round trips as the data allows.
+"""Read the tenant for exactly one commune's desired kit, in as few round trips as data allows.
 
 Round 1 (one set of concurrent `$batch` calls): the SKUs, each desired user by UPN, the users
 carrying this commune's tag, the group by mailNickname. Round 2 needs the ids found: per user
-the Temporary Access Pass and phone methods; the group's members, owners, team and drive.
-Round 3 needs the team and drive ids: channels and root folders. Nothing here writes.
+of ours the Temporary Access Passes, phone methods and mailbox readiness; the group's members,
+owners, team and drive. Round 3 needs the team and drive ids: channels and root folders.
+Nothing here writes. Every request and parser comes from the resource modules, so another
+operation (teardown: "what we created", by journal and tag) observes with the same reads.
 """
 
 from __future__ import annotations
@@ -11,42 +13,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.desired import DesiredKit
-from crisiskit.resources import authmethods, directory, groups, sharepoint, teams
-from crisiskit.resources.base import Answer, Req, send
+from crisiskit.resources import (
+    channels,
+    drives,
+    groups,
+    licences,
+    mailboxes,
+    memberships,
+    phones,
+    taps,
+    teams,
+    users,
+)
+from crisiskit.resources.groups import ObservedGroup
+from crisiskit.resources.taps import ObservedTap
+from crisiskit.resources.users import ObservedUser
 
 if TYPE_CHECKING:
     from crisiskit.graph import Graph
 
-
-@dataclass
-class ObservedUser:
-    id: str
-    upn: str
-    display_name: str
-    usage_location: str | None
-    account_enabled: bool
-    sku_ids: set[str]
-    tag: str | None
-
-
-@dataclass
-class ObservedGroup:
-    id: str
-    mail_nickname: str
-    display_name: str
-    tag: str | None
-    sku_ids: set[str]
-    members: set[str] = field(default_factory=set)  # directory object ids
-    owners: set[str] = field(default_factory=set)
-
-
-@dataclass
-class ObservedTap:
-    id: str
-    usable: bool
-    start: str | None
-    lifetime_minutes: int | None
+__all__ = ["Observed", "ObservedGroup", "ObservedTap", "ObservedUser", "observe"]
 
 
 @dataclass
@@ -65,42 +53,18 @@ class Observed:
     folders: dict[str, str] = field(default_factory=dict)  # lower-case name -> id
     taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN
     phones: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # upn->type->(id,n)
+    mailboxes: dict[str, bool] = field(default_factory=dict)  # upn -> ready (accounts of ours)
 
     @property
     def free_seats(self) -> int:
-        if self.sku is None:
-            return 0
-        prepaid = self.sku.get("prepaidUnits") or {}
-        return int(prepaid.get("enabled") or 0) - int(self.sku.get("consumedUnits") or 0)
+        return licences.free_seats(self.sku)
 
     @property
     def sku_id(self) -> str | None:
         return str(self.sku["skuId"]) if self.sku else None
 
 
-def _user(body: dict[str, Any], tag: str) -> ObservedUser:
-    return ObservedUser(
-        id=str(body.get("id")),
-        upn=str(body.get("userPrincipalName") or "").lower(),
-        display_name=str(body.get("displayName") or ""),
-        usage_location=body.get("usageLocation"),
-        account_enabled=bool(body.get("accountEnabled", True)),
-        sku_ids={str(x.get("skuId")) for x in body.get("assignedLicenses") or [] if x},
-        tag=body.get(tag),
-    )
-
-
-def _group(body: dict[str, Any], tag: str) -> ObservedGroup:
-    return ObservedGroup(
-        id=str(body.get("id")),
-        mail_nickname=str(body.get("mailNickname") or ""),
-        display_name=str(body.get("displayName") or ""),
-        tag=body.get(tag),
-        sku_ids={str(x.get("skuId")) for x in body.get("assignedLicenses") or [] if x},
-    )
-
-
-def _expect_ok(answer: Answer, what: str) -> None:
+def _expect_ok(answer: GraphResponse, what: str) -> None:
     if answer.status != 200:
         from crisiskit.errors import OperationFailed
 
@@ -110,7 +74,7 @@ def _expect_ok(answer: Answer, what: str) -> None:
         )
 
 
-async def _all_pages(graph: Graph, answer: Answer) -> list[dict[str, Any]]:
+async def _all_pages(graph: Graph, answer: GraphResponse) -> list[dict[str, Any]]:
     """Return every item of a list answer, following `@odata.nextLink` when present."""
     items = answer.values()
     link = answer.json().get("@odata.nextLink")
@@ -123,91 +87,75 @@ async def _all_pages(graph: Graph, answer: Answer) -> list[dict[str, Any]]:
 async def observe(graph: Graph, kit: DesiredKit) -> Observed:
     """Observe the tenant's state of this kit (read-only)."""
     tag = kit.tag
-    round1: list[Req] = [directory.list_skus("skus")]
-    round1 += [directory.get_user(f"u{i}", u.upn, tag) for i, u in enumerate(kit.users)]
-    round1.append(directory.users_tagged("tagged", tag, kit.commune_id))
+    round1: dict[str, Request] = {"skus": licences.skus()}
+    round1.update({f"u{i}": users.by_upn(u.upn, tag) for i, u in enumerate(kit.users)})
+    round1["tagged"] = users.tagged(tag, kit.commune_id)
     if kit.group is not None:
-        round1.append(groups.find_by_nickname("group", kit.group.mail_nickname, tag))
-    r1 = await send(graph, round1)
+        round1["group"] = groups.by_nickname(kit.group.mail_nickname, tag)
+    r1 = await graph.send(round1)
 
     _expect_ok(r1["skus"], "the subscribed SKUs")
-    sku = next(
-        (
-            s
-            for s in r1["skus"].values()
-            if str(s.get("skuPartNumber", "")).lower() == kit.sku_part_number.lower()
-        ),
-        None,
-    )
-    users: dict[str, ObservedUser] = {}
+    sku = licences.sku_named(r1["skus"].values(), kit.sku_part_number)
+    found: dict[str, ObservedUser] = {}
     for i, u in enumerate(kit.users):
         a = r1[f"u{i}"]
         if a.status == 200:
-            users[u.upn] = _user(a.json(), tag)
+            found[u.upn] = users.parse(a.json(), tag)
         elif a.status != 404:
             _expect_ok(a, f"user {u.upn}")
     _expect_ok(r1["tagged"], "the accounts tagged for this commune")
     desired_upns = {u.upn for u in kit.users}
     strays = [
-        _user(x, tag)
+        users.parse(x, tag)
         for x in await _all_pages(graph, r1["tagged"])
         if str(x.get("userPrincipalName", "")).lower() not in desired_upns
     ]
     group: ObservedGroup | None = None
     if kit.group is not None:
         _expect_ok(r1["group"], f"group {kit.group.mail_nickname}")
-        found = r1["group"].values()
-        if found:
-            group = _group(found[0], tag)
-    observed = Observed(sku=sku, users=users, strays=strays, group=group)
+        values = r1["group"].values()
+        if values:
+            group = groups.parse(values[0], tag)
+    observed = Observed(sku=sku, users=found, strays=strays, group=group)
 
     # Round 2: what hangs off the objects found. Nothing of a conflicting object is read.
-    round2: list[Req] = []
-    ours = {upn: o for upn, o in users.items() if o.tag == kit.commune_id}
+    round2: dict[str, Request] = {}
+    ours = {upn: o for upn, o in found.items() if o.tag == kit.commune_id}
     for upn, o in ours.items():
-        round2.append(authmethods.list_taps(f"tap:{upn}", o.id))
+        round2[f"tap:{upn}"] = taps.of_user(o.id)
         if kit.register_phone:
-            round2.append(authmethods.list_phones(f"phone:{upn}", o.id))
+            round2[f"phone:{upn}"] = phones.of_user(o.id)
+        round2[f"mailbox:{upn}"] = mailboxes.probe(o.id)
     group_ours = group is not None and group.tag == kit.commune_id
     if group is not None and group_ours:
-        round2.append(groups.list_members("members", group.id))
-        round2.append(groups.list_owners("owners", group.id))
+        round2["members"] = memberships.members(group.id)
+        round2["owners"] = memberships.owners(group.id)
         if kit.team is not None:
-            round2.append(teams.get_team("team", group.id))
+            round2["team"] = teams.by_group(group.id)
         if kit.folders:
-            round2.append(sharepoint.get_group_drive("drive", group.id))
-    r2 = await send(graph, round2)
+            round2["drive"] = drives.of_group(group.id)
+    r2 = await graph.send(round2)
     for upn in ours:
         a = r2[f"tap:{upn}"]
         _expect_ok(a, f"the Temporary Access Passes of {upn}")
-        observed.taps[upn] = [
-            ObservedTap(
-                id=str(t.get("id")),
-                usable=bool(t.get("isUsable", True)),
-                start=t.get("startDateTime"),
-                lifetime_minutes=t.get("lifetimeInMinutes"),
-            )
-            for t in a.values()
-        ]
+        observed.taps[upn] = [taps.parse(t) for t in a.values()]
         if kit.register_phone:
             a = r2[f"phone:{upn}"]
             _expect_ok(a, f"the phone methods of {upn}")
-            observed.phones[upn] = {
-                str(p.get("phoneType")): (str(p.get("id")), str(p.get("phoneNumber")))
-                for p in a.values()
-            }
-    round3: list[Req] = []
+            observed.phones[upn] = phones.parse(a.values())
+        observed.mailboxes[upn] = mailboxes.is_ready(r2[f"mailbox:{upn}"])
+    round3: dict[str, Request] = {}
     if group is not None and group_ours:
         _expect_ok(r2["members"], "the group's members")
-        group.members = {str(x.get("id")) for x in await _all_pages(graph, r2["members"])}
+        group.members = await memberships.all_ids(graph, r2["members"])
         _expect_ok(r2["owners"], "the group's owners")
-        group.owners = {str(x.get("id")) for x in await _all_pages(graph, r2["owners"])}
+        group.owners = await memberships.all_ids(graph, r2["owners"])
         if kit.team is not None:
             a = r2["team"]
             if a.status == 200:
                 observed.team_id = str(a.json().get("id") or group.id)
                 observed.team_url = a.json().get("webUrl")
-                round3.append(teams.list_channels("channels", observed.team_id))
+                round3["channels"] = channels.in_team(observed.team_id)
             elif a.status != 404:
                 _expect_ok(a, "the group's team")
         if kit.folders:
@@ -215,10 +163,10 @@ async def observe(graph: Graph, kit: DesiredKit) -> Observed:
             if a.status == 200:
                 observed.drive_id = str(a.json().get("id"))
                 observed.drive_url = a.json().get("webUrl")
-                round3.append(sharepoint.list_root_children("folders", observed.drive_id))
+                round3["folders"] = drives.root_children(observed.drive_id)
             elif a.status != 404:
                 _expect_ok(a, "the group's drive")
-    r3 = await send(graph, round3)
+    r3 = await graph.send(round3)
     if "channels" in r3:
         _expect_ok(r3["channels"], "the team's channels")
         observed.channels = {

@@ -1,70 +1,208 @@
-"""Requests as data, and the one place that sends them through the Graph door in batches.
+"""What every resource module declares, and what its verbs may ask of the run executing them.
 
-Every resource module builds `Req` values (method, relative URL, body); `send` groups them into
-`$batch` calls (≤ 20 each, sent concurrently by the Graph door) and returns the answers by id.
-Keeping requests as data is what lets the engine batch them, count them and look objects up
-again after an ambiguous write.
+A resource module describes one Graph resource kind, terraform-provider-azuread style: its
+natural key, the requests that read it and how to parse them, and one entry per verb in
+`VERBS` (action → how to do it). An entry is either
+
+- `Create`: declared data (the create request, the lookup by natural key after an uncertain
+  answer, what says "it is ours", duplicate detection); the executor runs it and never
+  re-sends a create blind;
+- `Write`: a write that is safe to repeat (update, disable, revoke, delete, purge), with the
+  consistency rule that confirms it (N consecutive reads that agree, or N 404s after a
+  delete);
+- a `Verb`: an async function for the flows that are more than one request and a rule
+  (a Team's 202 and its operation, member binds, passes saved the moment they exist, waits).
+
+Verbs receive steps whose payload refs are resolved, and report each step exactly once
+through the `Session`. Nothing here performs I/O by itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
+from crisiskit.graph.consistency import is_gone
+from crisiskit.graph.types import GraphResponse, Request
+from crisiskit.plan.model import Id, Ref, Step
+
 if TYPE_CHECKING:
+    from crisiskit.clock import Clock
     from crisiskit.graph import Graph
+    from crisiskit.graph.consistency import Consistency, Lookup
+    from crisiskit.resources.taps import IssuedPass
+    from crisiskit.state.api import StateStore
+
+P = TypeVar("P")
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+JSON = {"Content-Type": "application/json"}
+
+
+class Session(Protocol):
+    """The run a verb executes in: the tenant, time, and where outcomes are reported."""
+
+    @property
+    def graph(self) -> Graph: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def wait_scale(self) -> float:
+        """Factor applied to documented waits (never to consistency retries)."""
+        ...
+
+    @property
+    def rules(self) -> Consistency: ...
+
+    @property
+    def state(self) -> StateStore:
+        """The local state, for resources that live there (loans)."""
+        ...
+
+    @property
+    def run_id(self) -> int: ...
+
+    @property
+    def commune(self) -> str: ...
+
+    async def send(self, requests: Mapping[K, Request]) -> dict[K, GraphResponse]:
+        """Send requests through `$batch` once (no consistency retry)."""
+        ...
+
+    async def settle(
+        self, requests: Mapping[K, Request], *, retry_ambiguous: bool = False
+    ) -> dict[K, GraphResponse]:
+        """Send requests, re-sending those that hit eventual consistency."""
+        ...
+
+    async def look_up(self, lookups: Mapping[K, Lookup[T]]) -> dict[K, T | None]:
+        """Find objects by natural key; absent only after consecutive empty reads."""
+        ...
+
+    def journal(self) -> AbstractContextManager[None]:
+        """Group what is reported inside the block in one journal transaction."""
+        ...
+
+    def created(self, step: Step, graph_id: str) -> None:
+        """Journal the id of an object just created: call it before any wait that follows."""
+        ...
+
+    def done(
+        self,
+        step: Step,
+        *,
+        values: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        detail: str = "",
+        status: str = "done",
+    ) -> None:
+        """Report a step as done; `values` (at least "id" if there is one) feed later refs."""
+        ...
+
+    def failed(self, step: Step, answer: GraphResponse | None = None, why: str = "") -> None:
+        """Report a step as failed, with Graph's answer or a reason a rerun can act on."""
+        ...
+
+    def event(
+        self,
+        kind: str,
+        key: str,
+        status: str,
+        *,
+        phase: str,
+        action: str = "wait",
+        journal: bool = True,
+    ) -> None:
+        """Record a fact a verb established on the way (e.g. a mailbox still provisioning)."""
+        ...
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the operator."""
+        ...
+
+    def save_passes(self, passes: Sequence[IssuedPass]) -> None:
+        """Hand Temporary Access Passes to the credentials sink, now (they exist nowhere else)."""
+        ...
+
+
+Verb = Callable[[Session, Sequence[Step]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Req:
-    """One Graph request, relative to the Graph root (e.g. `/users`)."""
+class Found:
+    """An object found by its natural key: its id, whether it is ours, what later steps need."""
 
     id: str
-    method: str
-    url: str
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    ours: bool = True
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _never(answer: GraphResponse) -> bool:
+    return False
+
+
+def _nothing(payload: Any) -> str | None:
+    return None
+
+
+def created_values(answer: GraphResponse, payload: Any) -> Mapping[str, Any] | None:
+    """Return {"id": ...} of an object from its create answer, or None if it has no id."""
+    value = answer.json().get("id")
+    return {"id": str(value)} if value else None
 
 
 @dataclass(frozen=True)
-class Answer:
-    """One Graph answer, reduced to what the engine branches on."""
+class Create(Generic[P]):
+    """A create, declared: the executor sends it and settles an uncertain answer by lookup."""
 
-    status: int
-    body: Any
-    request_id: str | None
-    headers: dict[str, str]
-    ambiguous: bool = False  # a write whose outcome is unknown (5xx, timeout, dropped)
+    request: Callable[[P], Request]
+    lookup: Callable[[P], Request]  # find the object by natural key
+    found: Callable[[GraphResponse, P], Found | None]  # in a 200 answer of `lookup`
+    created: Callable[[GraphResponse, P], Mapping[str, Any] | None] = created_values
+    duplicate: Callable[[GraphResponse], bool] = _never  # "already exists": look it up
+    refuse: Callable[[P], str | None] = _nothing  # a reason not to send it at all
 
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300 and not self.ambiguous
 
-    @property
-    def code(self) -> str:
-        """Return the Graph error code of an error answer, or an empty string."""
-        if isinstance(self.body, dict):
-            err = self.body.get("error")
-            if isinstance(err, dict):
-                return str(err.get("code") or "")
-        return ""
+@dataclass(frozen=True)
+class Confirm(Generic[P]):
+    """The consistency rule of a write: `agree_reads` consecutive reads that agree."""
 
-    @property
-    def message(self) -> str:
-        if isinstance(self.body, dict):
-            err = self.body.get("error")
-            if isinstance(err, dict):
-                return str(err.get("message") or "")
-        return ""
+    read: Callable[[P], Request]
+    agrees: Callable[[GraphResponse, P], bool]
+    unconfirmed: str  # the reason reported when the deadline comes first
 
-    def json(self) -> dict[str, Any]:
-        return self.body if isinstance(self.body, dict) else {}
 
-    def values(self) -> list[dict[str, Any]]:
-        value = self.json().get("value")
-        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+@dataclass(frozen=True)
+class Write(Generic[P]):
+    """A write that repeating cannot duplicate (update, disable, revoke, delete, purge)."""
+
+    request: Callable[[P], Request]
+    gone_is_done: bool = False  # a 404 means it is already gone (deletes)
+    confirm: Confirm[P] | None = None
+    accept: Callable[[GraphResponse], bool] = _never  # a non-2xx that still means done
+
+
+Spec = Create[Any] | Write[Any] | Verb
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource kind: its name, its verbs, and whether it lives in the local state."""
+
+    kind: str
+    verbs: Mapping[str, Spec]
+    local: bool = False  # a local resource (loans) runs inline, before remote steps
+
+
+def gone(answer: GraphResponse, payload: Any) -> bool:
+    """Agree with "deleted": the read answers 404 (`crisiskit.graph.consistency.is_gone`)."""
+    return is_gone(answer)
 
 
 def q(value: str) -> str:
@@ -77,31 +215,45 @@ def seg(value: str) -> str:
     return quote(value, safe="@.-_~")
 
 
-def _answer(resp: Any, method: str) -> Answer:
-    status = int(getattr(resp, "status", 0) or 0)
-    ambiguous = bool(getattr(resp, "ambiguous", False))
-    if method != "GET" and (status in (0, 500, 502, 503, 504)):
-        ambiguous = True
-    headers = getattr(resp, "headers", None) or {}
-    return Answer(
-        status=status,
-        body=getattr(resp, "body", None),
-        request_id=getattr(resp, "request_id", None),
-        headers={str(k).lower(): str(v) for k, v in dict(headers).items()},
-        ambiguous=ambiguous,
-    )
+def ident(value: Id) -> str:
+    """Return a payload id once the executor has resolved it."""
+    if isinstance(value, Ref):
+        raise TypeError(f"unresolved reference to step {value.step!r}")
+    return value
 
 
-async def send(graph: Graph, reqs: Sequence[Req]) -> dict[str, Answer]:
-    """Send requests through `$batch` (chunked and concurrent in the Graph door)."""
-    if not reqs:
-        return {}
-    from crisiskit.graph.types import BatchItem
+def post(url: str, body: Any, *, idempotent: bool | None = None) -> Request:
+    return Request("POST", url, body, JSON, idempotent)
 
-    methods = {r.id: r.method for r in reqs}
-    items = [
-        BatchItem(id=r.id, method=r.method, url=r.url, body=r.body, headers=dict(r.headers))
-        for r in reqs
-    ]
-    answers = await graph.batch(items)
-    return {rid: _answer(resp, methods.get(rid, "GET")) for rid, resp in answers.items()}
+
+def patch(url: str, body: Any) -> Request:
+    return Request("PATCH", url, body, JSON)
+
+
+def get(url: str) -> Request:
+    return Request("GET", url)
+
+
+def delete(url: str) -> Request:
+    return Request("DELETE", url)
+
+
+def first_id(answer: GraphResponse, payload: Any = None) -> Found | None:
+    """Find the first object of a collection answer."""
+    items = answer.values()
+    return Found(str(items[0].get("id"))) if items and items[0].get("id") else None
+
+
+def is_duplicate_in_directory(answer: GraphResponse) -> bool:
+    """Tell whether a directory create failed because its natural key is already taken."""
+    return answer.code == "Request_BadRequest" and "already exists" in answer.message
+
+
+def by_kind(resources: Sequence[Resource]) -> dict[str, Resource]:
+    """Index resources by kind; a kind declared twice is a programming error."""
+    out: dict[str, Resource] = {}
+    for r in resources:
+        if r.kind in out:
+            raise ValueError(f"resource kind {r.kind!r} is declared twice")
+        out[r.kind] = r
+    return out

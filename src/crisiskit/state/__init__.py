@@ -1,26 +1,30 @@
 """Local state: runs, steps, created-object journal, device loans, audit chain, locks.
 
-    Store.open(home)            `home/state.db` (SQLite, WAL), numbered migrations on open
+    StateStore                  the interface the engine and the commands use (state/api.py)
+    Store.open(home)            the embedded default: `home/state.db` (SQLite, WAL), numbered
+                                migrations on open (state/sqlite.py)
     commune_lock(home, commune) one run per commune at a time (flock, freed if killed)
     atomic_write(path, data)    whole-file replace with an exact mode (documents, credentials)
+
+No SQL outside this package (a test enforces it).
 """
 
 from __future__ import annotations
 
-from crisiskit.state.audit import GENESIS_HASH, AuditEntry
-from crisiskit.state.files import atomic_write
-from crisiskit.state.lock import commune_lock, lock_path
-from crisiskit.state.migrations import MIGRATIONS, Migration, SchemaTooNew
-from crisiskit.state.store import (
-    DB_NAME,
+from crisiskit.state.api import (
     Loan,
     LoanConflict,
     ObjectRecord,
     Run,
     StateError,
-    Step,
-    Store,
+    StateStore,
+    StepRecord,
 )
+from crisiskit.state.audit import GENESIS_HASH, AuditEntry
+from crisiskit.state.files import atomic_write
+from crisiskit.state.lock import commune_lock, lock_path
+from crisiskit.state.migrations import MIGRATIONS, Migration, SchemaTooNew
+from crisiskit.state.sqlite import DB_NAME, SQLiteStore, Store
 
 __all__ = [
     "DB_NAME",
@@ -32,9 +36,11 @@ __all__ = [
     "Migration",
     "ObjectRecord",
     "Run",
+    "SQLiteStore",
     "SchemaTooNew",
     "StateError",
-    "Step",
+    "StateStore",
+    "StepRecord",
     "Store",
     "atomic_write",
     "commune_lock",

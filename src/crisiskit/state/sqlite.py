@@ -1,8 +1,8 @@
-"""The local state store: runs, steps, created-object journal, device loans, audit chain.
+"""The embedded `StateStore`, the default: one SQLite file, `$CRISISKIT_HOME/state.db`.
 
-One SQLite file, `$CRISISKIT_HOME/state.db`, in WAL mode. Every write method is one
-transaction committed before it returns (or part of an explicit `transaction()` block), so a
-process killed at any instant leaves whole rows or none.
+Runs, steps, the created-object journal, device loans and the audit chain, in WAL mode.
+Every write method is one transaction committed before it returns (or part of an explicit
+`transaction()` block), so a process killed at any instant leaves whole rows or none.
 """
 
 from __future__ import annotations
@@ -13,100 +13,27 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-from crisiskit.errors import OperationFailed, PreconditionFailed
-from crisiskit.state.audit import (
-    GENESIS_HASH,
-    AuditEntry,
-    canonical_json,
-    ensure_no_secret,
-    entry_hash,
-    verify_chain,
+from crisiskit.state import sqlite_audit as audit_rows
+from crisiskit.state.api import (
+    DeviceKind,
+    Loan,
+    LoanConflict,
+    ObjectRecord,
+    Run,
+    StateError,
+    StepRecord,
 )
+from crisiskit.state.audit import AuditEntry, canonical_json, ensure_no_secret, verify_chain
 from crisiskit.state.lock import commune_lock
 from crisiskit.state.migrations import Migration, migrate
 
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
-ANCHOR_MIN_HEX = 16
-
-DeviceKind = Literal["laptop", "phone"]
-
-
-class StateError(OperationFailed):
-    """The state database cannot be opened or used."""
-
-
-class LoanConflict(PreconditionFailed):
-    """An asset is already lent to someone else."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One invocation of a command that changes or inspects a commune's kit."""
-
-    id: int
-    commune: str
-    playbook: str | None
-    kind: str
-    operator: str
-    pid: int | None
-    started_at: str
-    finished_at: str | None
-    outcome: str | None
-    summary: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of a run, as journaled."""
-
-    id: int
-    run_id: int
-    seq: int
-    phase: str
-    kind: str
-    key: str
-    action: str
-    status: str
-    graph_id: str | None
-    detail: str | None
-    at: str
-
-
-@dataclass(frozen=True)
-class ObjectRecord:
-    """The Graph id of an object crisiskit created, by commune, kind and natural key."""
-
-    commune: str
-    kind: str
-    natural_key: str
-    graph_id: str
-    run_id: int | None
-    created_at: str
-
-
-@dataclass(frozen=True)
-class Loan:
-    """A device lent to an account of a commune (open while `returned_at` is None)."""
-
-    id: int
-    commune: str
-    device_kind: str
-    asset_tag: str
-    upn: str
-    run_id: int | None
-    loaned_at: str
-    returned_at: str | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.returned_at is None
 
 
 def _now_iso(clock: Callable[[], datetime]) -> str:
@@ -126,8 +53,8 @@ def _json_or_none(value: Mapping[str, Any] | None, where: str) -> str | None:
         raise ValueError(f"{where} is not JSON-serialisable: {exc}") from None
 
 
-class Store:
-    """Read and write crisiskit's local state (see the module docstring)."""
+class SQLiteStore:
+    """Read and write crisiskit's local state in SQLite (see the module docstring)."""
 
     def __init__(
         self,
@@ -154,7 +81,7 @@ class Store:
         clock: Callable[[], datetime] | None = None,
         migrations: list[Migration] | None = None,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-    ) -> Store:
+    ) -> SQLiteStore:
         """Open (creating if needed) `home/state.db` and apply pending migrations.
 
         A write waits up to `busy_timeout_ms` for another process's write to finish.
@@ -201,7 +128,7 @@ class Store:
         with self._mutex:
             self._conn.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SQLiteStore:
         return self
 
     def __exit__(
@@ -339,14 +266,14 @@ class Store:
                 raise StateError(f"no run {run_id} in the state database") from None
         return int(seq)
 
-    def steps(self, run_id: int) -> list[Step]:
+    def steps(self, run_id: int) -> list[StepRecord]:
         """Return the steps of a run in order."""
         rows = self._conn.execute(
             "SELECT id, run_id, seq, phase, kind, key, action, status, graph_id, detail, at"
             " FROM steps WHERE run_id = ? ORDER BY seq",
             (run_id,),
         )
-        return [Step(*row) for row in rows]
+        return [StepRecord(*row) for row in rows]
 
     # ---------------------------------------------------------------- created-object journal
 
@@ -487,7 +414,7 @@ class Store:
         row = self._conn.execute(f"{_LOAN_SELECT} WHERE id = ?", (loan_id,)).fetchone()
         return Loan(*row) if row else None
 
-    # ---------------------------------------------------------------- audit
+    # ---------------------------------------------------------------- audit (sqlite_audit.py)
 
     def audit_append(
         self,
@@ -518,62 +445,21 @@ class Store:
                 raise TypeError(f"audit {name} must be a string, not {type(value).__name__}")
         details_json = _json_or_none(details, "audit details")
         assert details_json is not None
-        # Hash what verification will read back, not the caller's objects (tuples, etc.).
-        details = json.loads(details_json)
         with self.transaction():
-            head = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            # Continue from the head, not from MAX(seq): entries deleted at the end stay a gap.
-            seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-            at = self.now()
-            digest = entry_hash(
-                seq=seq,
-                at=at,
-                operator=operator,
-                commune=commune,
-                action=action,
-                target=target,
-                outcome=outcome,
-                request_id=request_id,
-                details=details,
-                prev_hash=prev_hash,
+            return audit_rows.append(
+                self._conn, self.now(), operator, commune, action, target, outcome,
+                request_id, details_json,
             )
-            self._conn.execute(
-                "INSERT INTO audit (seq, at, operator, commune, action, target, outcome,"
-                " request_id, details_json, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, at, operator, commune, action, target, outcome, request_id,
-                 details_json, prev_hash, digest),
-            )
-            self._conn.execute(
-                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                (seq, digest),
-            )
-        return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
-                          details, prev_hash, digest)
 
     def audit_entries(
         self, commune: str | None = None, *, limit: int | None = None
     ) -> list[AuditEntry]:
         """Return audit entries in chain order; with `limit`, only the last `limit` of them."""
-        sql = f"{_AUDIT_SELECT}"
-        args: list[Any] = []
-        if commune is not None:
-            sql += " WHERE commune = ?"
-            args.append(commune)
-        if limit is not None:
-            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
-            args.append(limit)
-        else:
-            sql += " ORDER BY seq"
-        return [_audit_entry(row) for row in self._conn.execute(sql, args)]
+        return audit_rows.entries(self._conn, commune, limit)
 
     def audit_count(self, commune: str | None = None) -> int:
         """Return the number of entries in the audit log, optionally of one commune."""
-        if commune is None:
-            return int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
-        sql = "SELECT COUNT(*) FROM audit WHERE commune = ?"
-        return int(self._conn.execute(sql, (commune,)).fetchone()[0])
+        return audit_rows.count(self._conn, commune)
 
     def audit_head(self) -> tuple[int, str] | None:
         """Return (seq, hash) of the last audit entry, or None if the log is empty.
@@ -581,8 +467,7 @@ class Store:
         Written down outside this machine (the handover sheet prints it), it lets
         `audit_verify(anchors=...)` detect even a chain rewritten from end to end.
         """
-        row = self._conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+        return audit_rows.head(self._conn)
 
     def audit_verify(self, anchors: Iterable[tuple[int, str]] = ()) -> list[str]:
         """Check the whole audit chain; return the problems found (empty means intact).
@@ -596,23 +481,12 @@ class Store:
             if not self._depth:
                 self._conn.execute("BEGIN")
             try:
-                rows = self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq").fetchall()
-                head = self.audit_head()
+                rows = audit_rows.all_rows(self._conn)
+                head = audit_rows.head(self._conn)
             finally:
                 if not self._depth:
                     self._conn.execute("COMMIT")
-        problems = verify_chain(rows, head)
-        hashes = {int(row[0]): str(row[-1]) for row in rows}
-        for seq, expected in anchors:
-            prefix = "".join(expected.split()).lower()
-            if len(prefix) < ANCHOR_MIN_HEX or len(prefix) > 64:
-                raise ValueError(f"anchor {seq}: give 16 to 64 hex digits of the hash")
-            found = hashes.get(seq)
-            if found is None:
-                problems.append(f"anchor {seq}: no such entry (deleted)")
-            elif not found.startswith(prefix):
-                problems.append(f"anchor {seq}: hash differs from the one recorded (rewritten)")
-        return problems
+        return verify_chain(rows, head) + audit_rows.check_anchors(rows, anchors)
 
 
 _RUN_SELECT = (
@@ -622,23 +496,11 @@ _RUN_SELECT = (
 _LOAN_SELECT = (
     "SELECT id, commune, device_kind, asset_tag, upn, run_id, loaned_at, returned_at FROM loans"
 )
-_AUDIT_SELECT = (
-    "SELECT seq, at, operator, commune, action, target, outcome, request_id, details_json,"
-    " prev_hash, hash FROM audit"
-)
-
-
 def _run(row: tuple[Any, ...]) -> Run:
     run_id, commune, playbook, kind, operator, pid, started, finished, outcome, summary = row
     return Run(run_id, commune, playbook, kind, operator, pid, started, finished, outcome,
                json.loads(summary) if summary else None)
 
 
-def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
-    seq, at, operator, commune, action, target, outcome, request_id, details_json, prev, h = row
-    try:
-        details = json.loads(details_json)
-    except ValueError:
-        details = {"_unreadable": details_json}
-    return AuditEntry(seq, at, operator, commune, action, target, outcome, request_id,
-                      details, prev, h)
+# The embedded default backend, under the name the commands open it by.
+Store = SQLiteStore

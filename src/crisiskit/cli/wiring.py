@@ -1,0 +1,180 @@
+"""Wire the core to the world: environment, endpoint, sandbox, store, lock, event loop.
+
+The only place that reads crisiskit's environment variables (CRISISKIT_WAIT_SCALE,
+CRISISKIT_GRAPH_URL, CRISISKIT_GRAPH_TOKEN; the azure-identity ones are handed to the Graph
+door as a mapping) and the only one that starts the embedded simulator for `--sandbox`. The
+core receives a `Context` and never looks around.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from crisiskit.errors import InputError
+from crisiskit.secrets import Secret
+
+if TYPE_CHECKING:
+    from crisiskit.engine.context import Context, Setup
+    from crisiskit.engine.report import ActivationReport, PhaseFactory
+    from crisiskit.engine.status import KitStatus
+    from crisiskit.graph import Graph
+    from crisiskit.inventory.models import Inventory
+    from crisiskit.plan.activation import ActivationPlan
+    from crisiskit.state.api import StateStore
+
+SANDBOX_TOKEN = "crisiskit-sandbox"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where Graph requests go: a static-token endpoint, or (None, None) for the tenant."""
+
+    base_url: str | None = None
+    token: Secret | None = None
+
+
+def wait_scale() -> float:
+    """Return the factor applied to documented waits (CRISISKIT_WAIT_SCALE, default 1)."""
+    raw = os.environ.get("CRISISKIT_WAIT_SCALE", "1")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"CRISISKIT_WAIT_SCALE must be a number, not {raw!r}") from None
+    if value < 0:
+        raise InputError("CRISISKIT_WAIT_SCALE must not be negative")
+    return value
+
+
+@contextmanager
+def endpoint(inventory: Inventory, home: Path, sandbox: bool) -> Iterator[Endpoint]:
+    """Yield the endpoint: the embedded simulator, CRISISKIT_GRAPH_URL/TOKEN, or the tenant."""
+    if sandbox:
+        from crisiskit.sim.server import EmbeddedSimulator
+        from crisiskit.state.files import private_dir
+
+        # The simulated tenant's file holds the kit's names (and pass hashes): owner-only.
+        state_dir = private_dir(home, "sandbox")
+        with EmbeddedSimulator(
+            inventory=inventory, state_file=state_dir / "tenant.json", profile="instant"
+        ) as sim:
+            yield Endpoint(sim.base_url, Secret(SANDBOX_TOKEN))
+        return
+    url = os.environ.get("CRISISKIT_GRAPH_URL")
+    token = os.environ.get("CRISISKIT_GRAPH_TOKEN")
+    if url or token:
+        if not (url and token):
+            raise InputError("CRISISKIT_GRAPH_URL and CRISISKIT_GRAPH_TOKEN must be set together")
+        yield Endpoint(url, Secret(token))
+        return
+    yield Endpoint()
+
+
+def _open_graph(inventory: Inventory, where: Endpoint) -> Graph:
+    from crisiskit.graph import open_graph
+
+    return open_graph(inventory.tenant, base_url=where.base_url, token=where.token, env=os.environ)
+
+
+def _serve(
+    setups: list[Setup],
+    store: StateStore,
+    where: Endpoint,
+    operator: str,
+    work: Callable[[list[Context]], Awaitable[T]],
+    *,
+    scale: float = 1.0,
+) -> T:
+    """Run `work` in one event loop, with one Graph client shared by every commune's context."""
+    from crisiskit.engine.context import Context
+    from crisiskit.engine.run import FileLock
+
+    async def main() -> T:
+        graph = _open_graph(setups[0].inventory, where)
+        try:
+            contexts = [
+                Context(s, store, graph, FileLock(s.home), operator=operator, wait_scale=scale)
+                for s in setups
+            ]
+            return await work(contexts)
+        finally:
+            await graph.aclose()
+
+    return asyncio.run(main())
+
+
+def run_activate(
+    setup: Setup,
+    *,
+    sandbox: bool,
+    operator: str,
+    dry_run: bool = False,
+    show_plan: Callable[[ActivationPlan], None] = lambda plan: None,
+    confirm: Callable[[ActivationPlan], bool] | None = None,
+    phase: PhaseFactory | None = None,
+) -> ActivationReport:
+    """Run one activation from synchronous code."""
+    from crisiskit.engine.activation import activate
+    from crisiskit.engine.report import quiet_phase
+    from crisiskit.state import Store
+
+    scale = wait_scale()  # bad input is refused before anything starts
+    with Store.open(setup.home) as store, endpoint(setup.inventory, setup.home, sandbox) as where:
+
+        async def work(contexts: list[Context]) -> ActivationReport:
+            return await activate(
+                contexts[0], dry_run=dry_run, show_plan=show_plan, confirm=confirm,
+                phase=phase or quiet_phase,
+            )
+
+        return _serve([setup], store, where, operator, work, scale=scale)
+
+
+def run_plan(setup: Setup, *, sandbox: bool) -> ActivationPlan:
+    """Compute the activation plan from synchronous code (read-only: no lock, no journal)."""
+    from crisiskit.engine.activation import plan_only
+    from crisiskit.state import Store
+
+    with Store.open(setup.home) as store, endpoint(setup.inventory, setup.home, sandbox) as where:
+
+        async def work(contexts: list[Context]) -> ActivationPlan:
+            return await plan_only(contexts[0])
+
+        return _serve([setup], store, where, "plan", work)
+
+
+def run_status(
+    inventory_path: Path,
+    playbooks_dir: Path,
+    home: Path,
+    commune: str | None,
+    *,
+    sandbox: bool,
+) -> list[KitStatus]:
+    """Return the status of one commune, or of every commune that has anything recorded."""
+    from crisiskit.engine.context import load_setup
+    from crisiskit.engine.status import communes_with_a_kit, kit_status
+    from crisiskit.inventory import load_inventory
+    from crisiskit.state import Store
+
+    inventory = load_inventory(inventory_path)
+    with Store.open(home) as store:
+        if commune is not None:
+            ids = [inventory.commune(commune).id]
+        else:
+            ids = communes_with_a_kit(store, home, [c.id for c in inventory.communes])
+        if not ids:
+            return []
+        setups = [load_setup(inventory_path, playbooks_dir, home, cid, None) for cid in ids]
+        with endpoint(inventory, home, sandbox) as where:
+
+            async def work(contexts: list[Context]) -> list[KitStatus]:
+                return [await kit_status(ctx) for ctx in contexts]
+
+            return _serve(setups, store, where, "status", work)

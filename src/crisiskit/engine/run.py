@@ -1,0 +1,131 @@
+"""The one run lifecycle of every operation that changes a commune's kit.
+
+    async with ctx.lock.hold(commune):              one run per commune at a time
+        ... observe, plan, check, confirm ...
+        refuse(ctx, kind, reasons, message)         audit `<kind>.refused`, raise (exit 3)
+        async with recorded(ctx, kind) as run:      runs left unfinished are marked
+            ... execute with run.journal ...        interrupted (run.resumed), the run is
+            run.finish(ok, summary)                 started, every step and Graph write is
+                                                    audited, the journal flushed, the run
+                                                    finished (failed if an error escaped)
+
+Activation uses it; teardown and day-2 operations will, with another `kind`. Read-only
+operations (plan, status) take neither the lock nor a run: they only observe.
+
+The lock is pluggable (`CommuneLock`): the local flock under `$CRISISKIT_HOME/locks/` today,
+a lease visible in the tenant (two operators on two machines) later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from crisiskit.engine.journal import Journal
+from crisiskit.errors import PreconditionFailed
+
+if TYPE_CHECKING:
+    from crisiskit.engine.context import Context
+    from crisiskit.graph import Scope
+
+
+class CommuneLock(Protocol):
+    """Exclusive hold on one commune for the length of a run (LockHeld if someone has it)."""
+
+    def hold(self, commune: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class FileLock:
+    """The local lock: an flock per commune under `home/locks/`, freed even by SIGKILL."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    @asynccontextmanager
+    async def hold(self, commune: str) -> AsyncIterator[None]:
+        from crisiskit.state.lock import commune_lock
+
+        with commune_lock(self.home, commune):
+            yield
+
+
+class NoLock:
+    """For read-only operations and dry runs: nothing is held."""
+
+    @asynccontextmanager
+    async def hold(self, commune: str) -> AsyncIterator[None]:
+        yield
+
+
+def refuse(ctx: Context, kind: str, reasons: list[str], message: str) -> NoReturn:
+    """Audit a refusal made before any write, and raise it (exit 3)."""
+    ctx.store.audit_append(
+        ctx.operator, ctx.commune, f"{kind}.refused", ctx.commune, "refused",
+        details={"reasons": "; ".join(reasons)},
+    )
+    raise PreconditionFailed(f"{message}:\n  " + "\n  ".join(reasons))
+
+
+@dataclass
+class Run:
+    """One recorded run: its id, its journal, the interrupted runs it resumes."""
+
+    id: int
+    journal: Journal
+    scope: Scope
+    resumed: list[int] = field(default_factory=list)
+    outcome: str | None = None
+    summary: Mapping[str, Any] | None = None
+
+    def finish(self, ok: bool, summary: Mapping[str, Any]) -> None:
+        """Say how the run ended; recorded when the `recorded` block exits."""
+        self.outcome = "ok" if ok else "failed"
+        self.summary = summary
+
+
+def mark_interrupted(ctx: Context) -> list[int]:
+    """Close the commune's runs that never finished (killed mid-way); return their ids.
+
+    Call it holding the commune's lock: a run still marked unfinished is then surely dead.
+    """
+    resumed = []
+    for stale in ctx.store.unfinished_runs(ctx.commune):
+        ctx.store.finish_run(stale.id, "interrupted", {"resumed_by": ctx.operator})
+        resumed.append(stale.id)
+    return resumed
+
+
+@asynccontextmanager
+async def recorded(
+    ctx: Context, kind: str, *, playbook: str | None = None
+) -> AsyncIterator[Run]:
+    """Start a run of `kind`, audit everything it writes, and finish it whatever happens."""
+    resumed = mark_interrupted(ctx)
+    store, operator, commune = ctx.store, ctx.operator, ctx.commune
+    run_id = store.start_run(commune, kind, operator, playbook)
+    journal = Journal(store, run_id, commune, operator)
+    details = {"run": str(run_id)}
+    store.audit_append(
+        operator, commune, f"{kind}.start", commune, "started",
+        details={**details, "playbook": playbook} if playbook else details,
+    )
+    with _scoped(ctx, journal) as scope:
+        run = Run(run_id, journal, scope, resumed)
+        try:
+            yield run
+        finally:
+            journal.flush()
+            outcome = run.outcome or "failed"
+            store.finish_run(run_id, outcome, run.summary or {"error": "aborted"})
+            store.audit_append(operator, commune, f"{kind}.finish", commune, outcome,
+                               details=details)
+
+
+@contextmanager
+def _scoped(ctx: Context, journal: Journal) -> Iterator[Scope]:
+    """Audit every Graph write made inside the block (and only those: the client is shared)."""
+    with ctx.graph.scope(on_write=journal.graph_write) as scope:
+        yield scope
