@@ -92,8 +92,11 @@ def test_activate_provisions_the_whole_kit(kit: Kit) -> None:
     sheet = (out / "fiche-de-remise.md").read_text("utf-8")
     assert "Aubagne" in sheet and "AMP-PC-0001" in sheet
     with Store.open(kit.home) as store:
-        seq, digest = store.audit_head()
-    # The audit chain's fingerprint at handover, printed to be signed on paper.
+        *_, before, edition = store.audit_entries()
+    # The audit chain's fingerprint at handover, printed to be signed on paper; the edition
+    # itself is audited right after it is written.
+    assert (edition.action, edition.outcome) == ("handover.sheet", "complete")
+    seq, digest = before.seq, before.hash
     assert anchor_text((seq, digest)) in sheet
     assert kit.cli("audit", "verify", "--anchor", f"{seq}:{digest}").exit_code == 0
     for secret in secrets:
@@ -160,7 +163,9 @@ def test_large_roster_uses_batched_member_patches(kit: Kit, write_inventory) -> 
     patches = [
         r for r in kit.sim.requests() if r["method"] == "PATCH" and r["path"].startswith("/groups/")
     ]
-    assert len(patches) == 2  # 45 members: 18 in the create (2 owners), 20 + 7 by PATCH
+    # The tag, then the nickname, then 45 members: 20 in the create (2 owners), 20 + 5 by
+    # PATCH of members@odata.bind, both in one $batch.
+    assert len(patches) == 4
     assert all(r.get("via") == "$batch" for r in patches)
     plan = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
     assert plan["empty"] is True

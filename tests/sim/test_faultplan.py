@@ -66,6 +66,14 @@ def test_a_drop_inside_a_batch_drops_the_whole_exchange_after_every_sub_request_
     assert _users(es) == [f"lot.{n}" for n in range(3)]
 
 
+def test_a_rule_can_name_a_query(es: EmbeddedSimulator, http: httpx.Client) -> None:
+    es.set_faults({"method": "GET", "path": "^/users\\?.*startswith", "fault": "unavailable"})
+    assert http.get("users", params={"$filter": "userPrincipalName eq 'x'"}).status_code == 200
+    assert http.get(
+        "users", params={"$filter": "startswith(displayName,'A')"}
+    ).status_code == 503
+
+
 def test_rules_are_listed_disarmed_and_validated(es: EmbeddedSimulator, http: httpx.Client) -> None:
     es.set_faults({"method": "GET", "path": "^/users", "fault": "unavailable", "count": 3})
     assert http.get("users").status_code == 503

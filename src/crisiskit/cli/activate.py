@@ -15,8 +15,10 @@ from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import EXIT_FAILED, InputError
 
 if TYPE_CHECKING:
+    from crisiskit.engine.multi import CommuneResult
     from crisiskit.engine.report import ActivationReport
     from crisiskit.plan.activation import ActivationPlan
+    from crisiskit.plan.diff_group import TeamPath
 
 SANDBOX_HELP = (
     "Use the embedded Graph simulator (state under $CRISISKIT_HOME/sandbox/) instead of a "
@@ -74,7 +76,9 @@ def plan_command(
 @handles_errors
 def activate_command(
     ctx: typer.Context,
-    commune: Annotated[str, typer.Argument(help="Commune id, e.g. aubagne.")],
+    communes: Annotated[
+        list[str], typer.Argument(help="Commune id(s), e.g. aubagne (several run concurrently).")
+    ],
     *,
     playbook: Annotated[
         str | None, typer.Option(help="Playbook name (default: the commune's).")
@@ -82,6 +86,14 @@ def activate_command(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Return as soon as the credentials, slips and sheet are written; the Team, "
+            "mailboxes and site finish provisioning on their own (`status --wait`).",
+        ),
     ] = False,
     operator: Annotated[
         str | None,
@@ -93,50 +105,86 @@ def activate_command(
     ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
     sign_with: SignWithOption = None,
+    team_path: Annotated[
+        str, typer.Option("--team-path", hidden=True, help="scratch (default) or group.")
+    ] = "scratch",
 ) -> None:
-    """Provision a commune's crisis kit through Microsoft Graph (idempotent, resumable).
+    """Provision communes' crisis kits through Microsoft Graph (idempotent, resumable).
 
-    Writes the handover sheet (md, html, pdf) and the first sign-in slips (PDF, mode 0600)
-    beside the credentials file.
+    Hands over the credentials file, the first sign-in slips (PDF, mode 0600) and the
+    handover sheet (md, html, pdf) as soon as the accounts and passes exist, then waits for
+    the Team, mailboxes and SharePoint site (or not, with --no-wait). Several communes run
+    concurrently; the exit code is the worst of theirs.
 
     Example: crisiskit activate aubagne --sandbox --yes
     """
     from crisiskit.cli.wiring import run_activate
-    from crisiskit.engine.report import failure_message
+    from crisiskit.engine.activation import Options
 
     s = state(ctx)
-    setup = _setup(ctx, commune, playbook)
-    setup = dataclasses.replace(setup, signer=signer_for(sign_with))
+    if len(set(communes)) != len(communes):
+        raise InputError("a commune is named twice: " + " ".join(communes))
+    if team_path not in ("scratch", "group"):
+        raise InputError("--team-path must be scratch or group")
+    path: TeamPath = "group" if team_path == "group" else "scratch"
+    signer = signer_for(sign_with)
+    setups = [
+        dataclasses.replace(_setup(ctx, c, playbook), signer=signer) for c in communes
+    ]
     who = operator or os.environ.get("USER") or _login()
     interactive = console.is_terminal()
     if not (yes or dry_run) and not interactive:
         raise InputError(
             "activate needs confirmation: pass --yes to run without a terminal (or --dry-run)"
         )
+    several = len(setups) > 1
 
-    def show(plan: ActivationPlan) -> None:
-        if not s.json:
+    def show(plans: list[ActivationPlan]) -> None:
+        if s.json:
+            return
+        for plan in plans:
+            if several:
+                console.text(f"== {plan.commune} ==")
             render_plan(plan, verbose=s.verbose)
 
-    def confirm(plan: ActivationPlan) -> bool:
+    def confirm(plans: list[ActivationPlan]) -> bool:
         if yes:
             return True
-        return console.confirm(f"Apply this plan to {plan.commune}?")
+        if len(plans) == 1:
+            return console.confirm(f"Apply this plan to {plans[0].commune}?")
+        return console.confirm(
+            f"Apply these {len(plans)} plans to {', '.join(p.commune for p in plans)}?"
+        )
 
     progress = _LazyProgress()
     try:
-        report = run_activate(
-            setup,
+        results = run_activate(
+            setups,
             sandbox=sandbox,
             operator=who,
             dry_run=dry_run,
-            show_plan=show,
+            show_plans=show,
             confirm=confirm,
-            phase=progress if not s.json else _silent_phase,
+            phase_for=(lambda c: _silent_phase) if s.json else progress.for_commune(several),
+            options=Options(wait=not no_wait, team_path=path),
         )
     finally:
         progress.close()
-    if s.json:
+    if several:
+        _finish_several(results, json=s.json, show_secrets=show_secrets)
+    else:
+        _finish_one(results[0], json=s.json, show_secrets=show_secrets)
+
+
+def _finish_one(result: CommuneResult, *, json: bool, show_secrets: bool) -> None:
+    """Print one commune's activation and exit with its code (errors as before)."""
+    from crisiskit.engine.report import failure_message, pending_message
+
+    if result.error is not None:
+        raise result.error
+    report = result.report
+    assert report is not None
+    if json:
         console.emit_json(report.to_json())
     else:
         render_report(report, show_secrets=show_secrets)
@@ -145,6 +193,75 @@ def activate_command(
         raise typer.Exit(EXIT_FAILED)
     if not report.ok:
         raise failure_message(report)
+    if report.exit_code:
+        raise pending_message(report)
+
+
+def _finish_several(results: list[CommuneResult], *, json: bool, show_secrets: bool) -> None:
+    """Print every commune's activation, one summary table, and exit with the worst code."""
+    from crisiskit.engine.multi import worst
+
+    code = worst(results)
+    if json:
+        console.emit_json({
+            "communes": [_result_json(r) for r in results],
+            "exit_code": code,
+        })
+    else:
+        for r in results:
+            if r.report is not None and r.report.executed:
+                console.text(f"== {r.commune} ==")
+                render_report(r.report, show_secrets=show_secrets)
+        render_summary(results)
+        for r in results:
+            if r.error is not None:
+                console.error(f"{r.commune}: {r.error}")
+        if any(r.report is not None and not r.report.confirmed for r in results):
+            console.info("Aborted: nothing was changed.")
+    if code:
+        raise typer.Exit(code)
+
+
+def _result_json(result: CommuneResult) -> dict[str, Any]:
+    body = result.report.to_json() if result.report is not None else {"commune": result.commune}
+    return {**body, "exit_code": result.exit_code,
+            "error": str(result.error) if result.error is not None else None}
+
+
+def _mailbox_count(outcome: Any) -> str:
+    ready = len(outcome.mailboxes_ready)
+    return f"{ready}/{ready + len(outcome.mailboxes_pending)} ready"
+
+
+def render_summary(results: list[CommuneResult]) -> None:
+    """One line per commune: what its activation did, what is still provisioning, its code."""
+    rows = []
+    for r in results:
+        outcome = r.report.outcome if r.report is not None else None
+        if r.error is not None:
+            what = type(r.error).__name__
+        elif outcome is None:
+            what = "not run"
+        elif outcome.failures:
+            what = f"{len(outcome.failures)} failed"
+        elif outcome.pending or outcome.writes_pending:
+            what = "provisioning"
+        else:
+            what = "complete"
+        rows.append((
+            r.commune,
+            what,
+            str(sum(outcome.created.values())) if outcome else "-",
+            _mailbox_count(outcome) if outcome else "-",
+            ("ready" if outcome.team_id else "pending") if outcome else "-",
+            ("ready" if outcome.drive_id else "pending") if outcome else "-",
+            str(r.exit_code),
+        ))
+    console.table(
+        "Activations",
+        ("commune", "result", "created", "mailboxes", "Team", "SharePoint", "exit"),
+        rows,
+    )
 
 
 class _LazyProgress:
@@ -160,6 +277,15 @@ class _LazyProgress:
             self._factory = self._context.__enter__()
         return self._factory(name, total)
 
+    def for_commune(self, several: bool) -> Any:
+        """Return the phase factory of each commune (names prefixed when there are several)."""
+        def factory(commune: str) -> Any:
+            if not several:
+                return self
+            return lambda name, total: self(f"{commune}: {name}", total)
+
+        return factory
+
     def close(self) -> None:
         if self._context is not None:
             self._context.__exit__(None, None, None)
@@ -167,9 +293,24 @@ class _LazyProgress:
 
 
 def _silent_phase(name: str, total: int) -> Any:
-    from crisiskit.engine.report import quiet_phase
+    from crisiskit.engine.progress import quiet_phase
 
     return quiet_phase(name, total)
+
+
+def _readiness(ready_id: str | None, preparing: bool) -> str:
+    return "ready" if ready_id else "still provisioning" if preparing else "not ready"
+
+
+def render_pending(report: ActivationReport) -> None:
+    """Say what is still provisioning after `activate --no-wait`, and what finishes it."""
+    from crisiskit.engine.report import pending_lines
+
+    lines = pending_lines(report)
+    if lines:
+        console.text("Still provisioning (the crisis cell can start meanwhile):")
+        for line in lines:
+            console.text(f"  {line}")
 
 
 def _login() -> str:
@@ -201,9 +342,9 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
         f"Mailboxes: {ready} ready"
         + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
     )
-    console.text(f"Team: {'ready' if outcome.team_id else 'not ready'}"
+    console.text(f"Team: {_readiness(outcome.team_id, 'team' in outcome.preparing)}"
                  + (f" {outcome.team_url}" if outcome.team_url else ""))
-    console.text(f"SharePoint: {'ready' if outcome.drive_id else 'not ready'}"
+    console.text(f"SharePoint: {_readiness(outcome.drive_id, 'sharepoint' in outcome.preparing)}"
                  + (f" {outcome.drive_url}" if outcome.drive_url else ""))
     if report.loans:
         console.text(f"Devices lent: {len(report.loans)}")
@@ -220,6 +361,8 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
         console.text(
             f"Credentials file (mode 0600, hand over in person): {report.credentials_path}"
         )
+    if report.no_wait:
+        render_pending(report)
     if show_secrets and outcome.passes:
         console.table(
             "Temporary Access Passes issued by this run",
@@ -236,6 +379,14 @@ def status_command(
         str | None, typer.Argument(help="Commune id (default: every commune with a kit).")
     ] = None,
     *,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="First wait (read-only) for what is still provisioning, under the same "
+            "bounds as activate; write the sheet's complete edition when it is.",
+        ),
+    ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
 ) -> None:
     """Show a commune's crisis kit: accounts, licences, readiness, credentials, devices lent.
@@ -245,17 +396,46 @@ def status_command(
     from crisiskit.cli.wiring import run_status
 
     s = state(ctx)
-    statuses = run_status(
-        s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox
-    )
+    progress = _LazyProgress()
+    try:
+        statuses = run_status(
+            s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox, wait=wait,
+            phase_for=(lambda c: _silent_phase) if s.json else progress.for_commune(True),
+        )
+    finally:
+        progress.close()
     if s.json:
         console.emit_json([st.to_json() for st in statuses])
-        return
-    if not statuses:
+    elif not statuses:
         console.text("No commune has a crisis kit (no run, loan or credentials recorded).")
-        return
     for st in statuses:
-        render_status(st)
+        if not s.json:
+            render_status(getattr(st, "status", st))
+            if wait:
+                render_waited(st)
+    code = max((getattr(st, "exit_code", 0) for st in statuses), default=0)
+    if code:
+        raise typer.Exit(code)
+
+
+def render_waited(result: Any) -> None:
+    """Say what `status --wait` waited for, what is still pending, and what finishes it."""
+    for line in result.ready:
+        console.text(f"  {line}")
+    for line in result.pending:
+        console.text(f"  ! {line}")
+    commune = result.status.commune
+    if result.pending:
+        console.text(f"Still provisioning after the documented wait; rerun `crisiskit status "
+                     f"{commune} --wait` later, or see the Microsoft 365 service health.")
+    if result.remaining:
+        console.text(f"Ready to finish: `crisiskit activate {commune}` does what remains: "
+                     + "; ".join(result.remaining))
+    if result.complete:
+        console.text(f"{commune}: the crisis kit is complete.")
+    if result.sheet is not None:
+        console.text("Handover sheet, complete edition: "
+                     + ", ".join(str(p) for p in result.sheet.handover.values()))
 
 
 def render_status(st: Any) -> None:

@@ -12,8 +12,9 @@ One executor for every operation. It knows no operation and no resource kind:
   declared creates and writes through `crisiskit.engine.writes` (ids journaled before any
   wait, uncertain creates settled by lookup, never re-sent blind), the other verbs as they
   are;
-- a step whose needed dependency did not succeed is skipped (and journaled as such); refs to
-  the ids other steps produced are resolved from their results.
+- a step whose needed dependency did not succeed is skipped (and journaled as such), or
+  `pending` when that dependency is a wait still unfinished (folders of a site still
+  provisioning); refs to the ids other steps produced are resolved from their results.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from crisiskit.engine.writes import create_all, write_all
 from crisiskit.plan.model import NOT_RUN, Plan, PlanError, Step, Unresolved, resolve
 from crisiskit.plan.model import soft_dependencies as soft
 from crisiskit.resources import REGISTRY
-from crisiskit.resources.base import Create, Resource, Spec, Write
+from crisiskit.resources.base import ByPayload, Create, Resource, Spec, Write
 
 
 class Executor:
@@ -109,7 +110,11 @@ class Executor:
         for s in group:
             blocker = _blocker(s, results)
             if blocker is not None:
-                self.session.skipped(s, blocker)
+                if results[blocker].status == "pending":
+                    # It needs something still provisioning: a later run does it.
+                    self.session.pending(s, f"waits for {blocker} (still provisioning)")
+                else:
+                    self.session.skipped(s, blocker)
                 continue
             try:
                 payload = resolve(s.payload, values)
@@ -120,6 +125,8 @@ class Executor:
         if not runnable:
             return
         spec = self._spec(runnable[0])
+        if isinstance(spec, ByPayload):
+            spec = spec.of(runnable[0].payload)
         if isinstance(spec, Create):
             await create_all(self.session, runnable, spec)
         elif isinstance(spec, Write):
@@ -145,10 +152,10 @@ def _blocker(s: Step, results: Mapping[str, StepResult]) -> str | None:
 
 
 def _groups(steps: list[Step], order: Mapping[str, int]) -> list[list[Step]]:
-    """Group steps by kind and action, in plan order."""
-    by: dict[tuple[str, str], list[Step]] = defaultdict(list)
+    """Group steps by kind, action and payload type (one verb call each), in plan order."""
+    by: dict[tuple[str, str, type], list[Step]] = defaultdict(list)
     for s in sorted(steps, key=lambda s: order[s.id]):
-        by[(s.kind, s.action)].append(s)
+        by[(s.kind, s.action, type(s.payload))].append(s)
     return list(by.values())
 
 

@@ -6,8 +6,9 @@ crisis Team, say) sets a rule instead, through `PUT /_sim/faults`:
 
     {"rules": [{"method": "POST", "path": "^/teams$", "fault": "commit_then_5xx", "count": 1}]}
 
-- `path` is a regular expression searched in the request's path (without `/v1.0`); `$batch`
-  sub-requests are matched on their own path;
+- `path` is a regular expression searched in the request's path (without `/v1.0`) followed,
+  when it has a query, by `?` and its decoded parameters (`$filter=displayName eq '…'`);
+  `$batch` sub-requests are matched on their own;
 - `fault`: `commit_then_5xx` (the request is applied, then answered 503), `drop` (applied,
   then the connection is closed without an answer; inside a `$batch`, the whole exchange is
   dropped after every sub-request ran, as a real dropped connection would), `unavailable`
@@ -92,10 +93,16 @@ def take(sim: Simulator, req: SimRequest, *, before: bool) -> Rule | None:
         for rule in sim.fault_rules:
             if (rule.fault in BEFORE) != before or rule.hits >= rule.count:
                 continue
-            if rule.method == req.method.upper() and rule.path.search(req.path):
+            if rule.method == req.method.upper() and rule.path.search(_target(req)):
                 rule.hits += 1
                 return rule
     return None
+
+
+def _target(req: SimRequest) -> str:
+    if not req.query:
+        return req.path
+    return req.path + "?" + "&".join(f"{k}={v}" for k, v in req.query.items())
 
 
 def refusal(sim: Simulator, req: SimRequest) -> SimError | None:
