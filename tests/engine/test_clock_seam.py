@@ -51,8 +51,8 @@ def test_the_drive_bound_ends_on_the_engines_clock(sim: EmbeddedSimulator, tmp_p
     assert 899.0 <= clock.slept <= 901.0  # the whole 900 s bound, the last look at it
     assert elapsed < 30.0  # and none of it was really slept
     polls = [r for r in sim.requests() if r["path"].endswith("/drive")]
-    # Capped backoff: 10 s, 20 s, then every 30 s (service seconds), until the bound.
-    assert 30 <= len(polls) <= 35 and all(r["status"] == 404 for r in polls)
+    # Capped backoff: 5 s, 10 s, then every 15 s (service seconds), until the bound.
+    assert 59 <= len(polls) <= 63 and all(r["status"] == 404 for r in polls)
 
 
 def test_the_young_group_recipe_runs_on_the_engines_clock(sim: EmbeddedSimulator, tmp_path):
@@ -121,8 +121,8 @@ def test_waits_end_when_the_service_is_ready_not_at_a_deadline(
     assert results[f"mailbox:{UPN}"].status == "ready"
     assert results["drive:Documents"].status == "ready"
     # Both waits share the clock (their sleeps add up): far below the 24 h + 60 min bounds,
-    # and within one 30 s poll of each delay.
-    assert clock.slept <= 40 * 60 + 25 * 60 + 2 * 31
+    # and within one 15 s poll of each delay.
+    assert clock.slept <= 40 * 60 + 25 * 60 + 2 * 16
 
 
 def test_the_team_wait_checks_at_most_every_30_seconds_up_to_its_bound(

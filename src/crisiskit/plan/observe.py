@@ -10,8 +10,10 @@ drive ids: channels and root folders.
 A group found by its journaled id is the one a run of crisiskit created (the id was journaled
 from the create's answer): it is adopted. A group found by display name is adopted only when
 the journal says a create was sent whose answer never came, the group was created after it,
-and every owner it has is an account of this kit; any other candidate is a lookalike, shown
-in the plan with what to do, never touched.
+and every owner it has is an account of this kit; a same-named group owned by others is
+someone else's and ignored (the kit's key is its nickname); any group that cannot be told
+apart (two proven, or owners unreadable or mixed) is a lookalike, shown in the plan with what
+to do, never touched.
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
 """
@@ -239,12 +241,15 @@ async def _interrupted_create(
     if not candidates:
         return None, []
     answers = await graph.send({g.id: memberships.owners(g.id) for g in candidates})
-    proven = []
+    proven, doubtful = [], []
     for g in candidates:
         owners = {str(x.get("id")) for x in answers[g.id].values()}
         if answers[g.id].status == 200 and owners and owners <= accounts:
             proven.append(g)
-    if len(proven) == 1 and len(candidates) == 1:
+        elif answers[g.id].status != 200 or not owners or owners & accounts:
+            doubtful.append(g)  # cannot tell: its owners could not be read, or are mixed
+    # A same-named group owned by others is someone else's: the kit's key is its nickname.
+    if len(proven) == 1 and not doubtful:
         proven[0].adopt = (
             f"created {proven[0].created} by a run that never read the answer; its owners "
             "are this kit's accounts"
@@ -252,9 +257,9 @@ async def _interrupted_create(
         return proven[0], []
     return None, [
         f"group {g.id} ({g.display_name!r}, created {g.created}, untagged) may be the one an "
-        "interrupted run created: if its owners are the kit's owners, nothing else uses it: "
-        "delete it (Entra admin center) and rerun; otherwise rename it and rerun"
-        for g in candidates
+        "interrupted run created: check its owners; keep one (delete the others in the Entra "
+        "admin center, or rename the ones that are not the kit's) and rerun"
+        for g in [*proven, *doubtful]
     ]
 
 

@@ -45,8 +45,9 @@ def is_ready(answer: GraphResponse) -> bool:
 
 
 def _worth_waiting(answer: GraphResponse) -> bool:
-    """Not provisioned yet (404), or no usable answer this time (the Graph door retried)."""
-    return answer.status in (404, 429) or answer.status >= 500 or answer.status == 0
+    """Not provisioned yet (404). No answer, or a 5xx, was already retried by the Graph door:
+    waiting on a service that does not answer is pointless (a rerun looks again)."""
+    return answer.status == 404
 
 
 async def wait(session: Session, steps: Sequence[Step]) -> None:
@@ -70,7 +71,7 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
                     session.done(s, status="ready", request_id=a.request_id)
                     del todo[key]
                 elif not _worth_waiting(a):
-                    session.failed(s, a, f"mailbox readiness cannot be read: HTTP {a.status}")
+                    session.failed(s, a, "mailbox readiness could not be read; rerun")
                     del todo[key]
                 elif waiters[key].remaining() <= 0:
                     why = f"mailbox still provisioning ({waiters[key].progress()})"

@@ -173,18 +173,28 @@ async def tag_and_name(
     """Tag the group, then set its nickname; return what failed ("" when both are done).
 
     The tag goes first and alone: whatever happens to the nickname, the group is then
-    recognisably crisiskit's. Both PATCHes are re-sent when ambiguous (repeating one
-    changes nothing more).
+    recognisably crisiskit's. A PATCH whose answer was lost is sent once more (repeating it
+    changes nothing more); a service that does not answer twice is not insisted on: the id
+    is journaled, a rerun adopts the group.
     """
-    tagged = (await session.settle({"t": tag_request(gid, tag, commune)},
-                                   retry_ambiguous=True))["t"]
+    tagged = await _patch(session, tag_request(gid, tag, commune))
     if not tagged.ok:
-        return f"not tagged (HTTP {tagged.status} {tagged.code})".strip()
-    named = (await session.settle({"n": nickname_request(gid, nickname)},
-                                  retry_ambiguous=True))["n"]
+        return f"not tagged ({_said(tagged)})"
+    named = await _patch(session, nickname_request(gid, nickname))
     if not named.ok:
-        return f"its mailNickname could not be set (HTTP {named.status} {named.code})".strip()
+        return f"its mailNickname could not be set ({_said(named)})"
     return ""
+
+
+async def _patch(session: Session, request: Request) -> GraphResponse:
+    answer = (await session.settle({"p": request}))["p"]
+    if answer.ambiguous:
+        answer = (await session.settle({"p": request}))["p"]
+    return answer
+
+
+def _said(answer: GraphResponse) -> str:
+    return f"HTTP {answer.status} {answer.code}".strip() if answer.status else "no answer"
 
 
 async def _look_up(

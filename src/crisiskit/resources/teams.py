@@ -120,7 +120,9 @@ async def await_team(
         if location:
             last = (await session.settle({"op": operation(location)}))["op"]
             status = str(last.json().get("status", "")) if last.status == 200 else ""
-            if status == "failed" or (last.status >= 400 and last.status != 404):
+            if status == "failed" or last.status == 0 or (
+                last.status >= 400 and last.status != 404
+            ):
                 error = last.json().get("error") if last.status == 200 else None
                 code = error.get("code") if isinstance(error, dict) else None
                 why = f"team creation operation {status or last.status}"
@@ -131,8 +133,12 @@ async def await_team(
             # The operation is not known (a rerun, `status --wait`): the team answers 404
             # until it is provisioned.
             last = (await session.send({"team": by_group(gid)}))["team"]
+            if last.status not in (200, 404):
+                # No answer or an error the Graph door already retried: nothing to wait on.
+                session.failed(step, last, "the Team could not be read; rerun")
+                return
             ready = last.status == 200
-            status = "provisioning" if last.status == 404 else f"HTTP {last.status}"
+            status = "provisioning"
         if ready:
             check = last if not location else (await session.send({"t": by_group(gid)}))["t"]
             session.done(step, values=_values(check, gid), status="ready")

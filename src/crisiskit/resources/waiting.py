@@ -47,8 +47,10 @@ class Schedule:
     cap_s: float
 
 
-MAILBOX = Schedule(10.0, 2.0, 30.0)
-SITE = Schedule(10.0, 2.0, 30.0)
+# Every 15 s at most: a thing ready is seen within 15 s (the real service's minutes are then
+# lost by seconds), for one small `$batch` per look.
+MAILBOX = Schedule(5.0, 2.0, 15.0)
+SITE = Schedule(5.0, 2.0, 15.0)
 TEAM_OPERATION = Schedule(31.0, 1.0, 31.0)  # documented: "wait >30 seconds between checks"
 
 
