@@ -75,8 +75,13 @@ def write_kit_documents(
     tap_usable_once: bool = False,
     register_phone: bool = False,
     signer: Any | None = None,
+    keep_slips: Path | None = None,
 ) -> KitDocuments:
-    """Write the handover sheet and the first sign-in slips of one commune's kit."""
+    """Write the handover sheet and the first sign-in slips of one commune's kit.
+
+    `keep_slips`: the slips written earlier from the same credentials file (an activation's
+    first edition): kept as they are, not rendered again.
+    """
     from crisiskit.documents.credentials import read_credentials
 
     outputs_dir = Path(outputs_dir)
@@ -100,15 +105,18 @@ def write_kit_documents(
         )
         for r in rows
     ]
-    slips_path = write_signin_slips(
-        outputs_dir,
-        slips,
-        commune_name=commune.name,
-        identity=identity,
-        helpdesk=Helpdesk(name=m.name, phone=m.phone, email=m.email),
-        signer=signer,
-        created=now,
-    )
+    if keep_slips is not None:
+        slips_path: Path | None = keep_slips  # written earlier from these very credentials
+    else:
+        slips_path = write_signin_slips(
+            outputs_dir,
+            slips,
+            commune_name=commune.name,
+            identity=identity,
+            helpdesk=Helpdesk(name=m.name, phone=m.phone, email=m.email),
+            signer=signer,
+            created=now,
+        )
     c = commune
     sheet = HandoverSheet(
         commune=HandoverCommune(name=c.name, insee=c.insee, address=c.address, mayor=c.mayor),

@@ -20,6 +20,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crisiskit.engine.context import Context, desired
@@ -27,6 +28,7 @@ from crisiskit.engine.executor import Executor
 from crisiskit.engine.handover import (
     KitState,
     credential_states,
+    credentials_digest,
     credentials_sink,
     record_edition,
     sheet_inputs,
@@ -164,7 +166,8 @@ async def run_one(
                 report.documents = handover.written  # nothing changed since the handover
             else:
                 inputs = sheet_inputs(ctx.store, ctx.commune, ctx.clock.now(), state)
-                report.documents = write_documents(setup, kit, moment, inputs, state)
+                keep = handover.slips_if_unchanged()
+                report.documents = write_documents(setup, kit, moment, inputs, state, keep)
                 record_edition(ctx.store, ctx.operator, ctx.commune, state, report.documents)
             return report
 
@@ -184,6 +187,7 @@ class HandoverPoint:
         self.task: asyncio.Task[None] | None = None
         self.written: KitDocuments | None = None
         self.state: KitState | None = None
+        self.digest: str | None = None
 
     def step(self, result: StepResult) -> None:
         self.left.discard(result.step.id)
@@ -203,12 +207,20 @@ class HandoverPoint:
         )
         record_edition(ctx.store, ctx.operator, ctx.commune, state, written)
         self.written, self.state = written, state
+        self.digest = credentials_digest(ctx.setup.credentials_path)
         self.session.event(
             HANDOVER, "fiche-de-remise",
             f"credentials, sign-in slips and sheet written ({', '.join(state.preparing)} "
             f"still provisioning): hand them over now — {ctx.setup.outputs}",
             phase=HANDOVER, journal=False,
         )
+
+    def slips_if_unchanged(self) -> Path | None:
+        """Return the slips written at the handover if the credentials have not changed."""
+        if self.written is None or self.written.slips is None:
+            return None
+        same = self.digest == credentials_digest(self.ctx.setup.credentials_path)
+        return self.written.slips if same else None
 
     async def finished(self) -> None:
         """Wait for the documents being written (re-raising what stopped them)."""

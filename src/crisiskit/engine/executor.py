@@ -5,8 +5,9 @@ One executor for every operation. It knows no operation and no resource kind:
 - a step starts as soon as every step it depends on has finished; steps of the same kind and
   action that become ready together go to their verb in one call, which sends them in `$batch`
   calls of ≤ 20 (so 50 accounts are 3 calls, not 50);
-- ready groups start longest-chain first, so the critical path gets the first slots of the
-  Graph client's bounded concurrency; everything else runs concurrently within it;
+- ready groups start longest-chain first (a wait counting for its bound), so the critical
+  path (licences, before the mailboxes' long wait) gets the first slots of the Graph client's
+  bounded concurrency; everything else runs concurrently within it;
 - local steps (loans) run inline, in plan order, before the remote steps ready with them;
 - each step goes to the verb its resource module declares for its action (`REGISTRY`):
   declared creates and writes through `crisiskit.engine.writes` (ids journaled before any
@@ -159,15 +160,22 @@ def _groups(steps: list[Step], order: Mapping[str, int]) -> list[list[Step]]:
     return list(by.values())
 
 
-def _depths(plan: Plan) -> dict[str, int]:
-    """Return, for each step, the length of the longest chain of steps that wait for it."""
+def _depths(plan: Plan) -> dict[str, float]:
+    """Return, for each step, the length of the longest chain of steps that wait for it.
+
+    A wait counts for its bound (seconds): what leads to the longest service delay (a licence,
+    before the 24 h a mailbox may take) gets the first slots.
+    """
     dependents: dict[str, list[str]] = defaultdict(list)
     for s in plan.steps:
         for d in s.depends_on:
             dependents[d].append(s.id)
+    steps = {s.id: s for s in plan.steps}
 
     @cache
-    def depth(step_id: str) -> int:
-        return 1 + max((depth(d) for d in dependents[step_id]), default=0)
+    def depth(step_id: str) -> float:
+        s = steps[step_id]
+        cost = 1.0 + (float(getattr(s.payload, "bound_s", 0.0)) if s.action == "wait" else 0.0)
+        return cost + max((depth(d) for d in dependents[step_id]), default=0.0)
 
     return {s.id: depth(s.id) for s in plan.steps}

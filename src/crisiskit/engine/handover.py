@@ -140,12 +140,23 @@ def record_edition(
     )
 
 
+def credentials_digest(path: Path) -> str | None:
+    """Fingerprint the credentials file (the slips are rendered from it), None if absent."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
 def write_documents(
     setup: Setup,
     kit: DesiredKit,
     now: datetime,
     inputs: SheetInputs,
     state: KitState,
+    keep_slips: Path | None = None,
 ) -> KitDocuments:
     """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF)."""
     from crisiskit.documents.handover import HandoverAccount, HandoverDevice
@@ -187,6 +198,7 @@ def write_documents(
         tap_usable_once=kit.tap_usable_once,
         register_phone=kit.register_phone,
         signer=setup.signer,
+        keep_slips=keep_slips,
     )
 
 

@@ -63,7 +63,9 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
     pace = max(waiters.values(), key=lambda w: w.deadline)
     last: GraphResponse | None = None
     while todo:
-        answers = await session.send({k: probe(ident(s.payload.user)) for k, s in todo.items()})
+        # A replica that has not seen a new account yet answers a plain 404: `settle` reads
+        # it again at once; only "not provisioned yet" (MailboxNotEnabledForRESTAPI) waits.
+        answers = await session.settle({k: probe(ident(s.payload.user)) for k, s in todo.items()})
         with session.journal():
             for key, s in list(todo.items()):
                 a = answers[key]
