@@ -94,4 +94,7 @@ def desired(setup: Setup, store: StateStore, now: datetime) -> DesiredKit:
     """Compute the commune's desired kit, keeping the devices already lent to it."""
     from crisiskit.plan.desired import desired_kit
 
-    return desired_kit(setup.inventory, setup.commune, setup.playbook, open_loans(store), now)
+    return desired_kit(
+        setup.inventory, setup.commune, setup.playbook, open_loans(store), now,
+        held=frozenset(store.device_holds()),
+    )

@@ -228,8 +228,13 @@ def desired_kit(
     playbook: Playbook,
     open_loans: list[OpenLoan],
     now: datetime,
+    held: frozenset[str] = frozenset(),
 ) -> DesiredKit:
-    """Compute the kit the playbook asks for, allocating devices deterministically."""
+    """Compute the kit the playbook asks for, allocating devices deterministically.
+
+    `held` are the asset tags the tool holds back (to wipe, lost, in maintenance, retired:
+    `crisiskit.devices`); they are never allocated, whatever the inventory says.
+    """
     from crisiskit.graph.connect import graph_base_url
     from crisiskit.inventory.naming import roster_accounts
 
@@ -285,7 +290,7 @@ def desired_kit(
             )
     upns = {u.upn for u in users}
     ours = {lo.asset_tag: lo for lo in open_loans if lo.commune == commune.id and lo.upn in upns}
-    elsewhere = {lo.asset_tag for lo in open_loans if lo.asset_tag not in ours}
+    elsewhere = {lo.asset_tag for lo in open_loans if lo.asset_tag not in ours} | set(held)
     laptops, laptop_short = _allocate(
         "laptop",
         [u for u in users if u.needs_laptop],
