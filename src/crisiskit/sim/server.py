@@ -145,8 +145,13 @@ def serve(
     token: str | None = None,
     empty: bool = False,
     inventory: Inventory | None = None,
+    json_line: bool = False,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout."""
+    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout.
+
+    With `json_line` that first line is a JSON object instead (`--output json`):
+    {"base_url": ..., "control_url": ...}.
+    """
     sim = build_simulator(
         inventory=inventory,
         state_file=state_file,
@@ -159,7 +164,14 @@ def serve(
     bound = sock.getsockname()[1]
 
     def announce() -> None:
-        print(f"http://{url_host(host)}:{bound}/v1.0", flush=True)
+        base = f"http://{url_host(host)}:{bound}"
+        if json_line:
+            import json
+
+            print(json.dumps({"base_url": f"{base}/v1.0", "control_url": f"{base}/_sim/"}),
+                  flush=True)
+        else:
+            print(f"{base}/v1.0", flush=True)
         if not is_loopback(host):
             print(
                 f"warning: the simulator listens on {host}, reachable from other machines; it "
