@@ -101,18 +101,20 @@ def instant(value: datetime | str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def paris_time(value: datetime | str | None, *, seconds: bool = False) -> str:
+def paris_time(
+    value: datetime | str | None, *, seconds: bool = False, zone: bool = True
+) -> str:
     """Return an instant in Paris time with its zone, to the minute: "2026-12-02 00:20 CET".
 
-    With `seconds`: "2026-12-02 00:20:13 CET" (logs). An unreadable value is returned as
-    given; None is "".
+    With `seconds`: "2026-12-02 00:20:13 CET" (logs); without `zone`, for a table whose header
+    names it: "2026-12-02 00:20". An unreadable value is returned as given; None is "".
     """
     moment = instant(value)
     if moment is None:
         return "" if value is None else str(value)
     local = moment.astimezone(_paris())  # type: ignore[arg-type]
     shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return f"{local:{shape}} {local.tzname() or 'UTC'}"
+    return f"{local:{shape}} {local.tzname() or 'UTC'}" if zone else f"{local:{shape}}"
 
 
 def paris_date(value: datetime | str | None) -> str:

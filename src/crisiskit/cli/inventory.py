@@ -107,4 +107,4 @@ def devices(
         return
     what = f"{kind.value}s" if kind is not None else "devices"
     title = f"Lending stock: {what}" + (f" {status.value.replace('_', ' ')}" if status else "")
-    render_devices(shown, title=title, counted=stock)
+    render_devices(shown, title=title, counted=stock, verbose=st.verbose)

@@ -120,9 +120,10 @@ def interrupted(progress: RunProgress, *, rerun: str) -> int:
         console.info("Interrupted before anything was changed.")
         return EXIT_INTERRUPTED
     total = sum(t for _, _, t in phases)
-    parts = ", ".join(f"{name} {done}/{of}" for name, done, of in phases if of)
+    open_ = ", ".join(f"{name} {done}/{of}" for name, done, of in phases if done < of)
     console.info(
-        f"Interrupted after {steps} of {count(total, 'step')} ({parts}); everything done is "
-        f"journaled: rerun `{rerun}` to resume.", wrap=True
+        f"Interrupted after {steps} of {count(total, 'step')}"
+        + (f" (not finished: {open_})" if open_ else "")
+        + f"; everything done is journaled: rerun `{rerun}` to resume.", wrap=True
     )
     return EXIT_INTERRUPTED

@@ -51,25 +51,35 @@ def counts_line(views: Sequence[DeviceView]) -> str:
 
 
 def render_devices(
-    views: Sequence[DeviceView], *, title: str | None = None, counted: Sequence[DeviceView] = ()
+    views: Sequence[DeviceView],
+    *,
+    title: str | None = None,
+    counted: Sequence[DeviceView] = (),
+    verbose: bool = False,
 ) -> None:
-    """Print devices as a table: identity, state, where it is and since when (Paris time).
+    """Print devices as a table: which device, its state, where it is and since when.
 
-    The caption counts devices by state over `counted` (default: the devices shown).
+    `verbose` adds the model, serial number or IMEI and line (--output json has them all);
+    the caption counts devices by state over `counted` (default: the devices shown).
     """
+    columns = ["asset tag", "kind", "state", "commune", "account", "since (Paris)", "reason"]
+    extra = ["model", "serial / IMEI", "number"] if verbose else []
+    rows = [
+        (
+            v.asset_tag, v.kind, STATE_LABELS.get(v.state, v.state), v.commune or "",
+            v.upn or "", paris_time(v.since, zone=False), v.reason or "",
+            *((v.model, v.serial or v.imei or "", phone(v.number)) if verbose else ()),
+        )
+        for v in views
+    ]
     console.table(
         title,
-        ("kind", "asset tag", "model", "serial / IMEI", "number", "state", "commune",
-         "account", "since", "reason"),
-        [
-            (
-                v.kind, v.asset_tag, v.model, v.serial or v.imei or "", phone(v.number),
-                STATE_LABELS.get(v.state, v.state), v.commune or "", v.upn or "",
-                paris_time(v.since), v.reason or "",
-            )
-            for v in views
-        ],
-        caption=f"{len(views)} shown; stock by state: {counts_line(counted or views)}",
+        [*columns, *extra],
+        rows,
+        caption=f"{len(views)} shown; stock by state: {counts_line(counted or views)}"
+        + ("" if verbose else "; -v adds model, serial or IMEI and line"),
+        whole=(0, 5, 8, 9),
+        drop_empty=True,
     )
 
 

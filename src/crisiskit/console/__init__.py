@@ -257,17 +257,29 @@ def table(
     rows: Sequence[Sequence[Any]],
     *,
     caption: str | None = None,
+    whole: Sequence[int] = (),
+    drop_empty: bool = False,
 ) -> None:
-    """Render a table on stdout."""
+    """Render a table on stdout.
+
+    `whole`: indexes of columns holding identifiers (addresses, asset tags, times), never
+    broken across lines; other columns fold when the terminal is narrow. `drop_empty`: leave
+    out the columns no row has a value in.
+    """
+    keep = list(range(len(columns)))
+    if drop_empty:
+        keep = [i for i in keep if any(row[i] not in (None, "") for row in rows)]
     t = Table(
         title=None if title is None else Text(safe(title)),
         caption=None if caption is None else Text(safe(caption)),
         show_lines=False,
+        title_justify="left",
+        caption_justify="left",
     )
-    for column in columns:
-        t.add_column(Text(safe(column)), overflow="fold")
+    for i in keep:
+        t.add_column(Text(safe(columns[i])), overflow="fold", no_wrap=i in whole)
     for row in rows:
-        t.add_row(*(Text("" if cell is None else safe(cell)) for cell in row))
+        t.add_row(*(Text("" if row[i] is None else safe(row[i])) for i in keep))
     _print_out(t)
 
 

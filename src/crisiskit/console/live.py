@@ -22,11 +22,13 @@ reported (the engine reports waits as events; see `crisiskit.engine.session.RunS
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
@@ -130,6 +132,7 @@ class RunDisplay:
                 redirect_stdout=False,
                 redirect_stderr=False,
             )
+            self._quiet_echo()
             self._live.start()
         else:
             self._ticker = threading.Thread(target=self._tick, name="waits", daemon=True)
@@ -150,11 +153,41 @@ class RunDisplay:
             live, self._live = self._live, None
             try:
                 live.stop()
-            except Exception as exc:  # noqa: BLE001 - a terminal gone away is not an error
-                if not _console.is_broken_pipe(exc) and not isinstance(exc, OSError):
-                    raise
+            except OSError:  # a terminal gone away (closed, hung up) is not an error
+                pass
+        self._restore_echo()
         if _console._display is self:
             _console._display = None
+
+    def _quiet_echo(self) -> None:
+        """Stop the terminal from echoing "^C" into the live area (restored by close)."""
+        self._echo: tuple[int, list[Any]] | None = None
+        try:
+            import sys
+            import termios
+
+            fd = sys.stdin.fileno()
+            if not os.isatty(fd):
+                return
+            saved = termios.tcgetattr(fd)
+            quiet = list(saved)
+            quiet[3] &= ~termios.ECHOCTL
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)
+            self._echo = (fd, saved)
+        except (ImportError, OSError, ValueError, AttributeError):
+            self._echo = None
+
+    def _restore_echo(self) -> None:
+        echo = getattr(self, "_echo", None)
+        if echo is None:
+            return
+        self._echo = None
+        try:
+            import termios
+
+            termios.tcsetattr(echo[0], termios.TCSANOW, echo[1])
+        except (ImportError, OSError):
+            pass
 
     @property
     def live(self) -> bool:
@@ -195,14 +228,24 @@ class RunDisplay:
     def _render(self) -> RenderableType:
         with self._lock:
             rows = [r for r in self.rows if not r.finished]
+        # One column short of the terminal's width: a full line leaves the cursor waiting to
+        # wrap, and anything echoed then would push the area down a line.
+        room = max(_console.err().width - 1, 20)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True, justify="right")
-        grid.add_column()
+        grid.add_column(no_wrap=True)
         width = max((len(r.name) for r in rows), default=0)
+        counts = max((len(f"{r.done}/{r.total}") for r in rows), default=0)
         for r in rows:
-            wait = f"waiting {r.what}, {duration(r.elapsed())}" if r.what else ""
+            wait = ""
+            if r.what:
+                # What is waited for is cut if need be; for how long, never.
+                elapsed = f", {duration(r.elapsed())}"
+                left = room - (width + BAR_WIDTH + counts + 3) - len(elapsed) - len("waiting ")
+                what = r.what if len(r.what) <= left else r.what[: max(left - 1, 0)] + "…"
+                wait = f"waiting {what}{elapsed}"
             grid.add_row(
                 Text(r.name.ljust(width)),
                 ProgressBar(total=max(r.total, 1), completed=min(r.done, r.total),

@@ -192,6 +192,10 @@ def failure_message(report: ActivationReport) -> OperationFailed:
     )
 
 
+def _stopped(done: int, total: int) -> Callable[[], str]:
+    return lambda: f"stopped, {done} of {total} done"
+
+
 @dataclass
 class _Phase:
     name: str
@@ -327,11 +331,18 @@ class ActivationProgress:
                 self._finish(phase)
 
     def close(self, outcome: Outcome | None) -> None:
-        """Finish the phases still open (mailboxes last: they are only known at the end)."""
+        """Finish the phases still open (mailboxes last: they are only known at the end).
+
+        Without an outcome (the run was interrupted or stopped by an error), an open phase
+        says where it stopped, nothing more.
+        """
         if outcome is not None:
             self.ready = set(outcome.mailboxes_ready)
             self.pending = set(outcome.mailboxes_pending)
         for phase in self.phases:
+            if outcome is None and not phase.finished:
+                done = len(self.ready) if phase.kinds == {"mailbox"} else phase.total - phase.left
+                phase.summary = _stopped(done, phase.total)
             self._finish(phase)
 
     def _mailboxes(self) -> str:
