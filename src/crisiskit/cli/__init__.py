@@ -30,6 +30,7 @@ def main() -> None:
     from crisiskit import console
 
     code: str | int | None = 0
+    console.guard_stdout()
     try:
         app()
     except SystemExit as done:

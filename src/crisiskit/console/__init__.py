@@ -125,6 +125,15 @@ class _Guarded:
     def encoding(self) -> str:
         return str(getattr(self.stream, "encoding", None) or "utf-8")
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def guard_stdout() -> None:
+    """Make sys.stdout itself harmless on a closed pipe (what click writes too: --help)."""
+    if not isinstance(sys.stdout, _Guarded) and sys.stdout is not None:
+        sys.stdout = _Guarded(sys.stdout, 1)  # type: ignore[assignment]
+
 
 _closed = {1: threading.Event(), 2: threading.Event()}
 
@@ -171,9 +180,10 @@ def _width(stream: Any) -> int | None:
 def out() -> Console:
     """Return the stdout console (created on first use so tests can swap sys.stdout)."""
     global _out
-    if _out is None or getattr(_out.file, "stream", None) is not sys.stdout:
+    stdout = sys.stdout.stream if isinstance(sys.stdout, _Guarded) else sys.stdout
+    if _out is None or getattr(_out.file, "stream", None) is not stdout:
         _out = Console(
-            file=_Guarded(sys.stdout, 1),  # type: ignore[arg-type]
+            file=_Guarded(stdout, 1),  # type: ignore[arg-type]
             highlight=False, soft_wrap=True, width=_width(sys.stdout), markup=False, emoji=False,
         )
     return _out

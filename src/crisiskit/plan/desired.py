@@ -246,7 +246,8 @@ def desired_kit(
     for account in roster_accounts(commune, tenant.upn_domain):
         person = account.person
         if roles is not None and str(person.role) not in roles:
-            left_out.append(f"{person.given_name} {person.surname} ({person.role})")
+            role = str(person.role).replace("_", " ")
+            left_out.append(f"{person.given_name} {person.surname} ({role})")
             continue
         users.append(
             DesiredUser(
