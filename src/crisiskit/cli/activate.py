@@ -255,7 +255,7 @@ def render_report(
         console.text(f"Note: {warning}", wrap=True)
     ready, pending = len(outcome.mailboxes_ready), outcome.mailboxes_pending
     console.text(
-        f"Mailboxes: {ready} ready"
+        f"Mailboxes: {ready} of {ready + len(pending)} ready"
         + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
     )
     if report.plan.plan.steps and any(s.kind == "team" for s in report.plan.steps):

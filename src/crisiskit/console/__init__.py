@@ -277,7 +277,7 @@ def table(
     out the columns no row has a value in.
     """
     keep = list(range(len(columns)))
-    if drop_empty:
+    if drop_empty and rows:
         keep = [i for i in keep if any(row[i] not in (None, "") for row in rows)]
     t = Table(
         title=None if title is None else Text(safe(title)),
