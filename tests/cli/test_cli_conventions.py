@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import typer.main
-from conftest import SAMPLE, Cli
+from cli_helpers import SAMPLE, Cli
 from typer.testing import CliRunner
 
 from crisiskit.cli import app

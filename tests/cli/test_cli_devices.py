@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Cli
+from cli_helpers import Cli
 
 from crisiskit.devices import STATES
 from crisiskit.state import Store

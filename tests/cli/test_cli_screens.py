@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Cli
+from cli_helpers import Cli
 
 from crisiskit.cli.wiring import target
 from crisiskit.inventory import load_inventory
