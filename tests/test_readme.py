@@ -111,8 +111,8 @@ def test_every_command_has_help_with_an_example_as_the_readme_says() -> None:
 
     assert "Every command and every command group has `--help` with an example." in README
     runner = CliRunner()
-    groups = [p for p in _command_paths(typer.main.get_command(app))]
-    for path in ["", "audit", "inventory", "sim", "convention", "rgpd", *groups]:
+    commands = _command_paths(typer.main.get_command(app))
+    for path in ["", "audit", "inventory", "sim", "convention", "rgpd", *commands]:
         result = runner.invoke(app, [*path.split(), "--help"])
         assert result.exit_code == 0 and "Example: crisiskit" in result.stdout, path
 
