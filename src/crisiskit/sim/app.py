@@ -22,9 +22,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from crisiskit.sim import control
+from crisiskit.sim import control, drive
 from crisiskit.sim.core import Simulator
-from crisiskit.sim.router import SimError, SimRequest, SimResponse
+from crisiskit.sim.errors import SimError
+from crisiskit.sim.router import SimRequest, SimResponse
 
 JSON_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -67,6 +68,10 @@ class SimApp:
         self.sim = sim
         self.token = token
         self.buckets = TokenBuckets()
+
+    def reset_http(self) -> None:
+        """Forget the throttling buckets (a reset or a new profile starts them afresh)."""
+        self.buckets.reset()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -112,8 +117,6 @@ class SimApp:
 
     def _download(self, token: str) -> SimResponse:
         """Serve a drive item's pre-authenticated download URL (no Authorization needed)."""
-        from crisiskit.sim import drive
-
         sim = self.sim
         request_id = sim.new_request_id()
         with sim.lock:

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.sim import odata
+from crisiskit.sim.errors import method_bad_request as bad_request
+from crisiskit.sim.errors import method_not_found
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -60,14 +61,6 @@ def register(router: Router) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def bad_request(message: str) -> SimError:
-    return SimError(400, "badRequest", message)
-
-
-def method_not_found(method_id: str) -> SimError:
-    return SimError(404, "itemNotFound", f"Authentication method '{method_id}' was not found.")
 
 
 def _user(sim: Simulator, user_id: str) -> dict[str, Any]:

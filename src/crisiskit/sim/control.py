@@ -16,14 +16,24 @@ from __future__ import annotations
 import copy
 import json
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from crisiskit.sim import seed as seeding
+from crisiskit.sim.errors import SimError
 from crisiskit.sim.profiles import Profile
-from crisiskit.sim.router import SimError, strip_internal
+from crisiskit.sim.router import strip_internal
 
 if TYPE_CHECKING:
-    from crisiskit.sim.app import SimApp
     from crisiskit.sim.core import Simulator
+
+
+class Host(Protocol):
+    """What the control API drives: the served simulator and the HTTP layer's own state."""
+
+    sim: Simulator
+
+    def reset_http(self) -> None:
+        """Forget the HTTP layer's per-client state (throttling buckets)."""
 
 AUTH_TYPES = {
     "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
@@ -79,7 +89,7 @@ def state(sim: Simulator) -> dict[str, Any]:
         return copy.deepcopy(body)
 
 
-def reset(app: SimApp) -> None:
+def reset(app: Host) -> None:
     """Return the simulator to its starting point: tenant, log, clock, rng, profile, buckets."""
     sim = app.sim
     with sim.lock:
@@ -90,11 +100,11 @@ def reset(app: SimApp) -> None:
         sim.rng = random.Random()
         sim.rng.setstate(sim.initial_rng_state)
         sim.profile = copy.deepcopy(sim.initial_profile)
-        app.buckets.reset()
+        app.reset_http()
         sim.save()
 
 
-def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
+def set_profile(app: Host, body: Any) -> dict[str, Any]:
     """Apply `PUT /_sim/profile`: a named profile first, then knobs; all or nothing."""
     sim = app.sim
     if not isinstance(body, dict):
@@ -119,14 +129,12 @@ def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
         if tap is not None:
             sim.tenant.tap_policy_enabled = tap
             sim.save()
-        app.buckets.reset()
+        app.reset_http()
     return {**profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
 
 
-def handle(app: SimApp, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
     """Serve one control request; return (status, JSON body)."""
-    from crisiskit.sim import seed as seeding
-
     sim = app.sim
     route = path.rstrip("/")
     try:

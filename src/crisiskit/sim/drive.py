@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from crisiskit.sim import odata
+from crisiskit.sim.errors import SimError, item_not_found
+from crisiskit.sim.errors import invalid_request as invalid
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -60,14 +61,6 @@ def register(router: Router) -> None:
 
 
 # ---------------------------------------------------------------- errors, ids
-
-
-def item_not_found(what: str = "The resource could not be found.") -> SimError:
-    return SimError(404, "itemNotFound", what)
-
-
-def invalid(message: str) -> SimError:
-    return SimError(400, "invalidRequest", message)
 
 
 def _digest(text: str) -> bytes:

@@ -17,9 +17,9 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.sim import odata
+from crisiskit.sim.errors import SimError, mail_item_not_found, mailbox_not_enabled
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -40,14 +40,6 @@ def register(router: Router) -> None:
     router.route("GET", "/users/{user_id}/messages")(list_messages)
     router.route("GET", "/users/{user_id}/messages/{message_id}/$value")(get_message_mime)
     router.route("GET", "/users/{user_id}/messages/{message_id}")(get_message)
-
-
-def mailbox_not_enabled() -> SimError:
-    return SimError(
-        404,
-        "MailboxNotEnabledForRESTAPI",
-        "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
-    )
 
 
 def mailbox_ready(sim: Simulator, user: dict[str, Any]) -> bool:
@@ -139,9 +131,7 @@ def _message(sim: Simulator, user_id: str, message_id: str) -> dict[str, Any]:
     user = _mailbox_user(sim, user_id)
     message = sim.tenant.messages.get(message_id)
     if message is None or message.get("_userId") != user["id"]:
-        raise SimError(
-            404, "ErrorItemNotFound", "The specified object was not found in the store."
-        )
+        raise mail_item_not_found()
     return message
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crisiskit.sim.router import SimError, SimRequest, SimResponse
+from crisiskit.sim.errors import SimError, bad_request, invalid_filter, unsupported_query
+from crisiskit.sim.router import SimRequest, SimResponse
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -36,7 +37,7 @@ Node = Callable[[dict[str, Any], dict[str, Any]], Any]
 
 
 def _bad_filter(detail: str) -> SimError:
-    return SimError(400, "BadRequest", f"Invalid filter clause: {detail}")
+    return invalid_filter(detail)
 
 
 @dataclass
@@ -322,11 +323,9 @@ def wants_count(req: SimRequest) -> bool:
 def require_advanced(req: SimRequest, what: str) -> None:
     """Refuse an advanced query made without `ConsistencyLevel: eventual` and `$count=true`."""
     if not (is_eventual(req) and wants_count(req)):
-        raise SimError(
-            400,
-            "Request_UnsupportedQuery",
+        raise unsupported_query(
             f"Unsupported Query. {what} requires the ConsistencyLevel header set to 'eventual' "
-            "and $count=true.",
+            "and $count=true."
         )
 
 
@@ -413,3 +412,31 @@ def order_by(req: SimRequest, items: list[dict[str, Any]]) -> list[dict[str, Any
     missing = [i for i in items if _lookup(i, prop) is None]
     present.sort(key=lambda i: _norm(_lookup(i, prop)), reverse=reverse)
     return present + missing
+
+
+def search_matches(obj: dict[str, Any], expr: str) -> bool:
+    """Evaluate `$search="prop:word" OR "prop:word"`: case-insensitive word-prefix match."""
+    clauses = re.findall(r'"([^"]*)"', expr)
+    if not clauses or any(":" not in c for c in clauses):
+        raise SimError(
+            400, "Request_BadRequest", 'Invalid $search query: expected "property:value" clauses.'
+        )
+    combine = all if re.search(r'"\s+AND\s+"', expr) else any
+    return combine(
+        any(
+            word.startswith(term.lower())
+            for word in re.split(r"[\s._@-]+", str(obj.get(prop) or "").lower())
+        )
+        for prop, _, term in (c.partition(":") for c in clauses)
+    )
+
+
+def require_eventual_count(req: SimRequest) -> None:
+    """Refuse a `$count` segment without `ConsistencyLevel: eventual` (aad-advanced-queries)."""
+    if not is_eventual(req):
+        raise bad_request("$count is not currently supported.")
+
+
+def text(value: str) -> SimResponse:
+    """Return a `text/plain` answer, as `$count` segments give."""
+    return SimResponse(status=200, raw=value.encode(), content_type="text/plain")

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim.router import SimError, SimRequest, SimResponse
+from crisiskit.sim import drive, mail
+from crisiskit.sim.errors import SimError
+from crisiskit.sim.router import SimRequest, SimResponse
 from crisiskit.sim.tenant import Tenant
 
 if TYPE_CHECKING:
@@ -255,7 +256,6 @@ def apply_seed(sim: Simulator, payload: Any) -> dict[str, Any]:
             raise ValueError(f"groups[{i}]: {exc}") from None
     messages = payload.get("messages") or []
     if messages:
-        mail: Any = importlib.import_module("crisiskit.sim.mail")
         for i, spec in enumerate(messages):
             if not isinstance(spec, dict) or not spec.get("user"):
                 raise ValueError(f"messages[{i}]: a message needs a user (UPN or id)")
@@ -274,7 +274,6 @@ def apply_seed(sim: Simulator, payload: Any) -> dict[str, Any]:
             created["messages"].append(message["id"])
     files = payload.get("files") or []
     if files:
-        drive: Any = importlib.import_module("crisiskit.sim.drive")
         for i, spec in enumerate(files):
             if not isinstance(spec, dict) or not spec.get("group") or not spec.get("path"):
                 raise ValueError(f"files[{i}]: a file needs group, path and contentBase64")

@@ -20,15 +20,34 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.errors import InputError
+from crisiskit.sim import (
+    authmethods,
+    deleted,
+    drive,
+    groups,
+    licences,
+    mail,
+    members,
+    teams,
+    users,
+)
 from crisiskit.sim.app import SimApp
 from crisiskit.sim.core import Simulator, load_tenant
 from crisiskit.sim.profiles import Profile
+from crisiskit.sim.router import Router
 from crisiskit.sim.seed import seed_tenant
 
 if TYPE_CHECKING:
     from crisiskit.inventory.models import Inventory
 
 START_DEADLINE_S = 10.0
+# The endpoint families, in routing order (the first route that matches wins).
+FAMILIES = (users, licences, deleted, groups, members, teams, drive, authmethods, mail)
+
+
+def build_router() -> Router:
+    """Build the router of every endpoint family, with their declared permissions."""
+    return Router(FAMILIES)
 
 
 def build_simulator(
@@ -45,7 +64,7 @@ def build_simulator(
         behaviour = Profile.named(profile, scale)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    sim = Simulator(profile=behaviour, seed=seed, state_file=state_file)
+    sim = Simulator(profile=behaviour, seed=seed, state_file=state_file, router=build_router())
     if state_file is not None and state_file.exists():
         try:
             sim.tenant = load_tenant(state_file)

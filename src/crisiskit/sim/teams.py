@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from crisiskit.sim import odata
-from crisiskit.sim.groups import bad_request, group_for
+from crisiskit.sim.errors import SimError, bad_request, team_not_found
+from crisiskit.sim.objects import group_for
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -78,10 +78,6 @@ def register(router: Router) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def team_not_found(team_id: str) -> SimError:
-    return SimError(404, "NotFound", f"No team found with Group Id {team_id}")
-
-
 def _thread_id(sim: Simulator) -> str:
     return f"19:{sim.rng.getrandbits(128):032x}@thread.tacv2"
 
@@ -124,9 +120,9 @@ def _check_group_can_host_team(sim: Simulator, group_id: str) -> dict[str, Any]:
             f"Group {group_id} is not found; it may not be replicated yet.",
         )
     if "Unified" not in group.get("groupTypes", []):
-        raise bad_request("A team can only be created on a Microsoft 365 group.", "BadRequest")
+        raise bad_request("A team can only be created on a Microsoft 365 group.", code="BadRequest")
     if not group.get("_owners"):
-        raise bad_request(f"Team owner not found for group {group_id}.", "BadRequest")
+        raise bad_request(f"Team owner not found for group {group_id}.", code="BadRequest")
     if group_id in sim.tenant.teams:
         raise SimError(409, "Conflict", "Team already exists.")
     return group
@@ -215,11 +211,13 @@ def post_team(sim: Simulator, req: SimRequest) -> SimResponse:
         raise bad_request(
             "Creating a team requires 'group@odata.bind' in this simulator (team from an "
             "existing group).",
-            "BadRequest",
+            code="BadRequest",
         )
     m = GROUP_BIND.search(bind)
     if m is None:
-        raise bad_request("Invalid URL format specified in @odata.bind for group.", "BadRequest")
+        raise bad_request(
+            "Invalid URL format specified in @odata.bind for group.", code="BadRequest"
+        )
     group = _check_group_can_host_team(sim, m.group(1))
     now = sim.now()
     op_s = sim.profile.team_op_s
@@ -302,16 +300,16 @@ def update_team(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
         if key in DEFAULT_SETTINGS and isinstance(value, dict):
             team[key].update(value)
         elif key == "isArchived":
-            raise bad_request("Use the archive action to archive a team.", "BadRequest")
+            raise bad_request("Use the archive action to archive a team.", code="BadRequest")
         elif key in ("displayName", "description", "classification", "specialization"):
             if not (isinstance(value, str) and (value.strip() or key != "displayName")):
-                raise bad_request(f"Invalid value for team property '{key}'.", "BadRequest")
+                raise bad_request(f"Invalid value for team property '{key}'.", code="BadRequest")
             team[key] = value
             group = sim.tenant.groups.get(team["id"])
             if group is not None and key in ("displayName", "description"):
                 group[key] = value
         elif not key.startswith("@odata"):
-            raise bad_request(f"Property '{key}' cannot be updated on a team.", "BadRequest")
+            raise bad_request(f"Property '{key}' cannot be updated on a team.", code="BadRequest")
     return no_content()
 
 
@@ -327,7 +325,7 @@ def _check_channel_name(sim: Simulator, team_id: str, name: Any, exclude: str | 
         or name.startswith(("_", "."))
         or name.endswith(".")
     ):
-        raise bad_request(f"Channel name '{name}' is invalid.", "BadRequest")
+        raise bad_request(f"Channel name '{name}' is invalid.", code="BadRequest")
     for cid, channel in sim.tenant.channels.items():
         if (
             cid != exclude
@@ -335,7 +333,7 @@ def _check_channel_name(sim: Simulator, team_id: str, name: Any, exclude: str | 
             and str(channel["displayName"]).lower() == name.lower()
         ):
             raise bad_request(
-                "Channel name already existed, please use other name.", "NameAlreadyExists"
+                "Channel name already existed, please use other name.", code="NameAlreadyExists"
             )
     return name
 
@@ -347,7 +345,7 @@ def create_channel(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse
     name = _check_channel_name(sim, team["id"], body.get("displayName"), None)
     membership = body.get("membershipType", "standard")
     if membership not in ("standard", "private", "shared"):
-        raise bad_request(f"Invalid membershipType '{membership}'.", "BadRequest")
+        raise bad_request(f"Invalid membershipType '{membership}'.", code="BadRequest")
     thread = _thread_id(sim)
     channel = {
         "id": thread,
@@ -408,7 +406,7 @@ def update_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: st
     body = req.body if isinstance(req.body, dict) else {}
     if "displayName" in body:
         if channel["displayName"] == "General":
-            raise bad_request("The General channel cannot be renamed.", "BadRequest")
+            raise bad_request("The General channel cannot be renamed.", code="BadRequest")
         channel["displayName"] = _check_channel_name(
             sim, channel["_teamId"], body["displayName"], channel_id
         )
@@ -421,6 +419,6 @@ def delete_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: st
     """Delete a channel (`DELETE /teams/{id}/channels/{cid}`) → 204; General cannot go."""
     channel = _channel(sim, team_id, channel_id)
     if channel["displayName"] == "General":
-        raise bad_request("The General channel cannot be deleted.", "BadRequest")
+        raise bad_request("The General channel cannot be deleted.", code="BadRequest")
     del sim.tenant.channels[channel_id]
     return no_content()

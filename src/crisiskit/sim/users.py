@@ -1,0 +1,363 @@
+"""Simulated directory users: create, read, list, count, update, delete.
+
+Behaviour follows the Graph v1.0 reference (user-post-users, user-get, user-list, user-update,
+user-delete) and GRAPH.md: UPN rules and verified domains, default versus `$select`ed
+properties, basic versus advanced queries. Deleting a user is `cascade.delete_user`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from crisiskit.sim import cascade, odata
+from crisiskit.sim.errors import SimError, bad_request, empty_payload, object_conflict
+from crisiskit.sim.objects import USER_DEFAULTS, user_for, user_view
+from crisiskit.sim.router import (
+    Router,
+    SimRequest,
+    SimResponse,
+    json_response,
+    no_content,
+    strip_internal,
+)
+
+if TYPE_CHECKING:
+    from crisiskit.sim.core import Simulator
+
+USER_WRITABLE = set(
+    (
+        "accountEnabled ageGroup aboutMe birthday businessPhones city companyName "
+        "consentProvidedForMinor country department displayName employeeId employeeType "
+        "employeeHireDate employeeLeaveDateTime employeeOrgData faxNumber givenName hireDate "
+        "identities interests jobTitle mail mailNickname mobilePhone mySite officeLocation "
+        "onPremisesExtensionAttributes onPremisesImmutableId otherMails passwordPolicies "
+        "passwordProfile pastProjects postalCode preferredDataLocation preferredLanguage "
+        "preferredName responsibilities schools showInAddressList skills state streetAddress "
+        "surname usageLocation userPrincipalName userType"
+    ).split()
+)
+REQUIRED = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile")
+# Filterable plainly (directory); anything else needs an advanced query.
+BASIC_FILTER = {
+    "id",
+    "userprincipalname",
+    "mail",
+    "mailnickname",
+    "displayname",
+    "givenname",
+    "surname",
+    "accountenabled",
+    "usagelocation",
+    "usertype",
+    "jobtitle",
+    "department",
+    "companyname",
+    "othermails",
+    "proxyaddresses",
+    "identities",
+    "createddatetime",
+    "externaluserstate",
+    "employeeid",
+    "city",
+    "country",
+    "state",
+    "officelocation",
+    "preferredlanguage",
+    "assignedlicenses",
+    "imaddresses",
+}
+PLAIN_ORDERBY = {"displayname", "userprincipalname"}
+BASIC_OPERATORS = {"eq", "startswith", "and", "or", "in", "any", "ge", "le"}
+UPN_LOCAL = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+$")
+NICKNAME_FORBIDDEN = set('@()\\[]";:<>, ')
+EXT_ATTRS = [f"extensionAttribute{i}" for i in range(1, 16)]
+
+
+def register(router: Router) -> None:
+    """Register the user routes on `router`."""
+    router.route("GET", "/me")(me)
+    router.route("GET", "/me/{rest:path}")(me)
+    router.route("POST", "/users")(create_user)
+    router.route("GET", "/users")(list_users)
+    router.route("GET", "/users/$count")(count_users)
+    router.route("GET", "/users/{user_id}")(get_user)
+    router.route("PATCH", "/users/{user_id}")(update_user)
+    router.route("DELETE", "/users/{user_id}")(delete_user)
+
+
+def me(sim: Simulator, req: SimRequest, rest: str = "") -> SimResponse:
+    """Refuse `/me`: there is no signed-in user with application permissions."""
+    raise SimError(
+        400, "BadRequest", "/me request is only valid with delegated authentication flow."
+    )
+
+
+# ---------------------------------------------------------------- users
+
+
+def _check_upn(sim: Simulator, upn: Any, self_id: str | None = None) -> str:
+    if not isinstance(upn, str) or upn.count("@") != 1:
+        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
+    local, domain = upn.split("@")
+    if not local or len(upn) > 113 or not UPN_LOCAL.match(local) or local.startswith("."):
+        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
+    if local.endswith(".") or ".." in local:
+        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
+    if domain.lower() not in {d.lower() for d in sim.tenant.verified_domains}:
+        raise bad_request(
+            "The domain portion of the userPrincipalName property is invalid. You must use one "
+            "of the verified domain names in your organization.",
+            target="userPrincipalName",
+        )
+    other = sim.user_by_upn(upn)
+    if other is not None and other["id"] != self_id:
+        raise object_conflict("userPrincipalName")
+    return upn
+
+
+def _check_nickname(nickname: Any) -> None:
+    if (
+        not isinstance(nickname, str)
+        or not nickname
+        or len(nickname) > 64
+        or not nickname.isascii()
+        or any(c in NICKNAME_FORBIDDEN for c in nickname)
+    ):
+        raise bad_request(
+            "Invalid value specified for property 'mailNickname' of resource 'User'.",
+            target="mailNickname",
+        )
+
+
+def _check_properties(sim: Simulator, body: dict[str, Any]) -> None:
+    """Refuse properties a user does not have (directory extensions must be registered)."""
+    registered = {p.lower() for p in sim.tenant.extension_properties}
+    for key in body:
+        if key.startswith("@odata.") or key in USER_WRITABLE:
+            continue
+        if key.lower().startswith("extension_"):
+            if key.lower() in registered:
+                continue
+            raise bad_request(
+                f"Property '{key}' does not exist as a declared property or extension property."
+            )
+        raise bad_request(f"Invalid property '{key}'.")
+    attrs = body.get("onPremisesExtensionAttributes")
+    if attrs is not None:
+        if not isinstance(attrs, dict) or any(k not in EXT_ATTRS for k in attrs):
+            raise bad_request(
+                "Invalid value specified for property 'onPremisesExtensionAttributes'."
+            )
+    if "accountEnabled" in body and not isinstance(body["accountEnabled"], bool):
+        raise bad_request(
+            "Invalid value specified for property 'accountEnabled'.", target="accountEnabled"
+        )
+    if "usageLocation" in body and body["usageLocation"] is not None:
+        loc = body["usageLocation"]
+        if not isinstance(loc, str) or len(loc) != 2 or not loc.isalpha():
+            raise bad_request(
+                "Invalid value specified for property 'usageLocation' of resource 'User'.",
+                target="usageLocation",
+            )
+
+
+def _registered_name(sim: Simulator, key: str) -> str:
+    for name in sim.tenant.extension_properties:
+        if name.lower() == key.lower():
+            return name
+    return key
+
+
+def new_user(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
+    """Build a stored user from a validated creation body."""
+    now = sim.now()
+    user: dict[str, Any] = {
+        "id": sim.new_id(),
+        "businessPhones": [],
+        "displayName": None,
+        "givenName": None,
+        "jobTitle": None,
+        "mail": None,
+        "mobilePhone": None,
+        "officeLocation": None,
+        "preferredLanguage": None,
+        "surname": None,
+        "userPrincipalName": None,
+        "accountEnabled": True,
+        "mailNickname": None,
+        "usageLocation": None,
+        "employeeType": None,
+        "employeeId": None,
+        "department": None,
+        "companyName": None,
+        "userType": "Member",
+        "createdDateTime": sim.iso(now),
+        "deletedDateTime": None,
+        "otherMails": [],
+        "proxyAddresses": [],
+        "imAddresses": [],
+        "assignedLicenses": [],
+        "assignedPlans": [],
+        "provisionedPlans": [],
+        "passwordProfile": None,
+        "onPremisesExtensionAttributes": dict.fromkeys(EXT_ATTRS),
+        "onPremisesSyncEnabled": None,
+        "_createdAt": now,
+        "_licensedAt": None,
+    }
+    _apply(sim, user, body)
+    return user
+
+
+def _apply(sim: Simulator, user: dict[str, Any], body: dict[str, Any]) -> None:
+    for key, value in body.items():
+        if key.startswith("@odata."):
+            continue
+        if key == "passwordProfile":
+            # Graph never returns the password; neither is it kept here.
+            continue
+        if key == "onPremisesExtensionAttributes":
+            merged = dict(user.get("onPremisesExtensionAttributes") or {})
+            merged.update(value or {})
+            user[key] = merged
+            continue
+        if key.lower().startswith("extension_"):
+            key = _registered_name(sim, key)
+        user[key] = value
+
+
+def create_user(sim: Simulator, req: SimRequest) -> SimResponse:
+    """Create a user (`POST /users`) → 201 with the default properties."""
+    body = req.body
+    if not isinstance(body, dict):
+        raise empty_payload()
+    _check_properties(sim, body)
+    for prop in REQUIRED:
+        if body.get(prop) in (None, ""):
+            raise bad_request(
+                f"Invalid value specified for property '{prop}' of resource 'User'.", target=prop
+            )
+    profile = body["passwordProfile"]
+    if not isinstance(profile, dict) or not profile.get("password"):
+        raise bad_request(
+            "Invalid value specified for property 'passwordProfile' of resource 'User'.",
+            target="passwordProfile",
+        )
+    _check_nickname(body["mailNickname"])
+    _check_upn(sim, body["userPrincipalName"])
+    user = new_user(sim, body)
+    sim.tenant.users[user["id"]] = user
+    sim.index_user(user)
+    sim.touch(user["id"])
+    view = odata.apply_select(strip_internal(user), None, USER_DEFAULTS)
+    return json_response(
+        201,
+        {"@odata.context": f"{req.base_url}/$metadata#users/$entity", **view},
+        {"Location": f"{req.base_url}/directoryObjects/{user['id']}"},
+    )
+
+
+def get_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
+    """Read a user by id or userPrincipalName (`GET /users/{id|upn}`)."""
+    user = user_for(sim, user_id)
+    return json_response(200, user_view(req, user))
+
+
+def update_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
+    """Update a user (`PATCH /users/{id}`) → 204; validated first, applied all at once."""
+    user = user_for(sim, user_id)
+    body = req.body
+    if not isinstance(body, dict):
+        raise empty_payload()
+    _check_properties(sim, body)
+    if "id" in body:
+        raise bad_request("Property 'id' is read-only and cannot be set.", target="id")
+    if "userPrincipalName" in body:
+        _check_upn(sim, body["userPrincipalName"], self_id=user["id"])
+    if "mailNickname" in body:
+        _check_nickname(body["mailNickname"])
+    for prop in ("displayName", "accountEnabled"):
+        if prop in body and body[prop] in (None, ""):
+            raise bad_request(f"Invalid value specified for property '{prop}'.", target=prop)
+    _apply(sim, user, body)
+    if "userPrincipalName" in body:
+        sim.invalidate_upns()
+    sim.touch(user["id"])
+    return no_content()
+
+
+def delete_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
+    """Soft-delete a user (`DELETE /users/{id}`) → 204; restorable from deleted items."""
+    user = user_for(sim, user_id)
+    cascade.delete_user(sim, user["id"])
+    return no_content()
+
+
+def _user_filter(req: SimRequest) -> tuple[odata.Filter | None, bool]:
+    """Parse `$filter` and tell whether the query as a whole is an advanced one."""
+    raw = req.query.get("$filter")
+    flt = odata.parse_filter(raw) if raw else None
+    advanced = False
+    if flt is not None:
+        for prop in flt.properties:
+            head = prop.split("/")[0].lower()
+            if head not in BASIC_FILTER and not head.startswith("extension_"):
+                advanced = True
+        if flt.operators - BASIC_OPERATORS:
+            advanced = True
+    orderby = req.query.get("$orderby", "").strip().split(" ")[0].lower()
+    if "$search" in req.query or (orderby and orderby not in PLAIN_ORDERBY):
+        advanced = True
+    if odata.wants_count(req):
+        advanced = True
+    return flt, advanced
+
+
+def _matching_users(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
+    flt, advanced = _user_filter(req)
+    if advanced:
+        odata.require_advanced(req, "This query")
+    live: list[dict[str, Any]] = list(sim.tenant.users.values())
+    if advanced:
+        # Advanced queries read an index that lags behind the directory (GRAPH.md): objects
+        # written within the replication window are not in it yet.
+        live = [u for u in live if not sim.is_young(u["id"])]
+    users = [strip_internal(u) for u in live]
+    if flt is not None:
+        users = [u for u in users if flt(u)]
+    search = req.query.get("$search")
+    if search:
+        users = [u for u in users if _search(u, search)]
+    return odata.order_by(req, users)
+
+
+def _search(obj: dict[str, Any], expr: str) -> bool:
+    """Evaluate `$search="prop:word" OR "prop:word"` (token prefix match, case-insensitive)."""
+    clauses = re.findall(r'"([^"]*)"', expr)
+    if not clauses:
+        raise SimError(400, "Request_BadRequest", "Invalid $search query.")
+    for clause in clauses:
+        prop, _, word = clause.partition(":")
+        value = str(obj.get(prop) or "").lower()
+        if any(tok.startswith(word.lower()) for tok in re.split(r"[\s._@-]+", value)):
+            return True
+    return False
+
+
+def list_users(sim: Simulator, req: SimRequest) -> SimResponse:
+    """List users (`GET /users`) with `$filter`, `$search`, `$select`, `$top` and paging."""
+    users = _matching_users(sim, req)
+    select = odata.selected(req)
+    items = [odata.apply_select(u, select, USER_DEFAULTS) for u in users]
+    return odata.page(sim, req, items, entity_set="users")
+
+
+def count_users(sim: Simulator, req: SimRequest) -> SimResponse:
+    """Count users (`GET /users/$count`): only as an advanced query, as text."""
+    if not odata.is_eventual(req):
+        raise SimError(400, "Request_BadRequest", "$count is not currently supported.")
+    flt, _ = _user_filter(req)
+    users = [strip_internal(u) for u in sim.tenant.users.values()]
+    count = sum(1 for u in users if flt is None or flt(u))
+    return SimResponse(status=200, raw=str(count).encode(), content_type="text/plain")
