@@ -48,6 +48,13 @@ def serve(
             envvar="CRISISKIT_SIM_TOKEN", help="Accept only this bearer token (default: any)."
         ),
     ] = None,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            help="Application roles tokens hold, comma-separated (default: README's "
+            "least-privilege list), e.g. User.ReadWrite.All,Group.ReadWrite.All."
+        ),
+    ] = None,
     empty: Annotated[
         bool, typer.Option("--empty", help="Start with an empty tenant (no inventory seeding).")
     ] = False,
@@ -56,6 +63,7 @@ def serve(
 
     Example: crisiskit -i inventory.yaml sim serve --port 0 --profile realistic --seed 7
     """
+    from crisiskit.sim.permissions import parse_roles
     from crisiskit.sim.server import serve as run
 
     if not 0 <= port <= 65535:
@@ -75,6 +83,7 @@ def serve(
         scale=scale,
         seed=seed,
         token=token,
+        roles=parse_roles(roles) if roles is not None else None,
         empty=empty,
         inventory=inventory,
     )

@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from crisiskit.sim import control, drive
 from crisiskit.sim.core import Simulator
-from crisiskit.sim.errors import SimError
+from crisiskit.sim.errors import SimError, invalid_version, unauthenticated
+from crisiskit.sim.permissions import DEFAULT_ROLES, Principal
 from crisiskit.sim.router import SimRequest, SimResponse
 
 JSON_TYPE = (
@@ -62,12 +63,40 @@ class TokenBuckets:
 
 
 class SimApp:
-    """ASGI application serving one `Simulator`."""
+    """ASGI application serving one `Simulator`.
 
-    def __init__(self, sim: Simulator, *, token: str | None = None) -> None:
+    Tokens: with `token`, only that token (holding `roles`, default README's least-privilege
+    set) and tokens registered through the control API are accepted; without it, any bearer
+    token is, and an unknown one holds `roles`.
+    """
+
+    def __init__(
+        self,
+        sim: Simulator,
+        *,
+        token: str | None = None,
+        roles: tuple[str, ...] | None = None,
+    ) -> None:
         self.sim = sim
         self.token = token
         self.buckets = TokenBuckets()
+        self.default_principal = Principal.application(DEFAULT_ROLES if roles is None else roles)
+        self.principals: dict[str, Principal] = {}
+        if token is not None:
+            self.principals[token] = self.default_principal
+        self.initial_principals = (self.default_principal, dict(self.principals))
+
+    def principal_of(self, token: str) -> Principal | None:
+        """Return who a bearer token stands for, or None when it is not accepted."""
+        known = self.principals.get(token)
+        if known is not None:
+            return known
+        return None if self.token is not None else self.default_principal
+
+    def reset_principals(self) -> None:
+        """Forget tokens registered through the control API; back to the start-up roles."""
+        self.default_principal, principals = self.initial_principals
+        self.principals = dict(principals)
 
     def reset_http(self) -> None:
         """Forget the throttling buckets (a reset or a new profile starts them afresh)."""
@@ -89,8 +118,7 @@ class SimApp:
             await _send(send, status, payload, {})
             return
         if not (path.startswith("/v1.0/") or path == "/v1.0"):
-            version = path.strip("/").split("/", 1)[0]
-            err = SimError(400, "BadRequest", f"Invalid version: {version or '(none)'}")
+            err = invalid_version(path.strip("/").split("/", 1)[0])
             request_id = self.sim.new_request_id()
             refused = self.sim.error_response(err, request_id, request_id)
             refused.headers["request-id"] = request_id
@@ -165,11 +193,11 @@ class SimApp:
     def _authenticate(self, req: SimRequest) -> SimError | None:
         auth = req.headers.get("authorization", "")
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-            return SimError(401, "InvalidAuthenticationToken", "Access token is empty.")
-        if self.token is not None and auth[7:].strip() != self.token:
-            return SimError(
-                401, "InvalidAuthenticationToken", "Access token validation failure."
-            )
+            return unauthenticated()
+        principal = self.principal_of(auth[7:].strip())
+        if principal is None:
+            return unauthenticated("Access token validation failure.")
+        req.principal = principal
         return None
 
     def _reject(self, req: SimRequest, err: SimError) -> SimResponse:
@@ -344,6 +372,7 @@ class SimApp:
             client=outer.client,
             base_url=outer.base_url,
             via_batch=True,
+            principal=outer.principal,
         )
 
     def _run_sub(self, outer: SimRequest, sub: dict[str, Any]) -> SimResponse:

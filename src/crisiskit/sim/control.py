@@ -3,6 +3,9 @@
     GET  /_sim/state      every object, Graph JSON plus the links needed to check it
     GET  /_sim/requests   the ordered request log ($batch sub-requests have "via": "$batch")
     POST /_sim/reset      back to the tenant as it was at start; log, clock, rng, profile too
+    GET  /_sim/tokens     who the tokens stand for: the default principal and registered tokens
+    PUT  /_sim/tokens     {"token"?: T, "roles": [...], "appOnly"?: bool}: register T (or, without
+                          a token, change what unknown tokens hold)
     GET  /_sim/profile    the current knobs
     PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool}
     POST /_sim/seed       {"users", "groups", "messages", "files"} added to the tenant
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from crisiskit.sim import seed as seeding
 from crisiskit.sim.errors import SimError
+from crisiskit.sim.permissions import Principal
 from crisiskit.sim.profiles import Profile
 from crisiskit.sim.router import strip_internal
 
@@ -31,9 +35,14 @@ class Host(Protocol):
     """What the control API drives: the served simulator and the HTTP layer's own state."""
 
     sim: Simulator
+    default_principal: Principal
+    principals: dict[str, Principal]
 
     def reset_http(self) -> None:
         """Forget the HTTP layer's per-client state (throttling buckets)."""
+
+    def reset_principals(self) -> None:
+        """Forget registered tokens."""
 
 AUTH_TYPES = {
     "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
@@ -101,7 +110,38 @@ def reset(app: Host) -> None:
         sim.rng.setstate(sim.initial_rng_state)
         sim.profile = copy.deepcopy(sim.initial_profile)
         app.reset_http()
+        app.reset_principals()
         sim.save()
+
+
+def tokens(app: Host) -> dict[str, Any]:
+    """Return the default principal and every registered token's."""
+    return {
+        "default": app.default_principal.to_json(),
+        "tokens": {t: p.to_json() for t, p in app.principals.items()},
+    }
+
+
+def set_token(app: Host, body: Any) -> dict[str, Any]:
+    """Apply `PUT /_sim/tokens`: register a token's roles, or change the default ones."""
+    if not isinstance(body, dict) or set(body) - {"token", "roles", "appOnly"}:
+        raise ValueError('expected {"token"?: string, "roles": [names], "appOnly"?: bool}')
+    roles = body.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+        raise ValueError("roles must be a list of permission names")
+    app_only = body.get("appOnly", True)
+    if not isinstance(app_only, bool):
+        raise ValueError("appOnly must be true or false")
+    token = body.get("token")
+    if token is not None and (not isinstance(token, str) or not token.strip()):
+        raise ValueError("token must be a non-empty string")
+    principal = Principal.application(roles) if app_only else Principal.delegated()
+    with app.sim.lock:
+        if token is None:
+            app.default_principal = principal
+        else:
+            app.principals[token.strip()] = principal
+    return tokens(app)
 
 
 def set_profile(app: Host, body: Any) -> dict[str, Any]:
@@ -154,6 +194,10 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
         if route == "/_sim/reset" and method == "POST":
             reset(app)
             return 200, {"reset": True}
+        if route == "/_sim/tokens" and method == "GET":
+            return 200, tokens(app)
+        if route == "/_sim/tokens" and method == "PUT":
+            return 200, set_token(app, body)
         if route == "/_sim/profile" and method == "GET":
             return 200, {**sim.profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
         if route == "/_sim/profile" and method == "PUT":

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from crisiskit.sim import cascade, odata
 from crisiskit.sim.errors import bad_request, not_found
 from crisiskit.sim.objects import GROUP_DEFAULTS, USER_DEFAULTS, group_view
+from crisiskit.sim.permissions import GROUP_READ, GROUP_WRITE, USER_READ, require
 from crisiskit.sim.router import (
     Router,
     SimRequest,
@@ -31,6 +32,32 @@ DELETED_TYPES = {
     "microsoft.graph.serviceprincipal": None,
     "microsoft.graph.administrativeunit": None,
     "microsoft.graph.device": None,
+}
+
+# Application permissions per route and per deleted item type (directory-deleteditems-list,
+# -get, -restore, -delete). A route lists every type's grants; the handler checks the type's.
+USER_DELETED_READ = ("User.DeleteRestore.All", *USER_READ)
+GROUP_DELETED_READ = GROUP_READ
+RESTORE = {
+    "user": ("User.DeleteRestore.All", "User.ReadWrite.All"),
+    "group": GROUP_WRITE,
+}
+# Permanently deleting a deleted group is not supported with application permissions
+# (directory-deleteditems-delete). For users, GRAPH.md reads the current page as listing
+# User.DeleteRestore.All (older versions of the page said "Not supported" for users too).
+PURGE: dict[str, tuple[str, ...] | None] = {
+    "user": ("User.DeleteRestore.All", "User.ReadWrite.All"),
+    "group": None,
+}
+ANY_READ = tuple(dict.fromkeys((*USER_DELETED_READ, *GROUP_DELETED_READ)))
+READ = {"user": USER_DELETED_READ, "group": GROUP_DELETED_READ}
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/directory/deletedItems"): ANY_READ,
+    ("POST", "/directory/deletedItems/getUserOwnedObjects"): USER_READ,
+    ("GET", "/directory/deletedItems/{cast}/$count"): ANY_READ,
+    ("GET", "/directory/deletedItems/{item_id}"): ANY_READ,
+    ("POST", "/directory/deletedItems/{item_id}/restore"): (*RESTORE["user"], *RESTORE["group"]),
+    ("DELETE", "/directory/deletedItems/{item_id}"): PURGE["user"],
 }
 
 
@@ -83,6 +110,8 @@ def get_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
         # msgraph-sdk writes the cast with the namespace alias: `/deletedItems/graph.user`.
         item_id = "microsoft." + item_id
     if item_id.lower().startswith("microsoft.graph."):
+        kind = DELETED_TYPES.get(item_id.lower())
+        require(req.principal, READ.get(kind or "", ANY_READ))
         items = _deleted_of(sim, req, item_id)
         entity_set = "users" if item_id.lower().endswith(".user") else "groups"
         if item_id.lower().endswith(".group"):
@@ -91,6 +120,7 @@ def get_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
     entry = sim.tenant.deleted.get(item_id)
     if entry is None:
         raise not_found(item_id)
+    require(req.principal, READ[entry.get("_kind", "user")])
     view = _deleted_view(req, entry)
     return json_response(
         200, {"@odata.context": f"{req.base_url}/$metadata#directoryObjects/$entity", **view}
@@ -112,6 +142,7 @@ def restore_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimRespons
     entry = sim.tenant.deleted.get(item_id)
     if entry is None:
         raise not_found(item_id)
+    require(req.principal, RESTORE[entry.get("_kind", "user")])
     restored = cascade.restore(sim, item_id)
     if entry.get("_kind") == "group":
         view = group_view(restored)
@@ -131,7 +162,15 @@ def restore_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimRespons
 
 
 def purge_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
-    """Delete a deleted item permanently (`DELETE /directory/deletedItems/{id}`) → 204."""
+    """Delete a deleted item permanently (`DELETE /directory/deletedItems/{id}`) → 204.
+
+    Refused to app-only tokens for a group, whatever their roles (not supported with
+    application permissions, directory-deleteditems-delete).
+    """
+    entry = sim.tenant.deleted.get(item_id)
+    if entry is None:
+        raise not_found(item_id)
+    require(req.principal, PURGE[entry.get("_kind", "user")])
     cascade.purge(sim, item_id)
     return no_content()
 

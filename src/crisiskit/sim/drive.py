@@ -48,6 +48,24 @@ _TOKENS: weakref.WeakKeyDictionary[Simulator, dict[str, tuple[str, float]]] = (
     weakref.WeakKeyDictionary()
 )
 
+FILES_READ = ("Files.Read.All", "Files.ReadWrite.All", "Sites.Read.All", "Sites.ReadWrite.All")
+FILES_WRITE = ("Files.ReadWrite.All", "Sites.ReadWrite.All")
+# Application permissions per route (site-get, drive-get, drive-list, driveitem-get,
+# driveitem-list-children, driveitem-post-children, driveitem-put-content, driveitem-update,
+# driveitem-delete); SharePoint refuses with `accessDenied`.
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/groups/{group_id}/sites/root"): ("Sites.Read.All", "Sites.ReadWrite.All"),
+    ("GET", "/groups/{group_id}/drive"): FILES_READ,
+    ("GET", "/groups/{group_id}/drives"): FILES_READ,
+    ("GET", "/drives/{drive_id}"): FILES_READ,
+    **{
+        (method, template): FILES_READ if method == "GET" else FILES_WRITE
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for template in ("/groups/{group_id}/drive/{rest:path}", "/drives/{drive_id}/{rest:path}")
+    },
+}
+DENIED = ("accessDenied", "Either scp or roles claim need to be present in the token.")
+
 
 def register(router: Router) -> None:
     """Register the SharePoint site, drive and drive item routes on `router`."""

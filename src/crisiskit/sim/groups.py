@@ -23,6 +23,7 @@ from crisiskit.sim.objects import (
     refuse_if_unmanageable,
     resolve_binds,
 )
+from crisiskit.sim.permissions import GROUP_READ, GROUP_WRITE, MEMBER_WRITE, require
 from crisiskit.sim.router import (
     Router,
     SimRequest,
@@ -50,6 +51,18 @@ WRITABLE = {
     "mailNickname",
 }
 INVALID_NAME = "Invalid value specified for property 'displayName' of resource 'Group'."
+
+# Application permissions per route (group-post-groups, group-list, group-get, group-update,
+# group-delete). PATCH with only `members@odata.bind` is "add members" (group-post-members,
+# GroupMember.ReadWrite.All); any other property needs what group-update lists.
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("POST", "/groups"): ("Group.Create", *GROUP_WRITE),
+    ("GET", "/groups"): GROUP_READ,
+    ("GET", "/groups/$count"): GROUP_READ,
+    ("GET", "/groups/{group_id}"): GROUP_READ,
+    ("PATCH", "/groups/{group_id}"): MEMBER_WRITE,
+    ("DELETE", "/groups/{group_id}"): GROUP_WRITE,
+}
 
 
 def register(router: Router) -> None:
@@ -254,6 +267,9 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     if not isinstance(body, dict):
         raise bad_request("A request body is required.")
     refuse_if_unmanageable(group)
+    if set(body) - {"members@odata.bind"}:
+        # Anything but adding members is group-update, which GroupMember.* does not grant.
+        require(req.principal, GROUP_WRITE)
     changes: dict[str, Any] = {}
     additions: dict[str, list[str]] = {}
     for key, value in body.items():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from crisiskit.sim import odata
 from crisiskit.sim.errors import bad_request, not_found
 from crisiskit.sim.objects import group_for, user_for, user_view
+from crisiskit.sim.permissions import GROUP_WRITE, USER_READ
 from crisiskit.sim.router import Router, SimRequest, SimResponse, json_response, strip_internal
 from crisiskit.sim.seats import (
     apply_group_licences,
@@ -24,6 +25,28 @@ from crisiskit.sim.seats import (
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
+
+SKU_READ = (
+    "LicenseAssignment.Read.All",
+    "LicenseAssignment.ReadWrite.All",
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+# Application permissions per route (subscribedsku-list, subscribedsku-get, user-assignlicense,
+# user-list-licensedetails, group-assignlicense).
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/subscribedSkus"): SKU_READ,
+    ("GET", "/subscribedSkus/{sku_id}"): SKU_READ,
+    ("POST", "/users/{user_id}/assignLicense"): (
+        "LicenseAssignment.ReadWrite.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/users/{user_id}/licenseDetails"): ("LicenseAssignment.Read.All", *USER_READ),
+    ("POST", "/groups/{group_id}/assignLicense"): ("LicenseAssignment.ReadWrite.All", *GROUP_WRITE),
+}
 
 
 def register(router: Router) -> None:

@@ -33,6 +33,23 @@ MESSAGES_DEFAULT_TOP = 10
 MESSAGES_MAX_TOP = 1000
 TIME_ZONE = "Romance Standard Time"
 
+# Application permissions per route (user-get-mailboxsettings, user-list-messages,
+# message-get); Exchange refuses with ErrorAccessDenied.
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/users/{user_id}/mailboxSettings"): (
+        "MailboxSettings.Read",
+        "MailboxSettings.ReadWrite",
+    ),
+    ("GET", "/users/{user_id}/messages"): ("Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite"),
+    ("GET", "/users/{user_id}/messages/{message_id}/$value"): ("Mail.Read", "Mail.ReadWrite"),
+    ("GET", "/users/{user_id}/messages/{message_id}"): (
+        "Mail.ReadBasic.All",
+        "Mail.Read",
+        "Mail.ReadWrite",
+    ),
+}
+DENIED = ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+
 
 def register(router: Router) -> None:
     """Register the mailbox routes on `router`."""

@@ -23,11 +23,29 @@ from crisiskit.sim.objects import (
     refuse_if_unmanageable,
     unlink,
 )
+from crisiskit.sim.permissions import GROUP_READ, GROUP_WRITE, MEMBER_WRITE
 from crisiskit.sim.router import Router, SimRequest, SimResponse, no_content
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
+
+def _permissions() -> dict[tuple[str, str], tuple[str, ...] | None]:
+    """Application permissions per route (group-list-members, group-list-owners,
+    group-post-members, group-delete-members: GroupMember.ReadWrite.All; group-post-owners,
+    group-delete-owners: Group.ReadWrite.All)."""
+    table: dict[tuple[str, str], tuple[str, ...] | None] = {}
+    for rel, write in (("members", MEMBER_WRITE), ("owners", GROUP_WRITE)):
+        base = f"/groups/{{group_id}}/{rel}"
+        for suffix in ("/$count", "/microsoft.graph.user/$count", "/microsoft.graph.user",
+                       "/microsoft.graph.group", "/$ref", ""):
+            table[("GET", base + suffix)] = GROUP_READ
+        table[("POST", base + "/$ref")] = write
+        table[("DELETE", base + "/{object_id}/$ref")] = write
+    return table
+
+
+PERMISSIONS = _permissions()
 
 def register(router: Router) -> None:
     """Register the membership routes on `router`."""

@@ -19,22 +19,40 @@ from dataclasses import dataclass
 from crisiskit.sim.errors import SimError, forbidden, insufficient_privileges
 
 # The least-privilege application permissions of README "Pointing crisiskit at a real tenant";
-# a token the simulator does not know otherwise holds exactly these.
+# a token the simulator does not know otherwise holds exactly these. Each is there for a page:
+# Group.ReadWrite.All because adding an owner to an existing group (group-post-owners) and
+# group-update accept nothing less (Group.Create and GroupMember.ReadWrite.All are then
+# redundant); Team.ReadBasic.All to read the team and poll its creation (team-get,
+# teamsasyncoperation-get); Channel.ReadBasic.All to list channels (channel-list).
 DEFAULT_ROLES: tuple[str, ...] = (
     "User.ReadWrite.All",
     "User.DeleteRestore.All",
     "LicenseAssignment.ReadWrite.All",
-    "Group.Create",
-    "User.Read.All",
-    "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
     "Team.Create",
+    "Team.ReadBasic.All",
     "Channel.Create",
+    "Channel.ReadBasic.All",
     "Files.ReadWrite.All",
     "UserAuthMethod-TAP.ReadWrite.All",
     "UserAuthMethod-Phone.ReadWrite.All",
     "MailboxSettings.Read",
     "Mail.Read",
 )
+
+
+# Grants shared by several families (each page lists them from least to most privileged).
+USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+GROUP_READ = (
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+GROUP_WRITE = ("Group.ReadWrite.All", "Directory.ReadWrite.All")
+MEMBER_WRITE = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,10 @@ class Router:
             if key in declared:
                 route.rule = Rule(declared[key], denied)
 
+    def grants(self) -> set[str]:
+        """Return every application permission some route accepts (an all-consented app)."""
+        return {g for r in self.routes if r.rule and r.rule.grants for g in r.rule.grants}
+
     def undeclared(self) -> list[tuple[str, str, str]]:
         """Return (family, method, template) of every route without a permission entry."""
         return [(r.family, r.method, r.template) for r in self.routes if r.rule is None]

@@ -162,10 +162,14 @@ def serve(
     scale: float = 1.0,
     seed: int = 0,
     token: str | None = None,
+    roles: tuple[str, ...] | None = None,
     empty: bool = False,
     inventory: Inventory | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout."""
+    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout.
+
+    `roles` are the application roles a token holds (default: README's least-privilege set).
+    """
     sim = build_simulator(
         inventory=inventory,
         state_file=state_file,
@@ -193,7 +197,7 @@ def serve(
             flush=True,
         )
 
-    server = _server(SimApp(sim, token=token), announce)
+    server = _server(SimApp(sim, token=token, roles=roles), announce)
     server.run(sockets=[sock])
 
 
@@ -215,6 +219,7 @@ class EmbeddedSimulator:
         empty: bool = False,
         scale: float = 1.0,
         http: str = "auto",
+        roles: tuple[str, ...] | None = None,
     ) -> None:
         self.http = http
         self.simulator = build_simulator(
@@ -225,7 +230,7 @@ class EmbeddedSimulator:
             seed=seed,
             empty=empty,
         )
-        self.app = SimApp(self.simulator, token=token)
+        self.app = SimApp(self.simulator, token=token, roles=roles)
         self.token = token or "sim-token"
         self._sock = _bind("127.0.0.1", 0)
         self.port: int = self._sock.getsockname()[1]
@@ -306,6 +311,20 @@ class EmbeddedSimulator:
     def seed(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Add users, groups, messages, files (`POST /_sim/seed`)."""
         result: dict[str, Any] = self._call("POST", "/_sim/seed", payload)
+        return result
+
+    def set_roles(
+        self, roles: list[str], *, token: str | None = None, app_only: bool = True
+    ) -> dict[str, Any]:
+        """Give `token` (default: every token not registered) these application roles.
+
+        `app_only=False` makes it a delegated token (a signed-in administrator), which is not
+        checked against application permissions. `reset()` forgets it.
+        """
+        body: dict[str, Any] = {"roles": roles, "appOnly": app_only}
+        if token is not None:
+            body["token"] = token
+        result: dict[str, Any] = self._call("PUT", "/_sim/tokens", body)
         return result
 
     def advance(self, seconds: float) -> None:

@@ -58,6 +58,87 @@ DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
 CHANNEL_FORBIDDEN = set("~#%&*{}+/\\:<>?|'\"")
 GROUP_BIND = re.compile(r"/groups(?:/|\(')([0-9A-Za-z-]+)", re.IGNORECASE)
 
+TEAM_READ = (
+    "TeamSettings.Read.Group",
+    "TeamSettings.ReadWrite.Group",
+    "Team.ReadBasic.All",
+    "TeamSettings.Read.All",
+    "TeamSettings.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+CHANNEL_READ = (
+    "ChannelSettings.Read.Group",
+    "ChannelSettings.ReadWrite.Group",
+    "Channel.ReadBasic.All",
+    "ChannelSettings.Read.All",
+    "ChannelSettings.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+# Application permissions per route (team-put-teams, team-get, team-post, teams-list,
+# teamsasyncoperation-get, team-update, channel-post, channel-list, channel-get, channel-patch,
+# channel-delete); Teams refuses in its own words (reported: "Missing role permissions").
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("PUT", "/groups/{group_id}/team"): (
+        "Team.Create",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/groups/{group_id}/team"): TEAM_READ,
+    ("POST", "/teams"): (
+        "Team.Create",
+        "Teamwork.Migrate.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/teams"): (
+        "Team.ReadBasic.All",
+        "TeamSettings.Read.All",
+        "TeamSettings.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/teams/{team_id}/operations/{operation_id}"): TEAM_READ,
+    ("GET", "/teams/{team_id}"): TEAM_READ,
+    ("PATCH", "/teams/{team_id}"): (
+        "TeamSettings.ReadWrite.Group",
+        "TeamSettings.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("POST", "/teams/{team_id}/channels"): (
+        "Channel.Create.Group",
+        "Channel.Create",
+        "Teamwork.Migrate.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/teams/{team_id}/channels"): CHANNEL_READ,
+    ("GET", "/teams/{team_id}/channels/{channel_id}"): CHANNEL_READ,
+    ("PATCH", "/teams/{team_id}/channels/{channel_id}"): (
+        "ChannelSettings.ReadWrite.Group",
+        "ChannelSettings.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("DELETE", "/teams/{team_id}/channels/{channel_id}"): (
+        "Channel.Delete.Group",
+        "Channel.Delete.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+}
+DENIED = (
+    "Forbidden",
+    "Missing role permissions on the request. API requires one of '{required}'. "
+    "Roles on the request '{held}'.",
+)
+
 
 def register(router: Router) -> None:
     """Register the team and channel routes on `router`."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from crisiskit.sim import cascade, odata
 from crisiskit.sim.errors import SimError, bad_request, empty_payload, object_conflict
 from crisiskit.sim.objects import USER_DEFAULTS, user_for, user_view
+from crisiskit.sim.permissions import USER_READ, require
 from crisiskit.sim.router import (
     Router,
     SimRequest,
@@ -72,6 +73,25 @@ BASIC_OPERATORS = {"eq", "startswith", "and", "or", "in", "any", "ge", "le"}
 UPN_LOCAL = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+$")
 NICKNAME_FORBIDDEN = set('@()\\[]";:<>, ')
 EXT_ATTRS = [f"extensionAttribute{i}" for i in range(1, 16)]
+
+# Application permissions per route (user-get, user-list, user-post-users, user-update,
+# user-delete). PATCH refines by property in `update_user`.
+UPDATE_ANY = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/me"): USER_READ,
+    ("GET", "/me/{rest:path}"): USER_READ,
+    ("POST", "/users"): ("User.ReadWrite.All", "Directory.ReadWrite.All"),
+    ("GET", "/users"): USER_READ,
+    ("GET", "/users/$count"): USER_READ,
+    ("GET", "/users/{user_id}"): USER_READ,
+    ("PATCH", "/users/{user_id}"): (
+        "User.ReadWrite.All",
+        "User.EnableDisableAccount.All",
+        "User.ManageIdentities.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("DELETE", "/users/{user_id}"): ("User.DeleteRestore.All", "User.ReadWrite.All"),
+}
 
 
 def register(router: Router) -> None:
@@ -271,6 +291,7 @@ def update_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     if not isinstance(body, dict):
         raise empty_payload()
     _check_properties(sim, body)
+    _require_update_roles(req, body)
     if "id" in body:
         raise bad_request("Property 'id' is read-only and cannot be set.", target="id")
     if "userPrincipalName" in body:
@@ -285,6 +306,19 @@ def update_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
         sim.invalidate_upns()
     sim.touch(user["id"])
     return no_content()
+
+
+def _require_update_roles(req: SimRequest, body: dict[str, Any]) -> None:
+    """Apply user-update's finer rules: accountEnabled alone may be changed with
+    User.EnableDisableAccount.All, identities with User.ManageIdentities.All; anything else
+    needs User.ReadWrite.All (or Directory.ReadWrite.All)."""
+    rest = set(body) - {"accountEnabled", "identities"}
+    if rest:
+        require(req.principal, ("User.ReadWrite.All", "Directory.ReadWrite.All"))
+    if "accountEnabled" in body:
+        require(req.principal, ("User.EnableDisableAccount.All", *UPDATE_ANY))
+    if "identities" in body:
+        require(req.principal, ("User.ManageIdentities.All", *UPDATE_ANY))
 
 
 def delete_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
