@@ -18,7 +18,10 @@ def upns(sim) -> list[str]:
 
 def test_named_profiles_and_scale():
     instant = Profile.named("instant").to_json()
-    assert all(v == 0 for k, v in instant.items() if k not in ("scale", "name"))
+    policy = ("scale", "name", "deleted_retention_s")  # 30 days in every profile
+    assert all(v == 0 for k, v in instant.items() if k not in policy)
+    hostile_retention = Profile.named("hostile").deleted_retention_s
+    assert instant["deleted_retention_s"] == hostile_retention == 30 * 86400
     realistic = Profile.named("realistic")
     half = Profile.named("realistic", scale=0.5)
     assert realistic.replication_lag_s > 0 and realistic.mailbox_delay_s > 0

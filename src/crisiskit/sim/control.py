@@ -21,6 +21,7 @@ import json
 import random
 from typing import TYPE_CHECKING, Any, Protocol
 
+from crisiskit.sim import cascade
 from crisiskit.sim import seed as seeding
 from crisiskit.sim.errors import SimError
 from crisiskit.sim.permissions import Principal
@@ -212,6 +213,8 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
                 raise ValueError('expected {"advance": seconds}')
             with sim.lock:
                 sim.advance(float(body["advance"]))
+                if cascade.expire(sim):
+                    sim.save()
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}
         if route == "/_sim/clock" and method == "GET":
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}

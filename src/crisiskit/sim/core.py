@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,11 @@ class Simulator:
         self.initial_rng_state = self.rng.getstate()
         self._upn_index: dict[str, str] = {}
         self._upn_index_key: tuple[int, int] = (0, -1)
+        self.replica_writes = 0  # counts replication records, to prune them now and then
+        self.next_expiry = 0.0  # simulated time of the next automatic purge check
+        # Run before each request, under the lock: the server hands in `cascade.expire`, the
+        # automatic purge of deleted items on the simulator's clock.
+        self.before_dispatch: Callable[[Simulator], object] | None = None
 
     def mark_initial(self) -> None:
         """Remember the tenant, profile and random state as what `/_sim/reset` returns to."""
@@ -117,7 +122,7 @@ class Simulator:
 
     # -- eventual consistency ----------------------------------------------------------------
     def touch(self, obj_id: str) -> None:
-        """Record that `obj_id` was just written (reads by id may lag behind it)."""
+        """Record that `obj_id` (not a user or group) was just written."""
         self.tenant.written_at[obj_id] = self.now()
 
     def is_young(self, obj_id: str) -> bool:
@@ -254,6 +259,8 @@ class Simulator:
                 if found is None:
                     raise segment_not_found(req.path.strip("/").split("/")[-1] or req.path)
                 route, params = found
+                if self.before_dispatch is not None:
+                    self.before_dispatch(self)
                 permissions.check(route.rule, req.principal)
                 resp = route.handler(self, req, **params)
                 if route.write and resp.status < 400:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata
+from crisiskit.sim import cascade, odata, replication
 from crisiskit.sim.errors import bad_request, not_found
-from crisiskit.sim.objects import GROUP_DEFAULTS, USER_DEFAULTS, group_view
+from crisiskit.sim.objects import GROUP_DEFAULTS, USER_DEFAULTS, check_upn, group_view
 from crisiskit.sim.permissions import GROUP_READ, GROUP_WRITE, USER_READ, require
 from crisiskit.sim.router import (
     Router,
@@ -93,7 +93,15 @@ def _deleted_of(sim: Simulator, req: SimRequest, cast: str) -> list[dict[str, An
     kind = DELETED_TYPES.get(cast.lower(), "?")
     if kind == "?":
         raise bad_request(f"Unsupported type cast '{cast}'.")
-    entries = [d for d in sim.tenant.deleted.values() if kind and d.get("_kind") == kind]
+    # Deleted objects reach the deletedItems lists `deleted_items_lag_s` after their deletion,
+    # and the list is served by a replica that may lag like any other (GRAPH.md).
+    index = "$orderby" in req.query or odata.wants_count(req) or "$search" in req.query
+    shown_before = sim.now() - sim.profile.deleted_items_lag_s
+    entries = [
+        d
+        for d in replication.listing(sim, "deleted", index=index and odata.is_eventual(req))
+        if kind and d.get("_kind") == kind and float(d.get("_deletedAt") or 0.0) <= shown_before
+    ]
     items = [_deleted_view(req, d) for d in entries]
     raw = req.query.get("$filter")
     if raw:
@@ -117,9 +125,7 @@ def get_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
         if item_id.lower().endswith(".group"):
             entity_set = "groups"
         return odata.page(sim, req, items, entity_set=entity_set)
-    entry = sim.tenant.deleted.get(item_id)
-    if entry is None:
-        raise not_found(item_id)
+    entry = replication.read_deleted(sim, item_id)
     require(req.principal, READ[entry.get("_kind", "user")])
     view = _deleted_view(req, entry)
     return json_response(
@@ -143,7 +149,9 @@ def restore_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimRespons
     if entry is None:
         raise not_found(item_id)
     require(req.principal, RESTORE[entry.get("_kind", "user")])
-    restored = cascade.restore(sim, item_id)
+    sim.check_replicated(item_id)
+    new_upn = _restore_options(sim, req, entry)
+    restored = cascade.restore(sim, item_id, new_upn)
     if entry.get("_kind") == "group":
         view = group_view(restored)
         kind = "group"
@@ -161,6 +169,31 @@ def restore_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimRespons
     )
 
 
+def _restore_options(sim: Simulator, req: SimRequest, entry: dict[str, Any]) -> str | None:
+    """Read the restore body: `newUserPrincipalName`, `autoReconcileProxyConflict` (users)."""
+    body = req.body
+    if body is None or body == b"":
+        return None
+    allowed = {"newUserPrincipalName", "autoReconcileProxyConflict"}
+    if not isinstance(body, dict) or set(body) - allowed:
+        raise bad_request("Invalid request body for restore.")
+    if not isinstance(body.get("autoReconcileProxyConflict", False), bool):
+        raise bad_request(
+            "Invalid value specified for property 'autoReconcileProxyConflict'.",
+            target="autoReconcileProxyConflict",
+        )
+    upn = body.get("newUserPrincipalName")
+    if upn is None:
+        return None
+    if entry.get("_kind") != "user" or not isinstance(upn, str):
+        raise bad_request(
+            "Invalid value specified for property 'newUserPrincipalName'.",
+            target="newUserPrincipalName",
+        )
+    check_upn(sim, upn)
+    return upn
+
+
 def purge_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
     """Delete a deleted item permanently (`DELETE /directory/deletedItems/{id}`) → 204.
 
@@ -171,6 +204,7 @@ def purge_deleted(sim: Simulator, req: SimRequest, item_id: str) -> SimResponse:
     if entry is None:
         raise not_found(item_id)
     require(req.principal, PURGE[entry.get("_kind", "user")])
+    sim.check_replicated(item_id)
     cascade.purge(sim, item_id)
     return no_content()
 

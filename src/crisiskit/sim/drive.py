@@ -113,6 +113,8 @@ def site_ready(sim: Simulator, group: dict[str, Any]) -> bool:
     """Tell whether the group's SharePoint site has been provisioned by now."""
     if group.get("_noOwner") or "Unified" not in group.get("groupTypes", []):
         return False
+    if sim.now() < float(group.get("_workloadsAt", 0.0)):
+        return False  # a restored group's site comes back after `restore_delay_s` (cascade)
     return sim.now() >= float(group.get("_createdAt", 0.0)) + sim.profile.site_delay_s
 
 

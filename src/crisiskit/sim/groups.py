@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata
+from crisiskit.sim import cascade, odata, replication
 from crisiskit.sim.errors import bad_request
 from crisiskit.sim.objects import (
     MAX_LINKS,
@@ -211,8 +211,8 @@ def create_group(sim: Simulator, req: SimRequest) -> SimResponse:
         "_createdAt": now,
         "_noOwner": unified and not owners,
     }
+    replication.before_write(sim, "group", group_id)
     sim.tenant.groups[group_id] = group
-    sim.touch(group_id)
     return json_response(
         201,
         {"@odata.context": f"{req.base_url}/$metadata#groups/$entity", **group_view(group)},
@@ -220,8 +220,8 @@ def create_group(sim: Simulator, req: SimRequest) -> SimResponse:
 
 
 def get_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
-    """Read one group (`GET /groups/{id}`)."""
-    group = group_for(sim, group_id)
+    """Read one group (`GET /groups/{id}`), maybe stale."""
+    group = replication.read_group(sim, group_id)
     body = {"@odata.context": f"{req.base_url}/$metadata#groups/$entity"}
     body.update(group_view(group, req.query.get("$select")))
     return json_response(200, body)
@@ -233,12 +233,11 @@ def _filtered_groups(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
     advanced = "$search" in req.query or odata.wants_count(req)
     if predicate is not None and predicate.operators & ADVANCED_OPERATORS:
         advanced = True
-    live = list(sim.tenant.groups.values())
     if advanced:
         odata.require_advanced(req, "This query")
-        # Advanced queries read an index that lags behind the directory (GRAPH.md): groups
-        # written within the replication window are not in it yet.
-        live = [g for g in live if not sim.is_young(g["id"])]
+    # A list is served by a replica that may lag behind the latest writes; advanced queries
+    # read an index that always does (GRAPH.md).
+    live = replication.listing(sim, "groups", index=advanced)
     groups = [strip_internal(g) for g in live]
     if predicate is not None:
         groups = [g for g in groups if predicate(g)]
@@ -299,6 +298,8 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
         )
     for rel, ids in additions.items():
         check_can_add(sim, group, rel, ids)
+    if changes or additions:
+        replication.before_write(sim, "group", group["id"])
     for rel, ids in additions.items():
         for object_id in ids:
             link(sim, group, rel, object_id)
@@ -307,7 +308,6 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
         if "mailNickname" in changes and group.get("mail"):
             group["mail"] = f"{changes['mailNickname']}@{group['mail'].split('@', 1)[1]}"
             group["proxyAddresses"] = [f"SMTP:{group['mail']}"]
-        sim.touch(group["id"])
     return no_content()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import odata
+from crisiskit.sim import odata, replication
 from crisiskit.sim.errors import bad_request, not_found
 from crisiskit.sim.objects import group_for, user_for, user_view
 from crisiskit.sim.permissions import GROUP_WRITE, USER_READ
@@ -100,6 +100,7 @@ def assign_license(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse
             raise bad_request(
                 f"Subscription with SKU {sku['skuId']} does not have any available licenses."
             )
+    replication.before_write(sim, "user", user["id"])
     for sku in remove:
         user["assignedLicenses"] = [
             a for a in user["assignedLicenses"] if a["skuId"] != sku["skuId"]
@@ -122,7 +123,6 @@ def assign_license(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse
             if not user.get("mail"):
                 user["mail"] = user["userPrincipalName"]
                 user["proxyAddresses"] = [f"SMTP:{user['userPrincipalName']}"]
-    sim.touch(user["id"])
     return json_response(200, user_view(req, user))
 
 
@@ -185,6 +185,7 @@ def assign_group_license(sim: Simulator, req: SimRequest, group_id: str) -> SimR
         if sku not in skus:
             raise bad_request(f"License {lic} does not correspond to a valid company License.")
     members = [sim.tenant.users[u] for u in group["_members"] if u in sim.tenant.users]
+    replication.before_write(sim, "group", group["id"])
     for user in members:
         remove_group_licences(sim, group, user)
     kept = [a for a in group["assignedLicenses"] if str(a["skuId"]).lower() not in remove]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import odata
+from crisiskit.sim import odata, replication
 from crisiskit.sim.errors import bad_request, not_found
 from crisiskit.sim.objects import (
     bind_target_id,
@@ -80,7 +80,7 @@ def list_links(
     sim: Simulator, req: SimRequest, rel: str, kind: str | None, group_id: str
 ) -> SimResponse:
     """List a group's members or owners (`GET /groups/{id}/members[/microsoft.graph.user]`)."""
-    group = group_for(sim, group_id)
+    group = replication.read_group(sim, group_id)
     objs = links(sim, group, rel, kind)
     expr = req.query.get("$filter")
     if expr or "$search" in req.query:
@@ -104,7 +104,7 @@ def list_links(
 
 def list_link_refs(sim: Simulator, req: SimRequest, rel: str, group_id: str) -> SimResponse:
     """List references (`GET /groups/{id}/members/$ref`)."""
-    group = group_for(sim, group_id)
+    group = replication.read_group(sim, group_id)
     root = req.base_url
     items = [
         {"@odata.id": f"{root}/directoryObjects/{o['id']}"} for o in links(sim, group, rel, None)
@@ -117,7 +117,7 @@ def count_links(
 ) -> SimResponse:
     """Count members or owners (`GET /groups/{id}/members/$count`)."""
     odata.require_eventual_count(req)
-    group = group_for(sim, group_id)
+    group = replication.read_group(sim, group_id)
     return odata.text(str(len(links(sim, group, rel, kind))))
 
 

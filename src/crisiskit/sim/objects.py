@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import odata
-from crisiskit.sim.errors import bad_request, insufficient_privileges, not_found
+from crisiskit.sim import changes, odata, replication
+from crisiskit.sim.errors import bad_request, insufficient_privileges, not_found, object_conflict
 from crisiskit.sim.router import SimRequest, strip_internal
 from crisiskit.sim.seats import apply_group_licences, remove_group_licences
 
@@ -40,6 +40,7 @@ GROUP_DEFAULTS = (
     "securityEnabled securityIdentifier theme visibility onPremisesProvisioningErrors "
     "serviceProvisioningErrors"
 ).split()
+UPN_LOCAL = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+$")
 MAX_LINKS = 20
 BIND_URL = re.compile(
     r"/(?:users|directoryObjects|groups)(?:/|\(')([0-9A-Za-z-]+)(?:'\))?(?:/[\w.]*)?/?$",
@@ -138,6 +139,27 @@ def resolve_binds(sim: Simulator, urls: Any, prop: str) -> list[str]:
     return ids
 
 
+def check_upn(sim: Simulator, upn: Any, self_id: str | None = None) -> str:
+    """Validate a userPrincipalName (verified domain, allowed characters, unique)."""
+    if not isinstance(upn, str) or upn.count("@") != 1:
+        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
+    local, domain = upn.split("@")
+    if not local or len(upn) > 113 or not UPN_LOCAL.match(local) or local.startswith("."):
+        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
+    if local.endswith(".") or ".." in local:
+        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
+    if domain.lower() not in {d.lower() for d in sim.tenant.verified_domains}:
+        raise bad_request(
+            "The domain portion of the userPrincipalName property is invalid. You must use one "
+            "of the verified domain names in your organization.",
+            target="userPrincipalName",
+        )
+    other = sim.user_by_upn(upn)
+    if other is not None and other["id"] != self_id:
+        raise object_conflict("userPrincipalName")
+    return upn
+
+
 # ---------------------------------------------------------------- members and owners
 
 
@@ -153,14 +175,18 @@ def check_can_add(sim: Simulator, group: dict[str, Any], rel: str, ids: list[str
 
 def link(sim: Simulator, group: dict[str, Any], rel: str, object_id: str) -> None:
     """Add a member or owner; a new member receives the licences the group carries."""
+    replication.before_write(sim, "group", group["id"])
     group[f"_{rel}"].append(object_id)
+    changes.note_membership(sim, group["id"], rel, object_id, removed=False)
     if rel == "members" and object_id in sim.tenant.users:
         apply_group_licences(sim, group, sim.tenant.users[object_id])
 
 
 def unlink(sim: Simulator, group: dict[str, Any], rel: str, object_id: str) -> None:
     """Remove a member or owner; a member loses the licences it held through the group."""
+    replication.before_write(sim, "group", group["id"])
     group[f"_{rel}"].remove(object_id)
+    changes.note_membership(sim, group["id"], rel, object_id, removed=True)
     if rel == "members" and object_id in sim.tenant.users:
         remove_group_licences(sim, group, sim.tenant.users[object_id])
 

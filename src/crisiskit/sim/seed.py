@@ -126,6 +126,7 @@ def _backdate(sim: Simulator, obj: dict[str, Any], age_s: float) -> None:
     if obj.get("createdDateTime"):
         obj["createdDateTime"] = sim.iso(when)
     sim.tenant.written_at.pop(obj["id"], None)
+    sim.tenant.replicas.pop(obj["id"], None)  # as old as that: every replica has it
 
 
 def create_user(sim: Simulator, spec: dict[str, Any], age_s: float = DECOY_AGE_S) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from crisiskit.errors import InputError
 from crisiskit.sim import (
     authmethods,
+    cascade,
     deleted,
     drive,
     groups,
@@ -65,6 +66,7 @@ def build_simulator(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     sim = Simulator(profile=behaviour, seed=seed, state_file=state_file, router=build_router())
+    sim.before_dispatch = cascade.expire
     if state_file is not None and state_file.exists():
         try:
             sim.tenant = load_tenant(state_file)

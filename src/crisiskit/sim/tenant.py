@@ -37,6 +37,13 @@ class Tenant:
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_kind": user|group
     # object id -> epoch seconds of last write
     written_at: dict[str, float] = field(default_factory=dict)
+    # object id -> {"at", "where", "prev"}: what a lagging replica still has (`replication`)
+    replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Change feed of users and groups for delta queries (`changes`): a sequence number, the
+    # last change of each object, and membership changes [seq, group, rel, member, removed].
+    change_seq: int = 0
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"seq", "kind"}
+    member_changes: list[list[Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "version": STATE_VERSION, "tenant": asdict(self)}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata
-from crisiskit.sim.errors import SimError, bad_request, empty_payload, object_conflict
-from crisiskit.sim.objects import USER_DEFAULTS, user_for, user_view
+from crisiskit.sim import cascade, odata, replication
+from crisiskit.sim.errors import SimError, bad_request, empty_payload
+from crisiskit.sim.objects import USER_DEFAULTS, check_upn, user_for, user_view
 from crisiskit.sim.permissions import USER_READ, require
 from crisiskit.sim.router import (
     Router,
@@ -70,7 +70,6 @@ BASIC_FILTER = {
 }
 PLAIN_ORDERBY = {"displayname", "userprincipalname"}
 BASIC_OPERATORS = {"eq", "startswith", "and", "or", "in", "any", "ge", "le"}
-UPN_LOCAL = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+$")
 NICKNAME_FORBIDDEN = set('@()\\[]";:<>, ')
 EXT_ATTRS = [f"extensionAttribute{i}" for i in range(1, 16)]
 
@@ -114,26 +113,6 @@ def me(sim: Simulator, req: SimRequest, rest: str = "") -> SimResponse:
 
 
 # ---------------------------------------------------------------- users
-
-
-def _check_upn(sim: Simulator, upn: Any, self_id: str | None = None) -> str:
-    if not isinstance(upn, str) or upn.count("@") != 1:
-        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
-    local, domain = upn.split("@")
-    if not local or len(upn) > 113 or not UPN_LOCAL.match(local) or local.startswith("."):
-        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
-    if local.endswith(".") or ".." in local:
-        raise bad_request("Property userPrincipalName is invalid.", target="userPrincipalName")
-    if domain.lower() not in {d.lower() for d in sim.tenant.verified_domains}:
-        raise bad_request(
-            "The domain portion of the userPrincipalName property is invalid. You must use one "
-            "of the verified domain names in your organization.",
-            target="userPrincipalName",
-        )
-    other = sim.user_by_upn(upn)
-    if other is not None and other["id"] != self_id:
-        raise object_conflict("userPrincipalName")
-    return upn
 
 
 def _check_nickname(nickname: Any) -> None:
@@ -265,11 +244,11 @@ def create_user(sim: Simulator, req: SimRequest) -> SimResponse:
             target="passwordProfile",
         )
     _check_nickname(body["mailNickname"])
-    _check_upn(sim, body["userPrincipalName"])
+    check_upn(sim, body["userPrincipalName"])
     user = new_user(sim, body)
+    replication.before_write(sim, "user", user["id"])
     sim.tenant.users[user["id"]] = user
     sim.index_user(user)
-    sim.touch(user["id"])
     view = odata.apply_select(strip_internal(user), None, USER_DEFAULTS)
     return json_response(
         201,
@@ -279,8 +258,8 @@ def create_user(sim: Simulator, req: SimRequest) -> SimResponse:
 
 
 def get_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
-    """Read a user by id or userPrincipalName (`GET /users/{id|upn}`)."""
-    user = user_for(sim, user_id)
+    """Read a user by id or userPrincipalName (`GET /users/{id|upn}`), maybe stale."""
+    user = replication.read_user(sim, user_id)
     return json_response(200, user_view(req, user))
 
 
@@ -295,16 +274,16 @@ def update_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     if "id" in body:
         raise bad_request("Property 'id' is read-only and cannot be set.", target="id")
     if "userPrincipalName" in body:
-        _check_upn(sim, body["userPrincipalName"], self_id=user["id"])
+        check_upn(sim, body["userPrincipalName"], self_id=user["id"])
     if "mailNickname" in body:
         _check_nickname(body["mailNickname"])
     for prop in ("displayName", "accountEnabled"):
         if prop in body and body[prop] in (None, ""):
             raise bad_request(f"Invalid value specified for property '{prop}'.", target=prop)
+    replication.before_write(sim, "user", user["id"])
     _apply(sim, user, body)
     if "userPrincipalName" in body:
         sim.invalidate_upns()
-    sim.touch(user["id"])
     return no_content()
 
 
@@ -352,11 +331,9 @@ def _matching_users(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
     flt, advanced = _user_filter(req)
     if advanced:
         odata.require_advanced(req, "This query")
-    live: list[dict[str, Any]] = list(sim.tenant.users.values())
-    if advanced:
-        # Advanced queries read an index that lags behind the directory (GRAPH.md): objects
-        # written within the replication window are not in it yet.
-        live = [u for u in live if not sim.is_young(u["id"])]
+    # A list is served by a replica that may lag behind the latest writes; advanced queries
+    # read an index that always does (GRAPH.md).
+    live = replication.listing(sim, "users", index=advanced)
     users = [strip_internal(u) for u in live]
     if flt is not None:
         users = [u for u in users if flt(u)]
