@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata, replication
+from crisiskit.sim import cascade, odata, queryrules, replication
 from crisiskit.sim.errors import bad_request
 from crisiskit.sim.objects import (
     MAX_LINKS,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
 # Operators the directory only serves as advanced queries (ConsistencyLevel: eventual).
-ADVANCED_OPERATORS = {"ne", "not", "endswith", "contains"}
 NICKNAME_FORBIDDEN = set('@()\\[]";:<>, ')
 # Properties `GET /groups/{id}` returns without $select (group resource, "default" properties).
 WRITABLE = {
@@ -227,20 +226,15 @@ def get_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     return json_response(200, body)
 
 
-def _filtered_groups(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
-    expr = req.query.get("$filter")
-    predicate = odata.parse_filter(expr) if expr else None
-    advanced = "$search" in req.query or odata.wants_count(req)
-    if predicate is not None and predicate.operators & ADVANCED_OPERATORS:
-        advanced = True
-    if advanced:
-        odata.require_advanced(req, "This query")
+def _filtered_groups(
+    sim: Simulator, req: SimRequest, query: queryrules.Query
+) -> list[dict[str, Any]]:
     # A list is served by a replica that may lag behind the latest writes; advanced queries
     # read an index that always does (GRAPH.md).
-    live = replication.listing(sim, "groups", index=advanced)
+    live = replication.listing(sim, "groups", index=query.advanced)
     groups = [strip_internal(g) for g in live]
-    if predicate is not None:
-        groups = [g for g in groups if predicate(g)]
+    if query.filter is not None:
+        groups = [g for g in groups if query.filter(g)]
     if req.query.get("$search"):
         groups = [g for g in groups if odata.search_matches(g, req.query["$search"])]
     return odata.order_by(req, groups)
@@ -248,15 +242,17 @@ def _filtered_groups(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
 
 def list_groups(sim: Simulator, req: SimRequest) -> SimResponse:
     """List groups (`GET /groups`) with `$filter`, `$select`, `$top` and paging."""
+    query = queryrules.directory_query(req, "Group")
     select = req.query.get("$select")
-    items = [group_view(g, select) for g in _filtered_groups(sim, req)]
-    return odata.page(sim, req, items)
+    items = [group_view(g, select) for g in _filtered_groups(sim, req, query)]
+    return odata.page(sim, req, items, count=query.count)
 
 
 def count_groups(sim: Simulator, req: SimRequest) -> SimResponse:
     """Count groups (`GET /groups/$count`); needs `ConsistencyLevel: eventual`."""
-    odata.require_eventual_count(req)
-    return odata.text(str(len(_filtered_groups(sim, req))))
+    queryrules.require_count_segment(req)
+    query = queryrules.directory_query(req, "Group")
+    return odata.text(str(len(_filtered_groups(sim, req, query))))
 
 
 def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:

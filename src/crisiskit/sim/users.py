@@ -7,10 +7,9 @@ properties, basic versus advanced queries. Deleting a user is `cascade.delete_us
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata, replication
+from crisiskit.sim import cascade, odata, queryrules, replication
 from crisiskit.sim.errors import SimError, bad_request, empty_payload
 from crisiskit.sim.objects import USER_DEFAULTS, check_upn, user_for, user_view
 from crisiskit.sim.permissions import USER_READ, require
@@ -39,37 +38,6 @@ USER_WRITABLE = set(
     ).split()
 )
 REQUIRED = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile")
-# Filterable plainly (directory); anything else needs an advanced query.
-BASIC_FILTER = {
-    "id",
-    "userprincipalname",
-    "mail",
-    "mailnickname",
-    "displayname",
-    "givenname",
-    "surname",
-    "accountenabled",
-    "usagelocation",
-    "usertype",
-    "jobtitle",
-    "department",
-    "companyname",
-    "othermails",
-    "proxyaddresses",
-    "identities",
-    "createddatetime",
-    "externaluserstate",
-    "employeeid",
-    "city",
-    "country",
-    "state",
-    "officelocation",
-    "preferredlanguage",
-    "assignedlicenses",
-    "imaddresses",
-}
-PLAIN_ORDERBY = {"displayname", "userprincipalname"}
-BASIC_OPERATORS = {"eq", "startswith", "and", "or", "in", "any", "ge", "le"}
 NICKNAME_FORBIDDEN = set('@()\\[]";:<>, ')
 EXT_ATTRS = [f"extensionAttribute{i}" for i in range(1, 16)]
 
@@ -307,68 +275,32 @@ def delete_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     return no_content()
 
 
-def _user_filter(req: SimRequest) -> tuple[odata.Filter | None, bool]:
-    """Parse `$filter` and tell whether the query as a whole is an advanced one."""
-    raw = req.query.get("$filter")
-    flt = odata.parse_filter(raw) if raw else None
-    advanced = False
-    if flt is not None:
-        for prop in flt.properties:
-            head = prop.split("/")[0].lower()
-            if head not in BASIC_FILTER and not head.startswith("extension_"):
-                advanced = True
-        if flt.operators - BASIC_OPERATORS:
-            advanced = True
-    orderby = req.query.get("$orderby", "").strip().split(" ")[0].lower()
-    if "$search" in req.query or (orderby and orderby not in PLAIN_ORDERBY):
-        advanced = True
-    if odata.wants_count(req):
-        advanced = True
-    return flt, advanced
-
-
-def _matching_users(sim: Simulator, req: SimRequest) -> list[dict[str, Any]]:
-    flt, advanced = _user_filter(req)
-    if advanced:
-        odata.require_advanced(req, "This query")
+def _matching_users(
+    sim: Simulator, req: SimRequest, query: queryrules.Query
+) -> list[dict[str, Any]]:
     # A list is served by a replica that may lag behind the latest writes; advanced queries
     # read an index that always does (GRAPH.md).
-    live = replication.listing(sim, "users", index=advanced)
+    live = replication.listing(sim, "users", index=query.advanced)
     users = [strip_internal(u) for u in live]
-    if flt is not None:
-        users = [u for u in users if flt(u)]
+    if query.filter is not None:
+        users = [u for u in users if query.filter(u)]
     search = req.query.get("$search")
     if search:
-        users = [u for u in users if _search(u, search)]
+        users = [u for u in users if odata.search_matches(u, search)]
     return odata.order_by(req, users)
-
-
-def _search(obj: dict[str, Any], expr: str) -> bool:
-    """Evaluate `$search="prop:word" OR "prop:word"` (token prefix match, case-insensitive)."""
-    clauses = re.findall(r'"([^"]*)"', expr)
-    if not clauses:
-        raise SimError(400, "Request_BadRequest", "Invalid $search query.")
-    for clause in clauses:
-        prop, _, word = clause.partition(":")
-        value = str(obj.get(prop) or "").lower()
-        if any(tok.startswith(word.lower()) for tok in re.split(r"[\s._@-]+", value)):
-            return True
-    return False
 
 
 def list_users(sim: Simulator, req: SimRequest) -> SimResponse:
     """List users (`GET /users`) with `$filter`, `$search`, `$select`, `$top` and paging."""
-    users = _matching_users(sim, req)
+    query = queryrules.directory_query(req, "User")
+    users = _matching_users(sim, req, query)
     select = odata.selected(req)
     items = [odata.apply_select(u, select, USER_DEFAULTS) for u in users]
-    return odata.page(sim, req, items, entity_set="users")
+    return odata.page(sim, req, items, entity_set="users", count=query.count)
 
 
 def count_users(sim: Simulator, req: SimRequest) -> SimResponse:
     """Count users (`GET /users/$count`): only as an advanced query, as text."""
-    if not odata.is_eventual(req):
-        raise SimError(400, "Request_BadRequest", "$count is not currently supported.")
-    flt, _ = _user_filter(req)
-    users = [strip_internal(u) for u in sim.tenant.users.values()]
-    count = sum(1 for u in users if flt is None or flt(u))
-    return SimResponse(status=200, raw=str(count).encode(), content_type="text/plain")
+    queryrules.require_count_segment(req)
+    query = queryrules.directory_query(req, "User")
+    return odata.text(str(len(_matching_users(sim, req, query))))
