@@ -17,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import math
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from crisiskit.sim import control, drive
 from crisiskit.sim.core import Simulator
-from crisiskit.sim.errors import SimError, invalid_version, unauthenticated
+from crisiskit.sim.errors import SimError, invalid_version, throttled, unauthenticated
 from crisiskit.sim.permissions import DEFAULT_ROLES, Principal
 from crisiskit.sim.router import SimRequest, SimResponse
 
@@ -210,6 +209,9 @@ class SimApp:
         resp.headers["client-request-id"] = client_request_id
         with sim.lock:
             sim.log(req, resp.status)
+            if "Retry-After" in err.headers:
+                # What the client was told to wait: fault tests check it was obeyed.
+                sim.requests_log[-1]["retryAfter"] = float(err.headers["Retry-After"])
         return resp
 
     def _gate(self, req: SimRequest) -> SimError | None:
@@ -218,13 +220,8 @@ class SimApp:
         if profile.throttle_rate > 0:
             wait = self.buckets.take(req.client, profile.throttle_rate, profile.throttle_burst)
             if wait > 0:
-                retry_after = str(max(1, math.ceil(wait)))
-                return SimError(
-                    429,
-                    "TooManyRequests",
-                    "Too many requests are being sent. Retry after the indicated time.",
-                    headers={"Retry-After": retry_after},
-                )
+                # The service sends fractions of a second (GRAPH.md: "e.g. 2.128").
+                return throttled(wait)
         if profile.transient_5xx_rate > 0:
             with self.sim.lock:
                 hit = self.sim.rng.random() < profile.transient_5xx_rate
@@ -306,16 +303,15 @@ class SimApp:
         wrote = False
         order: list[str] = []
 
-        def run(sub: dict[str, Any], stack: tuple[str, ...]) -> None:
+        def run(sub: dict[str, Any]) -> None:
             nonlocal wrote
-            sid = sub["id"]
+            sid = sub["id"].lower()
             if sid in done:
                 return
-            for dep in sub.get("dependsOn") or []:
-                if dep in stack:
-                    raise SimError(400, "BadRequest", f"Request '{sid}' has a circular dependency.")
-                run(subs[dep], (*stack, sid))
-            failed = [d for d in sub.get("dependsOn") or [] if done[d]["status"] >= 400]
+            deps = [str(d).lower() for d in sub.get("dependsOn") or []]
+            for dep in deps:
+                run(subs[dep])  # the documented shapes have no cycle
+            failed = [subs[d]["id"] for d in deps if done[d]["status"] >= 400]
             if failed:
                 sub_req = self._sub_request(req, sub)
                 resp = self._reject(
@@ -329,13 +325,13 @@ class SimApp:
             else:
                 resp = self._run_sub(req, sub)
                 wrote = wrote or resp.write
-            done[sid] = _sub_response(sid, resp)
+            done[sid] = _sub_response(sub["id"], resp)
             order.append(sid)
 
         try:
             with self.sim.one_save():
                 for sub in subs.values():
-                    run(sub, ())
+                    run(sub)
         except SimError as err:
             return self._reject(req, err)
         result = SimResponse(status=200, body={"responses": [done[i] for i in order]})
@@ -412,7 +408,11 @@ class SimApp:
 
 
 def _batch_requests(body: Any) -> dict[str, dict[str, Any]]:
-    """Validate a `$batch` body; any problem refuses the whole batch with 400."""
+    """Validate a `$batch` body; any problem refuses the whole batch with 400.
+
+    Returned by lower-cased id: ids are compared case-insensitively (json-batching: "Not
+    case-sensitive"), and so are `dependsOn` references.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         raise SimError(400, "BadRequest", "Invalid batch payload format.")
     items = body["requests"]
@@ -433,25 +433,78 @@ def _batch_requests(body: Any) -> dict[str, dict[str, Any]]:
                 raise SimError(
                     400, "BadRequest", f"Batch request is missing the required property '{key}'."
                 )
-        if item["id"] in subs:
+        if item["id"].lower() in subs:
             raise SimError(400, "BadRequest", f"Request Id '{item['id']}' is duplicated.")
-        headers = item.get("headers") or {}
+        headers = item.get("headers")
+        if headers is not None and (
+            not isinstance(headers, dict)
+            or not all(isinstance(v, str | int | float) and not isinstance(v, bool)
+                       for v in headers.values())
+        ):
+            raise SimError(
+                400,
+                "BadRequest",
+                f"Invalid headers for request '{item['id']}': an object of string values.",
+            )
         if item.get("body") is not None and not any(
-            str(k).lower() == "content-type" for k in headers
+            str(k).lower() == "content-type" for k in headers or {}
         ):
             raise SimError(
                 400,
                 "BadRequest",
                 f"Content-Type header is required for request '{item['id']}' with a body.",
             )
-        subs[item["id"]] = item
-    for item in subs.values():
-        deps = item.get("dependsOn") or []
-        if not isinstance(deps, list) or any(d not in subs for d in deps):
+        subs[item["id"].lower()] = item
+    _check_dependencies(items, subs)
+    return subs
+
+
+def _check_dependencies(items: list[dict[str, Any]], subs: dict[str, dict[str, Any]]) -> None:
+    """Accept only the documented shapes: parallel, serial, or all on the same request.
+
+    JSON batching's known issues: a request can depend on a single other request, and the
+    batch must be parallel (no dependsOn), serial (each request on the previous one) or
+    "same" (every request that states a dependency states the same one).
+    """
+    deps: list[str | None] = []
+    for item in items:
+        raw = item.get("dependsOn")
+        if raw is None or raw == []:
+            deps.append(None)
+            continue
+        if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
+            raise SimError(
+                400, "BadRequest", f"Invalid dependsOn for request '{item['id']}': a list of ids."
+            )
+        if len(raw) > 1:
+            raise SimError(
+                400,
+                "BadRequest",
+                f"Request '{item['id']}' depends on {len(raw)} requests; a request can depend "
+                "on a single other request.",
+            )
+        target = raw[0].lower()
+        if target not in subs:
             raise SimError(
                 400, "BadRequest", f"Request '{item['id']}' depends on an unknown request id."
             )
-    return subs
+        if target == item["id"].lower():
+            raise SimError(400, "BadRequest", f"Request '{item['id']}' depends on itself.")
+        deps.append(target)
+    stated = [d for d in deps if d is not None]
+    if not stated:
+        return
+    serial = deps[0] is None and all(
+        deps[i] == items[i - 1]["id"].lower() for i in range(1, len(items))
+    )
+    same = len(set(stated)) == 1 and deps[[i["id"].lower() for i in items].index(stated[0])] is None
+    if not (serial or same):
+        raise SimError(
+            400,
+            "BadRequest",
+            "Invalid dependsOn: a batch must be parallel, serial (each request on the previous "
+            "one) or have every dependent request depend on the same request.",
+        )
 
 
 def _sub_response(sid: str, resp: SimResponse) -> dict[str, Any]:
