@@ -551,7 +551,7 @@ def _to_response(native: Any) -> GraphResponse:
 def _chunk(items: Sequence[BatchItem]) -> list[list[BatchItem]]:
     """Split items into calls of at most 20, keeping each `depends_on` group together."""
     ids = [item.id for item in items]
-    if len(set(ids)) != len(ids):
+    if len({i.lower() for i in ids}) != len(ids):  # Graph compares them case-insensitively
         raise ValueError("batch item ids must be unique")
     parent = {i: i for i in ids}
 
@@ -569,15 +569,30 @@ def _chunk(items: Sequence[BatchItem]) -> list[list[BatchItem]]:
     groups: dict[str, list[BatchItem]] = {}
     for item in items:
         groups.setdefault(root(item.id), []).append(item)
+    # Graph accepts dependsOn in three shapes only (json-batching known issues): no dependency,
+    # a serial chain, or every dependent item on the same one. So a call carries at most one
+    # group with dependencies, and a chain longer than a star travels alone.
     chunks: list[list[BatchItem]] = []
     current: list[BatchItem] = []
+    linked = False  # `current` holds a group with dependencies
     for group in groups.values():
         if len(group) > MAX_BATCH:
             raise ValueError(f"a dependsOn chain of {len(group)} items exceeds {MAX_BATCH}")
-        if len(current) + len(group) > MAX_BATCH:
+        has_deps = len(group) > 1
+        if any(len(item.depends_on) > 1 for item in group):
+            raise ValueError("a batch item can depend on a single other item")
+        star = has_deps and len({d for item in group for d in item.depends_on}) == 1
+        alone = has_deps and not star
+        if current and (
+            len(current) + len(group) > MAX_BATCH or (has_deps and linked) or alone
+        ):
             chunks.append(current)
-            current = []
+            current, linked = [], False
         current.extend(group)
+        linked = linked or has_deps
+        if alone:
+            chunks.append(current)
+            current, linked = [], False
     if current:
         chunks.append(current)
     return chunks
