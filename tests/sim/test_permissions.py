@@ -181,6 +181,7 @@ def test_sim_serve_token_and_roles_options():
     cmd = [
         sys.executable, "-m", "crisiskit", "-i", str(REPO / "inventory.yaml"), "sim", "serve",
         "--port", "0", "--token", "T0k", "--roles", "User.Read.All, Group.Read.All",
+        "--seats", "7",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -193,6 +194,8 @@ def test_sim_serve_token_and_roles_options():
         assert denied.status_code == 403
         other = httpx.get(base + "/users", headers={"Authorization": "Bearer other"})
         assert other.status_code == 401
+        profile = httpx.get(base.replace("/v1.0", "/_sim/profile")).json()
+        assert list(profile["seats"].values()) == [7]
     finally:
         proc.terminate()
         proc.communicate(timeout=15)

@@ -55,6 +55,10 @@ def serve(
             "least-privilege list), e.g. User.ReadWrite.All,Group.ReadWrite.All."
         ),
     ] = None,
+    seats: Annotated[
+        int | None,
+        typer.Option(help="Seats of the tenant's licence SKU (default 250; also at runtime)."),
+    ] = None,
     empty: Annotated[
         bool, typer.Option("--empty", help="Start with an empty tenant (no inventory seeding).")
     ] = False,
@@ -70,6 +74,8 @@ def serve(
         raise InputError(f"--port: {port} is not a TCP port (0..65535)")
     if scale < 0:
         raise InputError(f"--scale: {scale} must be >= 0")
+    if seats is not None and not 0 <= seats <= 10_000_000:
+        raise InputError(f"--seats: {seats} must be between 0 and 10000000")
     inventory = None
     if not empty and (state_file is None or not state_file.exists()):
         from crisiskit.inventory import load_inventory
@@ -86,4 +92,5 @@ def serve(
         roles=parse_roles(roles) if roles is not None else None,
         empty=empty,
         inventory=inventory,
+        seats=seats,
     )

@@ -7,9 +7,13 @@
     PUT  /_sim/tokens     {"token"?: T, "roles": [...], "appOnly"?: bool}: register T (or, without
                           a token, change what unknown tokens hold)
     GET  /_sim/profile    the current knobs
-    PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool}
+    PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool,
+                          "seats"?: n | {skuPartNumber: n}}
     POST /_sim/seed       {"users", "groups", "messages", "files"} added to the tenant
-    POST /_sim/clock      {"advance": seconds}: age every object (replication, mailbox, site)
+    POST /_sim/clock      {"advance": seconds}: age every object (replication, mailbox, site),
+                          purge deleted items past their 30 days
+    POST /_sim/signin     {"user", "temporaryAccessPass"?, "sessionIssuedAt"?}: could that
+                          person sign in now (account enabled, pass usable, session valid)?
 
 Never under `/v1.0`: Graph clients cannot reach it by accident.
 """
@@ -18,10 +22,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crisiskit.sim import cascade
+from crisiskit.sim import cascade, signin
 from crisiskit.sim import seed as seeding
 from crisiskit.sim.errors import SimError
 from crisiskit.sim.permissions import Principal
@@ -155,6 +160,7 @@ def set_profile(app: Host, body: Any) -> dict[str, Any]:
     tap = knobs.pop("tapPolicyEnabled", None)
     if tap is not None and not isinstance(tap, bool):
         raise ValueError("tapPolicyEnabled must be true or false")
+    seats = _seats(sim, knobs.pop("seats", None))
     if name is not None:
         scale = knobs.pop("scale", 1.0)
         if isinstance(scale, bool) or not isinstance(scale, int | float):
@@ -169,9 +175,65 @@ def set_profile(app: Host, body: Any) -> dict[str, Any]:
         sim.profile = profile
         if tap is not None:
             sim.tenant.tap_policy_enabled = tap
+        for sku, count in seats:
+            sku["prepaidUnits"]["enabled"] = count
+        if tap is not None or seats:
             sim.save()
         app.reset_http()
-    return {**profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
+    return profile_view(sim)
+
+
+def profile_view(sim: Simulator) -> dict[str, Any]:
+    """Return the knobs, the TAP policy switch and the seats of each SKU."""
+    return {
+        **sim.profile.to_json(),
+        "tapPolicyEnabled": sim.tenant.tap_policy_enabled,
+        "seats": {
+            s["skuPartNumber"]: s["prepaidUnits"]["enabled"] for s in sim.tenant.skus.values()
+        },
+    }
+
+
+def _seats(sim: Simulator, value: Any) -> list[tuple[dict[str, Any], int]]:
+    """Read `"seats": n` (every SKU) or `{"SKU_PART_NUMBER": n}`; nothing is changed yet."""
+    if value is None:
+        return []
+
+    def count(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10_000_000:
+            raise ValueError("seats must be a whole number between 0 and 10000000")
+        return v
+
+    skus = list(sim.tenant.skus.values())
+    if isinstance(value, dict):
+        by_part = {s["skuPartNumber"].lower(): s for s in skus}
+        unknown = [k for k in value if str(k).lower() not in by_part]
+        if unknown:
+            raise ValueError(f"no subscribed SKU {unknown[0]!r}")
+        return [(by_part[str(k).lower()], count(v)) for k, v in value.items()]
+    n = count(value)
+    return [(s, n) for s in skus]
+
+
+def sign_in(sim: Simulator, body: Any) -> dict[str, Any]:
+    """Apply `POST /_sim/signin`."""
+    if not isinstance(body, dict) or not isinstance(body.get("user"), str):
+        raise ValueError('expected {"user": id or UPN, "temporaryAccessPass"?, "sessionIssuedAt"?}')
+    if set(body) - {"user", "temporaryAccessPass", "sessionIssuedAt"}:
+        raise ValueError("unknown sign-in keys")
+    secret = body.get("temporaryAccessPass")
+    if secret is not None and not isinstance(secret, str):
+        raise ValueError("temporaryAccessPass must be a string")
+    issued = body.get("sessionIssuedAt")
+    if issued is not None and (
+        isinstance(issued, bool) or not isinstance(issued, int | float) or not math.isfinite(issued)
+    ):
+        raise ValueError("sessionIssuedAt must be epoch seconds on the simulator clock")
+    with sim.lock:
+        result = signin.sign_in(
+            sim, body["user"], secret=secret, session_from=None if issued is None else float(issued)
+        )
+    return result.to_json()
 
 
 def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
@@ -200,7 +262,7 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
         if route == "/_sim/tokens" and method == "PUT":
             return 200, set_token(app, body)
         if route == "/_sim/profile" and method == "GET":
-            return 200, {**sim.profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
+            return 200, profile_view(sim)
         if route == "/_sim/profile" and method == "PUT":
             return 200, set_profile(app, body)
         if route == "/_sim/seed" and method == "POST":
@@ -216,6 +278,8 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
                 if cascade.expire(sim):
                     sim.save()
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}
+        if route == "/_sim/signin" and method == "POST":
+            return 200, sign_in(sim, body)
         if route == "/_sim/clock" and method == "GET":
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}
     except (ValueError, TypeError, KeyError) as exc:

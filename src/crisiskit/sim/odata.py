@@ -24,7 +24,11 @@ from crisiskit.sim.router import SimRequest, SimResponse
 
 def selected(req: SimRequest) -> list[str] | None:
     """Return the `$select` property names of a request, or None when there is no `$select`."""
-    raw = req.query.get("$select")
+    return selected_from(req.query.get("$select"))
+
+
+def selected_from(raw: str | None) -> list[str] | None:
+    """Return the property names of a `$select` value, or None."""
     if raw is None:
         return None
     return [p.strip() for p in raw.split(",") if p.strip()]

@@ -88,8 +88,8 @@ def sku(tenant: Tenant, part_number: str, seats: int = SEATS) -> dict[str, Any]:
     }
 
 
-def seed_tenant(sim: Simulator, inventory: Inventory | None) -> None:
-    """Seed domains, extension, SKU and decoys from `inventory` (or generic values)."""
+def seed_tenant(sim: Simulator, inventory: Inventory | None, seats: int = SEATS) -> None:
+    """Seed domains, extension, SKU (`seats` seats) and decoys from `inventory` (or generic)."""
     t = sim.tenant
     if inventory is not None:
         tenant = inventory.tenant
@@ -102,7 +102,7 @@ def seed_tenant(sim: Simulator, inventory: Inventory | None) -> None:
     onmicrosoft = initial_domain(domain)
     t.verified_domains = [domain, onmicrosoft]
     t.extension_properties = [extension_name(client_id)]
-    record = sku(t, part)
+    record = sku(t, part, seats)
     t.skus = {record["skuId"]: record}
     add_decoys(sim, domain, onmicrosoft)
 

@@ -24,6 +24,7 @@ from crisiskit.sim import (
     authmethods,
     cascade,
     deleted,
+    delta,
     drive,
     groups,
     licences,
@@ -36,14 +37,14 @@ from crisiskit.sim.app import SimApp
 from crisiskit.sim.core import Simulator, load_tenant
 from crisiskit.sim.profiles import Profile
 from crisiskit.sim.router import Router
-from crisiskit.sim.seed import seed_tenant
+from crisiskit.sim.seed import SEATS, seed_tenant
 
 if TYPE_CHECKING:
     from crisiskit.inventory.models import Inventory
 
 START_DEADLINE_S = 10.0
 # The endpoint families, in routing order (the first route that matches wins).
-FAMILIES = (users, licences, deleted, groups, members, teams, drive, authmethods, mail)
+FAMILIES = (delta, users, licences, deleted, groups, members, teams, drive, authmethods, mail)
 
 
 def build_router() -> Router:
@@ -59,8 +60,12 @@ def build_simulator(
     scale: float = 1.0,
     seed: int = 0,
     empty: bool = False,
+    seats: int | None = None,
 ) -> Simulator:
-    """Create a simulator: reload `state_file` if it exists, else seed a new tenant."""
+    """Create a simulator: reload `state_file` if it exists, else seed a new tenant.
+
+    `seats`: the seeded SKU's seats (default 250); on a reloaded tenant, its SKUs are set to it.
+    """
     try:
         behaviour = Profile.named(profile, scale)
     except ValueError as exc:
@@ -77,8 +82,11 @@ def build_simulator(
             ) from None
     else:
         if not empty:
-            seed_tenant(sim, inventory)
+            seed_tenant(sim, inventory, SEATS if seats is None else seats)
         sim.save()
+    if seats is not None:
+        for sku in sim.tenant.skus.values():
+            sku["prepaidUnits"]["enabled"] = seats
     sim.mark_initial()
     return sim
 
@@ -167,6 +175,7 @@ def serve(
     roles: tuple[str, ...] | None = None,
     empty: bool = False,
     inventory: Inventory | None = None,
+    seats: int | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout.
 
@@ -179,6 +188,7 @@ def serve(
         scale=scale,
         seed=seed,
         empty=empty,
+        seats=seats,
     )
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
@@ -222,6 +232,7 @@ class EmbeddedSimulator:
         scale: float = 1.0,
         http: str = "auto",
         roles: tuple[str, ...] | None = None,
+        seats: int | None = None,
     ) -> None:
         self.http = http
         self.simulator = build_simulator(
@@ -231,6 +242,7 @@ class EmbeddedSimulator:
             scale=scale,
             seed=seed,
             empty=empty,
+            seats=seats,
         )
         self.app = SimApp(self.simulator, token=token, roles=roles)
         self.token = token or "sim-token"
@@ -327,6 +339,11 @@ class EmbeddedSimulator:
         if token is not None:
             body["token"] = token
         result: dict[str, Any] = self._call("PUT", "/_sim/tokens", body)
+        return result
+
+    def sign_in(self, user: str, **options: Any) -> dict[str, Any]:
+        """Ask whether `user` could sign in now (`POST /_sim/signin`)."""
+        result: dict[str, Any] = self._call("POST", "/_sim/signin", {"user": user, **options})
         return result
 
     def advance(self, seconds: float) -> None:

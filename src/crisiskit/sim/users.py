@@ -58,6 +58,11 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
         "Directory.ReadWrite.All",
     ),
     ("DELETE", "/users/{user_id}"): ("User.DeleteRestore.All", "User.ReadWrite.All"),
+    ("POST", "/users/{user_id}/revokeSignInSessions"): (
+        "User.RevokeSessions.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
 }
 
 
@@ -71,6 +76,7 @@ def register(router: Router) -> None:
     router.route("GET", "/users/{user_id}")(get_user)
     router.route("PATCH", "/users/{user_id}")(update_user)
     router.route("DELETE", "/users/{user_id}")(delete_user)
+    router.route("POST", "/users/{user_id}/revokeSignInSessions")(revoke_sessions)
 
 
 def me(sim: Simulator, req: SimRequest, rest: str = "") -> SimResponse:
@@ -170,6 +176,7 @@ def new_user(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
         "passwordProfile": None,
         "onPremisesExtensionAttributes": dict.fromkeys(EXT_ATTRS),
         "onPremisesSyncEnabled": None,
+        "signInSessionsValidFromDateTime": sim.iso(now),
         "_createdAt": now,
         "_licensedAt": None,
     }
@@ -266,6 +273,21 @@ def _require_update_roles(req: SimRequest, body: dict[str, Any]) -> None:
         require(req.principal, ("User.EnableDisableAccount.All", *UPDATE_ANY))
     if "identities" in body:
         require(req.principal, ("User.ManageIdentities.All", *UPDATE_ANY))
+
+
+def revoke_sessions(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
+    """Invalidate the user's refresh tokens and session cookies (`revokeSignInSessions`) → 200.
+
+    `signInSessionsValidFromDateTime` moves to now: a session issued before it no longer
+    counts (`signin.sign_in`); the answer is `{"value": true}` (user-revokesigninsessions).
+    """
+    user = user_for(sim, user_id)
+    replication.before_write(sim, "user", user["id"])
+    user["signInSessionsValidFromDateTime"] = sim.iso()
+    user["_sessionsValidFrom"] = sim.now()
+    return json_response(
+        200, {"@odata.context": f"{req.base_url}/$metadata#Edm.Boolean", "value": True}
+    )
 
 
 def delete_user(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
