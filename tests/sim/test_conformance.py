@@ -1,29 +1,33 @@
-"""Replay the Graph reference's own examples (../shared/graph-examples.json) on the simulator.
+"""Replay the Graph reference's own examples (tests/sim/data/graph-examples*.json).
 
 For each supported example: create what it refers to, send the request (placeholders replaced
 by real ids), and check the status code and that every property of the documented response
 exists in ours with the same JSON type (recursively; first element of arrays; null matches any
 type, as Graph returns null for unset properties). Examples we do not replay are listed in
 SKIPPED with the reason; a test checks every example is in exactly one of the two lists.
+`graph-examples.json` (a copy of ../shared/graph-examples.json) is mapped here by index; every
+other `graph-examples-<suffix>.json` names its examples and source pages, and
+`conformance_<suffix>.py` maps them by name.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance import EVENTUAL, JSON, Build, Ctx, get, mismatches
 from simhelp import DOMAIN, create_group, create_user
 
 # A copy of ../shared/graph-examples.json (Microsoft Graph reference examples as collected in
 # waldekmastykarz/graph-mocks, MIT), kept beside the test so a fresh clone can run it.
-EXAMPLES_FILE = Path(__file__).parent / "data" / "graph-examples.json"
+DATA = Path(__file__).parent / "data"
+EXAMPLES_FILE = DATA / "graph-examples.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(EXAMPLES_FILE.read_text())["examples"]
-EVENTUAL = {"ConsistencyLevel": "eventual"}
-JSON = {"Content-Type": "application/json"}
+# Every other examples file: graph-examples-<suffix>.json, replayed by conformance_<suffix>.py.
+OTHER_FILES = sorted(p for p in DATA.glob("graph-examples*.json") if p != EXAMPLES_FILE)
 
 SKIPPED: dict[int, str] = {
     0: "dynamic-membership security groups (membershipRule) are not simulated",
@@ -37,61 +41,6 @@ SKIPPED: dict[int, str] = {
     54: "same synthetic placeholder as 45",
     55: "same synthetic placeholder as 46",
 }
-
-
-@dataclass
-class Ctx:
-    """Objects the examples refer to, created fresh for each example."""
-
-    sim: Any
-    c: Any
-    owner: dict[str, Any]
-    member: dict[str, Any]
-    third: dict[str, Any]
-    group: dict[str, Any]
-    sku: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def team(self) -> str:
-        if "team" not in self.extra:
-            resp = self.c.put(f"groups/{self.group['id']}/team", json={}, headers=JSON)
-            assert resp.status_code == 201, resp.text
-            self.extra["team"] = resp.json()["id"]
-        return str(self.extra["team"])
-
-    def tap(self) -> str:
-        resp = self.c.post(
-            f"users/{self.member['id']}/authentication/temporaryAccessPassMethods",
-            json={"lifetimeInMinutes": 60, "isUsableOnce": True},
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["id"])
-
-    def phone(self) -> str:
-        resp = self.c.post(
-            f"users/{self.member['id']}/authentication/phoneMethods",
-            json={"phoneNumber": "+33 612345678", "phoneType": "mobile"},
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["id"])
-
-    def deleted_group(self) -> str:
-        doomed = create_group(self.c, "doomed-group", self.owner["id"])
-        assert self.c.delete(f"groups/{doomed['id']}").status_code == 204
-        return str(doomed["id"])
-
-    def deleted_user(self) -> str:
-        doomed = create_user(self.c, "doomed.user")
-        assert self.c.delete(f"users/{doomed['id']}").status_code == 204
-        return str(doomed["id"])
-
-
-Request = tuple[str, str, Any, dict[str, str]]  # method, url (relative to /v1.0), body, headers
-Build = Callable[[Ctx], Request]
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> Build:
-    return lambda ctx: ("GET", url.format(ctx=ctx), None, headers or {})
 
 
 G = "{ctx.group[id]}"
@@ -308,42 +257,6 @@ IGNORED_KEYS: dict[int, set[str]] = {
 }
 
 
-def json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
-def mismatches(expected: Any, actual: Any, where: str, ignored: set[str]) -> list[str]:
-    """Return the documented property names or JSON types our response does not match."""
-    if expected is None or actual is None:
-        return []
-    if json_type(expected) != json_type(actual):
-        return [f"{where}: documented {json_type(expected)}, got {json_type(actual)}"]
-    problems: list[str] = []
-    if isinstance(expected, dict):
-        for key, value in expected.items():
-            if key in ignored:
-                continue
-            if key not in actual:
-                problems.append(f"{where}.{key}: missing")
-                continue
-            problems += mismatches(value, actual[key], f"{where}.{key}", ignored)
-    elif isinstance(expected, list) and expected:
-        if not actual:
-            return [f"{where}: documented a non-empty array, got []"]
-        problems += mismatches(expected[0], actual[0], f"{where}[0]", ignored)
-    return problems
-
-
 @pytest.fixture
 def ctx(sim) -> Any:
     with sim.client() as c:
@@ -377,10 +290,8 @@ def test_every_example_is_either_supported_or_skipped_with_a_reason():
     assert len(SUPPORTED) >= 50
 
 
-@pytest.mark.parametrize("index", sorted(SUPPORTED))
-def test_example(ctx, index):
-    example = EXAMPLES[index]
-    method, url, body, headers = SUPPORTED[index](ctx)
+def _replay(ctx: Ctx, example: dict[str, Any], build: Build, ignored: set[str]) -> None:
+    method, url, body, headers = build(ctx)
     assert method == example["request"]["method"]
     documented = example["response"]
     if body is not None:
@@ -400,5 +311,47 @@ def test_example(ctx, index):
     if expected is None:
         return
     actual = resp.json()
-    problems = mismatches(expected, actual, "$", IGNORED_KEYS.get(index, set()))
-    assert not problems, f"example {index} {method} {url}:\n" + "\n".join(problems)
+    problems = mismatches(expected, actual, "$", ignored)
+    assert not problems, f"{method} {url}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("index", sorted(SUPPORTED))
+def test_example(ctx, index):
+    _replay(ctx, EXAMPLES[index], SUPPORTED[index], IGNORED_KEYS.get(index, set()))
+
+
+def _mapping(path: Path) -> Any:
+    suffix = path.stem.removeprefix("graph-examples-")
+    return importlib.import_module(f"conformance_{suffix.replace('-', '_')}")
+
+
+OTHER = [
+    (path, example)
+    for path in OTHER_FILES
+    for example in json.loads(path.read_text())["examples"]
+]
+
+
+def test_every_examples_file_is_replayed_and_names_its_sources():
+    assert OTHER_FILES, "graph-examples-directory.json is missing"
+    for path in OTHER_FILES:
+        mapping = _mapping(path)
+        names = [e["name"] for e in json.loads(path.read_text())["examples"]]
+        assert len(names) == len(set(names)), path.name
+        assert not set(mapping.SUPPORTED) & set(mapping.SKIPPED), path.name
+        assert set(mapping.SUPPORTED) | set(mapping.SKIPPED) == set(names), path.name
+    for _path, example in OTHER:
+        source = example["source"]
+        assert source.startswith("microsoftgraph/microsoft-graph-docs-contrib:"), source
+        assert source.endswith(".md"), source
+
+
+@pytest.mark.parametrize(
+    "path,example",
+    [(p, e) for p, e in OTHER if e["name"] in _mapping(p).SUPPORTED],
+    ids=[f"{p.stem}:{e['name']}" for p, e in OTHER if e["name"] in _mapping(p).SUPPORTED],
+)
+def test_named_example(ctx, path, example):
+    mapping = _mapping(path)
+    name = example["name"]
+    _replay(ctx, example, mapping.SUPPORTED[name], mapping.IGNORED_KEYS.get(name, set()))

@@ -34,12 +34,16 @@ from crisiskit.sim.tenant import Tenant
 MAX_LOG = 200_000  # request log entries kept (`/_sim/requests`)
 _KEY_SEGMENT = re.compile(r"\('([^']*)'\)")
 _SLASHES = re.compile(r"/{2,}")
+_CALL = re.compile(r"\(\)(?=/|$)")  # `users/delta()`: a function called without parameters
 
 
 def normalize_path(path: str) -> str:
-    """Collapse `//` (the SDK produces it), drop a trailing `/`, turn `x('id')` into `x/id`."""
+    """Collapse `//` (the SDK produces it), drop a trailing `/`, turn `x('id')` into `x/id`,
+    and `delta()` into `delta` (the SDK calls functions with their empty parentheses)."""
     if "//" in path:
         path = _SLASHES.sub("/", path)
+    if "()" in path:
+        path = _CALL.sub("", path)
     if "('" in path:
         path = _KEY_SEGMENT.sub(lambda m: "/" + m.group(1), path)
     if len(path) > 1 and path.endswith("/"):

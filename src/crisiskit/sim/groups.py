@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata, queryrules, replication
+from crisiskit.sim import cascade, changes, odata, queryrules, replication
 from crisiskit.sim.errors import bad_request
 from crisiskit.sim.objects import (
     MAX_LINKS,
@@ -212,6 +212,9 @@ def create_group(sim: Simulator, req: SimRequest) -> SimResponse:
     }
     replication.before_write(sim, "group", group_id)
     sim.tenant.groups[group_id] = group
+    for rel in ("members", "owners"):
+        for object_id in group[f"_{rel}"]:
+            changes.note_membership(sim, group_id, rel, object_id, removed=False)
     return json_response(
         201,
         {"@odata.context": f"{req.base_url}/$metadata#groups/$entity", **group_view(group)},
@@ -265,22 +268,22 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     if set(body) - {"members@odata.bind"}:
         # Anything but adding members is group-update, which GroupMember.* does not grant.
         require(req.principal, GROUP_WRITE)
-    changes: dict[str, Any] = {}
+    edits: dict[str, Any] = {}
     additions: dict[str, list[str]] = {}
     for key, value in body.items():
         if key in ("members@odata.bind", "owners@odata.bind"):
             rel = key.split("@", 1)[0]
             additions[rel] = resolve_binds(sim, value, rel)
         elif key.lower().startswith("extension_"):
-            changes.update(_extension_values(sim, {key: value}))
+            edits.update(_extension_values(sim, {key: value}))
         elif key == "mailNickname":
-            changes[key] = check_nickname(sim, value, exclude=group["id"])
+            edits[key] = check_nickname(sim, value, exclude=group["id"])
         elif key in WRITABLE:
             if key == "displayName" and (not isinstance(value, str) or not value.strip()):
                 raise bad_request(INVALID_NAME, target="displayName")
             if value is not None and not isinstance(value, str):
                 raise bad_request(f"Invalid value specified for property '{key}'.", target=key)
-            changes[key] = value
+            edits[key] = value
         elif key.startswith("@odata"):
             continue
         else:
@@ -294,15 +297,15 @@ def update_group(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
         )
     for rel, ids in additions.items():
         check_can_add(sim, group, rel, ids)
-    if changes or additions:
+    if edits or additions:
         replication.before_write(sim, "group", group["id"])
     for rel, ids in additions.items():
         for object_id in ids:
             link(sim, group, rel, object_id)
-    if changes:
-        group.update(changes)
-        if "mailNickname" in changes and group.get("mail"):
-            group["mail"] = f"{changes['mailNickname']}@{group['mail'].split('@', 1)[1]}"
+    if edits:
+        group.update(edits)
+        if "mailNickname" in edits and group.get("mail"):
+            group["mail"] = f"{edits['mailNickname']}@{group['mail'].split('@', 1)[1]}"
             group["proxyAddresses"] = [f"SMTP:{group['mail']}"]
     return no_content()
 
