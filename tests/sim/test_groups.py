@@ -448,8 +448,13 @@ def test_workload_objects_survive_a_restart(tmp_path: Any) -> None:
         before = first.state()
     with EmbeddedSimulator(state_file=state_file) as second, second.client() as http:
         after = second.state()
-        for kind in ("groups", "teams", "channels", "driveItems", "authenticationMethods"):
+        for kind in ("groups", "teams", "channels", "driveItems"):
             assert after[kind] == before[kind], kind
+        # Passes reach the state file only as hashes: after a restart the clear value is gone.
+        without_secret = [
+            {**m, "temporaryAccessPass": None} for m in before["authenticationMethods"]
+        ]
+        assert after["authenticationMethods"] == without_secret
         assert http.get(f"teams/{group['id']}/channels/{channel.json()['id']}").status_code == 200
         again = http.get(f"groups/{group['id']}/drive").json()
         assert again["id"] == drive["id"]

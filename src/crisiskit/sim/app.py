@@ -21,9 +21,15 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from crisiskit.sim import control, drive
+from crisiskit.sim import control, drive, jsonbody
 from crisiskit.sim.core import Simulator
-from crisiskit.sim.errors import SimError, invalid_version, throttled, unauthenticated
+from crisiskit.sim.errors import (
+    SimError,
+    invalid_json,
+    invalid_version,
+    throttled,
+    unauthenticated,
+)
 from crisiskit.sim.permissions import DEFAULT_ROLES, Principal
 from crisiskit.sim.router import SimRequest, SimResponse
 
@@ -180,11 +186,9 @@ class SimApp:
             ctype = headers.get("content-type", "")
             if "json" in ctype or (not ctype and body[:1] in (b"{", b"[")):
                 try:
-                    req.body = json.loads(body)
-                except (ValueError, UnicodeDecodeError):
-                    return self._reject(
-                        req, SimError(400, "BadRequest", "Unable to read JSON request payload.")
-                    )
+                    req.body = jsonbody.parse(body)
+                except jsonbody.JsonRejected as exc:
+                    return self._reject(req, invalid_json(str(exc)))
             else:
                 req.body = body
         return req

@@ -21,12 +21,11 @@ Never under `/v1.0`: Graph clients cannot reach it by accident.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import random
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crisiskit.sim import cascade, signin
+from crisiskit.sim import cascade, jsonbody, signin
 from crisiskit.sim import seed as seeding
 from crisiskit.sim.errors import SimError
 from crisiskit.sim.permissions import Principal
@@ -241,9 +240,9 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
     sim = app.sim
     route = path.rstrip("/")
     try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        return 400, {"error": "the body is not valid JSON"}
+        body = jsonbody.parse(raw) if raw else None
+    except jsonbody.JsonRejected as exc:
+        return 400, {"error": f"the body is not acceptable JSON: {exc}"}
     try:
         if route == "/_sim/state" and method == "GET":
             return 200, state(sim)
@@ -267,14 +266,26 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
             return 200, set_profile(app, body)
         if route == "/_sim/seed" and method == "POST":
             with sim.lock:
-                created = seeding.apply_seed(sim, body)
+                before = copy.deepcopy(sim.tenant)
+                try:
+                    created = seeding.apply_seed(sim, body)
+                except (ValueError, TypeError, KeyError, SimError):
+                    sim.tenant = before  # all or nothing: a bad entry changes nothing
+                    sim.invalidate_upns()
+                    raise
                 sim.save()
             return 200, created
         if route == "/_sim/clock" and method == "POST":
-            if not isinstance(body, dict) or not isinstance(body.get("advance"), int | float):
-                raise ValueError('expected {"advance": seconds}')
+            advance = body.get("advance") if isinstance(body, dict) else None
+            if (
+                isinstance(advance, bool)
+                or not isinstance(advance, int | float)
+                or not math.isfinite(advance)
+                or not 0 <= advance <= 100 * 365 * 86400
+            ):
+                raise ValueError('expected {"advance": seconds}, a number from 0 to 100 years')
             with sim.lock:
-                sim.advance(float(body["advance"]))
+                sim.advance(float(advance))
                 if cascade.expire(sim):
                     sim.save()
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}

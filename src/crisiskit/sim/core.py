@@ -299,8 +299,11 @@ class Simulator:
 
 
 def save_tenant(tenant: Tenant, path: Path) -> None:
-    """Write a tenant atomically: temporary file, fsync, rename (a kill never leaves half)."""
-    data = json.dumps(tenant.to_json(), separators=(",", ":")).encode()
+    """Write a tenant atomically: temporary file, fsync, rename (a kill never leaves half).
+
+    Passes are written as hashes only (`Tenant.to_disk`).
+    """
+    data = json.dumps(tenant.to_disk(), separators=(",", ":")).encode()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

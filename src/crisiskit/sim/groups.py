@@ -146,6 +146,15 @@ def create_group(sim: Simulator, req: SimRequest) -> SimResponse:
         if body.get(prop) is not None and not isinstance(body[prop], str):
             raise bad_request(f"Invalid value specified for property '{prop}'.", target=prop)
     nickname = check_nickname(sim, body["mailNickname"])
+    for prop in ("mailEnabled", "securityEnabled", "isAssignableToRole"):
+        if body.get(prop) is not None and not isinstance(body[prop], bool):
+            raise bad_request(f"Invalid value specified for property '{prop}'.", target=prop)
+    for prop in ("groupTypes", "resourceBehaviorOptions", "resourceProvisioningOptions"):
+        value = body.get(prop)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
+            raise bad_request(f"Invalid value specified for property '{prop}'.", target=prop)
     group_types = body.get("groupTypes") or []
     if not isinstance(group_types, list):
         raise bad_request("Invalid value specified for property 'groupTypes'.", target="groupTypes")

@@ -17,7 +17,7 @@ from typing import Any
 
 from crisiskit.sim.errors import SimError, bad_request, unsupported_query
 from crisiskit.sim.filters import Filter as Filter
-from crisiskit.sim.filters import lookup, norm
+from crisiskit.sim.filters import lookup
 from crisiskit.sim.filters import parse_filter as parse_filter
 from crisiskit.sim.router import SimRequest, SimResponse
 
@@ -155,8 +155,17 @@ def order_by(req: SimRequest, items: list[dict[str, Any]]) -> list[dict[str, Any
     reverse = direction.strip().lower() == "desc"
     present = [i for i in items if lookup(i, prop) is not None]
     missing = [i for i in items if lookup(i, prop) is None]
-    present.sort(key=lambda i: norm(lookup(i, prop)), reverse=reverse)
+    present.sort(key=lambda i: _sort_key(lookup(i, prop)), reverse=reverse)
     return present + missing
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    """Order numbers, then strings (case-insensitive), then anything else, never failing."""
+    if isinstance(value, bool | int | float):
+        return (0, float(value), "")
+    if isinstance(value, str):
+        return (1, 0.0, value.lower())
+    return (2, 0.0, json.dumps(value, sort_keys=True, default=str))
 
 
 def search_matches(obj: dict[str, Any], expr: str) -> bool:

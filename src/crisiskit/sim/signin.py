@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crisiskit.sim.tenant import secret_matches
+
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
@@ -33,6 +35,14 @@ def _user(sim: Simulator, who: str) -> dict[str, Any] | None:
     return user
 
 
+def _is(method: dict[str, Any], secret: str) -> bool:
+    """Tell whether `secret` is this pass: in clear in memory, or by its hash after a reload."""
+    if isinstance(method.get("_secret"), str):
+        return bool(method["_secret"] == secret)
+    stored = method.get("_secretHash")
+    return isinstance(stored, str) and secret_matches(secret, stored)
+
+
 def _pass_state(sim: Simulator, user_id: str, secret: str) -> str | None:
     """Return why `secret` is not a usable pass of the user, or None if it is."""
     passes = [
@@ -40,7 +50,7 @@ def _pass_state(sim: Simulator, user_id: str, secret: str) -> str | None:
         for m in sim.tenant.auth_methods.values()
         if m.get("_userId") == user_id and m.get("_kind") == "temporaryAccessPass"
     ]
-    match = next((m for m in passes if m.get("_secret") == secret), None)
+    match = next((m for m in passes if _is(m, secret)), None)
     if match is None:
         return "InvalidTemporaryAccessPass"
     if not sim.tenant.tap_policy_enabled:
@@ -75,7 +85,7 @@ def sign_in(
         if refused is not None:
             return SignIn(False, refused)
         for m in sim.tenant.auth_methods.values():
-            if m.get("_userId") == user["id"] and m.get("_secret") == secret:
+            if m.get("_userId") == user["id"] and _is(m, secret):
                 m["_usedAt"] = sim.now()
         return SignIn(True, "TemporaryAccessPass")
     return SignIn(True, "AccountEnabled")

@@ -6,11 +6,38 @@ with `_` (links and bookkeeping). `strip_internal` gives what Graph would return
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 STATE_FORMAT = "crisiskit-sim-state"
 STATE_VERSION = 1
+# Temporary Access Passes reach the state file only as a salted scrypt hash (n=2^12, r=8: about
+# 10 ms a pass; an 8-character pass from a 67-letter alphabet is then far out of reach offline).
+SCRYPT = {"n": 2**12, "r": 8, "p": 1}
+
+
+def hash_secret(secret: str) -> str:
+    """Return `scrypt$<salt>$<hash>` (base64) of a pass, with a fresh random salt."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    """Tell whether `secret` is the pass whose `hash_secret` is `stored`."""
+    try:
+        scheme, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), dklen=32, **SCRYPT)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(want, got)
 
 
 @dataclass
@@ -47,6 +74,21 @@ class Tenant:
 
     def to_json(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "version": STATE_VERSION, "tenant": asdict(self)}
+
+    def to_disk(self) -> dict[str, Any]:
+        """Return `to_json()` with every Temporary Access Pass replaced by its hash.
+
+        The clear pass stays in memory (`_secret`, shown by `/_sim/state` to tests); the hash
+        is computed once per pass and kept beside it.
+        """
+        for method in self.auth_methods.values():
+            secret = method.get("_secret")
+            if isinstance(secret, str) and "_secretHash" not in method:
+                method["_secretHash"] = hash_secret(secret)
+        data = self.to_json()
+        for method in data["tenant"]["auth_methods"].values():
+            method.pop("_secret", None)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Tenant:

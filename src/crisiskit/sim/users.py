@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import cascade, odata, queryrules, replication
+from crisiskit.sim import cascade, odata, queryrules, replication, userprops
 from crisiskit.sim.errors import SimError, bad_request, empty_payload
 from crisiskit.sim.objects import USER_DEFAULTS, check_upn, user_for, user_view
 from crisiskit.sim.permissions import USER_READ, require
@@ -25,21 +25,8 @@ from crisiskit.sim.router import (
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
-USER_WRITABLE = set(
-    (
-        "accountEnabled ageGroup aboutMe birthday businessPhones city companyName "
-        "consentProvidedForMinor country department displayName employeeId employeeType "
-        "employeeHireDate employeeLeaveDateTime employeeOrgData faxNumber givenName hireDate "
-        "identities interests jobTitle mail mailNickname mobilePhone mySite officeLocation "
-        "onPremisesExtensionAttributes onPremisesImmutableId otherMails passwordPolicies "
-        "passwordProfile pastProjects postalCode preferredDataLocation preferredLanguage "
-        "preferredName responsibilities schools showInAddressList skills state streetAddress "
-        "surname usageLocation userPrincipalName userType"
-    ).split()
-)
 REQUIRED = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile")
 NICKNAME_FORBIDDEN = set('@()\\[]";:<>, ')
-EXT_ATTRS = [f"extensionAttribute{i}" for i in range(1, 16)]
 
 # Application permissions per route (user-get, user-list, user-post-users, user-update,
 # user-delete). PATCH refines by property in `update_user`.
@@ -107,21 +94,19 @@ def _check_properties(sim: Simulator, body: dict[str, Any]) -> None:
     """Refuse properties a user does not have (directory extensions must be registered)."""
     registered = {p.lower() for p in sim.tenant.extension_properties}
     for key in body:
-        if key.startswith("@odata.") or key in USER_WRITABLE:
+        if key.startswith("@odata."):
+            continue
+        if key in userprops.WRITABLE:
+            userprops.check_value(key, body[key])
             continue
         if key.lower().startswith("extension_"):
             if key.lower() in registered:
+                userprops.check_extension(key, body[key])
                 continue
             raise bad_request(
                 f"Property '{key}' does not exist as a declared property or extension property."
             )
         raise bad_request(f"Invalid property '{key}'.")
-    attrs = body.get("onPremisesExtensionAttributes")
-    if attrs is not None:
-        if not isinstance(attrs, dict) or any(k not in EXT_ATTRS for k in attrs):
-            raise bad_request(
-                "Invalid value specified for property 'onPremisesExtensionAttributes'."
-            )
     if "accountEnabled" in body and not isinstance(body["accountEnabled"], bool):
         raise bad_request(
             "Invalid value specified for property 'accountEnabled'.", target="accountEnabled"
@@ -174,7 +159,7 @@ def new_user(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
         "assignedPlans": [],
         "provisionedPlans": [],
         "passwordProfile": None,
-        "onPremisesExtensionAttributes": dict.fromkeys(EXT_ATTRS),
+        "onPremisesExtensionAttributes": dict.fromkeys(userprops.EXT_ATTRS),
         "onPremisesSyncEnabled": None,
         "signInSessionsValidFromDateTime": sim.iso(now),
         "_createdAt": now,
