@@ -210,10 +210,23 @@ def test_throttling_that_outlasts_the_budget_returns_the_429(serve: Any) -> None
         return {"id": r["id"], "status": 429, "headers": {"Retry-After": "0"}, "body": None}
 
     server = serve(batch_server(sub))
-    results, _ = drive(
-        server, lambda g: g.batch([BatchItem("a", "GET", "/x")]), policy=RetryPolicy(3, 5.0, 0.01)
-    )
+    policy = RetryPolicy(3, 5.0, 0.01, max_throttled=3)
+    results, _ = drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x")]), policy=policy)
     assert results["a"].status == 429 and len(server.requests) == 3
+
+
+def test_throttled_rounds_do_not_use_up_the_attempts(serve: Any) -> None:
+    """A 429 was not processed: five of them in a row still leave every attempt available."""
+
+    def sub(r: dict[str, Any], call: int) -> dict[str, Any]:
+        if call <= 5:
+            return {"id": r["id"], "status": 429, "headers": {"Retry-After": "0.01"}, "body": None}
+        return {"id": r["id"], "status": 200, "headers": {}, "body": {"id": "x"}}
+
+    server = serve(batch_server(sub))
+    policy = RetryPolicy(3, 5.0, 0.01)
+    results, _ = drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x")]), policy=policy)
+    assert results["a"].status == 200 and len(server.requests) == 6
 
 
 def test_get_all_follows_next_links_and_resends_headers(serve: Any) -> None:

@@ -141,6 +141,7 @@ class Graph:
         expected = frozenset(expect)
         deadline = time.monotonic() + (deadline_s or self.policy.deadline_s)
         attempt = 0
+        throttled = 0
         while True:
             attempt += 1
             if not await self._acquire(deadline):
@@ -176,14 +177,16 @@ class Graph:
                 return resp
             if status == 429:
                 self.stats.throttled += 1
+                throttled += 1
+                attempt -= 1  # not processed: a 429 is not an attempt
                 delay = parse_retry_after(resp.headers.get("retry-after")) or self.policy.backoff(
-                    attempt, self._rng
+                    throttled, self._rng
                 )
                 self.limiter.throttled(delay)
-                if not self._may_retry(attempt, deadline, delay):
+                if not self._may_wait_throttled(throttled, deadline, delay):
                     if is_write:
                         self._wrote(method, shown, status, resp.request_id)
-                    raise _error_from(method, shown, resp, f"throttled {attempt} times")
+                    raise _error_from(method, shown, resp, f"throttled {throttled} times")
                 # The limiter's pause makes the next acquire wait the Retry-After.
                 self.stats.retries += 1
                 continue
@@ -284,6 +287,9 @@ class Graph:
     def _may_retry(self, attempt: int, deadline: float, delay: float) -> bool:
         return attempt < self.policy.max_attempts and time.monotonic() + delay < deadline
 
+    def _may_wait_throttled(self, throttled: int, deadline: float, delay: float) -> bool:
+        return throttled < self.policy.max_throttled and time.monotonic() + delay < deadline
+
     async def _retry_sleep(self, delay: float) -> None:
         self.stats.retries += 1
         await asyncio.sleep(delay)
@@ -349,6 +355,7 @@ class Graph:
         pending: dict[str, BatchItem] = {item.id: item for item in chunk}
         last: dict[str, GraphResponse] = {}
         attempt = 0
+        throttled = 0
         while pending:
             attempt += 1
             requests = [self._sub_request(item, pending) for item in pending.values()]
@@ -414,7 +421,17 @@ class Graph:
             if not retry:
                 break
             delay = throttle_wait or self.policy.backoff(attempt, self._rng)
-            if not self._may_retry(attempt, deadline, delay):
+            only_throttled = all(last[i].status == 429 for i in retry)
+            if only_throttled:
+                # Nothing re-sent was processed: a round of 429s is not an attempt.
+                attempt -= 1
+                throttled += 1
+            allowed = (
+                self._may_wait_throttled(throttled, deadline, delay)
+                if only_throttled
+                else self._may_retry(attempt, deadline, delay)
+            )
+            if not allowed:
                 for item_id, item in retry.items():
                     final = last[item_id]
                     results[item_id] = final
