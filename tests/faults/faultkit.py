@@ -359,6 +359,12 @@ class SimServer:
         assert isinstance(data, dict)
         return data
 
+    def signs_in(self, user: str, tap: str) -> bool:
+        """Tell whether `user` could sign in now with this Temporary Access Pass."""
+        r = self.http.post("/_sim/signin", json={"user": user, "temporaryAccessPass": tap})
+        r.raise_for_status()
+        return bool(r.json()["allowed"])
+
     def requests(self) -> list[dict[str, Any]]:
         r = self.http.get("/_sim/requests")
         r.raise_for_status()
