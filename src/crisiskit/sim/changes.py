@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
-# A deltaLink stays usable this long after the changes it points to were recorded; older
-# membership changes are forgotten (Graph documents tokens expiring after 7 days for
-# directory objects; an expired token answers 410 with a fresh full round to run).
+# Membership changes kept for members@delta; beyond this, the oldest quarter is forgotten so a
+# weeks-long exercise does not grow memory without bound (a delta round older than what is
+# kept then misses those membership changes, not the groups' own changes).
 MEMBER_LOG_MAX = 100_000
 
 
