@@ -50,7 +50,7 @@ def graph_client_factory(
     """Return `make(token=None, base_url=None)` building a real GraphServiceClient on the sim.
 
     The client must be created and used inside one event loop (one `asyncio.run`), and closed
-    with `await client.request_adapter._http_client.aclose()`.
+    with `await simhelp.close_sdk_client(client)` (the HTTP client and its connection pool).
     """
     from kiota_abstractions.authentication import (
         AccessTokenProvider,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from simhelp import DOMAIN
+from simhelp import DOMAIN, close_sdk_client
 from test_sdk_directory import new_user
 
 
@@ -16,7 +16,7 @@ def run(factory, scenario, token: str | None = None) -> Any:
         try:
             return await scenario(client)
         finally:
-            await client.request_adapter._http_client.aclose()
+            await close_sdk_client(client)
 
     return asyncio.run(main())
 
