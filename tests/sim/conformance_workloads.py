@@ -395,8 +395,9 @@ SUPPORTED: dict[int, Callable[[Any], Request]] = {
 # a delegated token.
 DELEGATED = {20, 29, 30}
 SKIPPED: dict[int, str] = {
-    43: "delegated example without members: with application permissions (every simulator "
-    "caller) the reference requires an owner in members; replayed as example 44",
+    43: "delegated example without members: the signed-in caller becomes the owner, and the "
+    "simulator's delegated administrator is no user; with application permissions the "
+    "reference requires an owner in members: replayed as example 44",
     45: "delegated example without members (see 43); channels and settings are covered by 44 "
     "and 46",
     47: "delegated example without members (see 43), and the educationClass template's "

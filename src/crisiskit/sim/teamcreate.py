@@ -15,7 +15,8 @@ a teamsAsyncOperation that succeeds `profile.team_op_s` later; `template@odata.b
 - From scratch (no group@odata.bind): `displayName` (≤ 256 characters), `description`
   (≤ 1024), `visibility` (private|public, default public), `members`
   (aadUserConversationMember with `user@odata.bind` by id or UPN, `roles` [] or ["owner"]; an
-  owner is required with application permissions, which every simulator caller has), and
+  owner is required with application permissions, and of every caller here: a delegated caller
+  would become the owner, and the simulator's signed-in administrator is no user), and
   `channels` (validated like `POST /channels`). The Microsoft 365 group is created at once with
   the team's id, its mailNickname derived from the display name as Teams does (observed, not
   documented: ASCII letters and digits only, then a 3-digit suffix if taken), so the team id
