@@ -93,9 +93,10 @@ def test_activate_provisions_the_whole_kit(kit: Kit) -> None:
     assert "Aubagne" in sheet and "AMP-PC-0001" in sheet
     with Store.open(kit.home) as store:
         *_, before, edition = store.audit_entries()
-    # The audit chain's fingerprint at handover, printed to be signed on paper; the edition
-    # itself is audited right after it is written.
-    assert (edition.action, edition.outcome) == ("handover.sheet", "complete")
+    # The audit chain's fingerprint at handover, printed to be signed on paper: the entry
+    # before the one that records the writing of this edition (with its facts' digest).
+    assert (edition.action, edition.outcome) == ("documents.written", "complete")
+    assert edition.details["facts"].startswith("sha256:")
     seq, digest = before.seq, before.hash
     assert anchor_text((seq, digest)) in sheet
     assert kit.cli("audit", "verify", "--anchor", f"{seq}:{digest}").exit_code == 0
@@ -297,8 +298,13 @@ def test_declining_the_prompt_changes_nothing(kit: Kit, monkeypatch) -> None:
     result = CliRunner().invoke(
         app, ["-i", str(kit.inventory), "activate", "pertuis"], input="n\n", env=kit.env
     )
-    assert result.exit_code == 1
-    assert "Aborted: nothing was changed." in result.stderr
+    assert result.exit_code == 4  # declined: its own outcome, not "operation failed"
+    assert f"Declined: nothing was changed at the Graph endpoint {kit.sim.base_url}." in (
+        result.stderr
+    )
+    assert f"Apply this plan to pertuis at the Graph endpoint {kit.sim.base_url}?" in (
+        result.stderr
+    )
     assert kit.writes(mark) == []
     with Store.open(kit.home) as store:
         assert store.open_loans() == [] and store.runs("pertuis") == []

@@ -93,14 +93,14 @@ def test_no_wait_hands_over_then_status_wait_completes_the_sheet(kit: Kit) -> No
     assert "https://teams.microsoft.com/" in complete
     with Store.open(kit.home) as store:
         editions = [e.outcome for e in store.audit_entries("aubagne")
-                    if e.action == "handover.sheet"]
+                    if e.action == "documents.written"]
     # Provisional at the handover point (and again at the end of the run if what was still
     # provisioning changed meanwhile), then complete.
     assert editions[-1] == "complete" and set(editions[:-1]) == {"provisional"}
     # Nothing left to do: a second --wait writes no new edition.
     assert kit.cli("status", "aubagne", "--wait").exit_code == 0
     with Store.open(kit.home) as store:
-        again = [e for e in store.audit_entries("aubagne") if e.action == "handover.sheet"]
+        again = [e for e in store.audit_entries("aubagne") if e.action == "documents.written"]
     assert len(again) == len(editions)
 
 
@@ -113,7 +113,7 @@ def test_credentials_are_handed_over_before_the_team_is_ready(kit: Kit) -> None:
     assert "hand them over now" in " ".join(run.stderr.split())  # the progress display
     with Store.open(kit.home) as store:
         entries = store.audit_entries("aubagne")
-    editions = [e for e in entries if e.action == "handover.sheet"]
+    editions = [e for e in entries if e.action == "documents.written"]
     assert [e.outcome for e in editions] == ["provisional", "complete"]
     team_ready = next(e for e in entries if e.action == "team.wait" and e.outcome == "ready")
     # The first edition was made while the Team was still being created, from a credentials

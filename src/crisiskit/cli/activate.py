@@ -1,22 +1,33 @@
-"""Commands: plan, activate, status (registered on crisiskit.cli.app.app)."""
+"""Commands: plan, activate, status (registered on crisiskit.cli.app.app).
+
+Each parses, calls the core through `crisiskit.cli.wiring`, and renders with the shared pieces
+of `crisiskit.cli.operation` (plan and its target, prompt, progress, outcome lines); the
+renderers here are the activation's own (its plan notes, its report, a kit's status).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import getpass
 import os
+import shlex
+import sys
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crisiskit import console
+from crisiskit.cli import operation
 from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
-from crisiskit.errors import EXIT_FAILED, InputError
+from crisiskit.errors import InputError
+from crisiskit.words import count, duration, listing, paris_time, phone
 
 if TYPE_CHECKING:
-    from crisiskit.engine.multi import CommuneResult
+    from crisiskit.cli.wiring import Target
     from crisiskit.engine.report import ActivationReport
+    from crisiskit.engine.status import KitStatus
     from crisiskit.plan.activation import ActivationPlan
     from crisiskit.plan.diff_group import TeamPath
 
@@ -24,6 +35,9 @@ SANDBOX_HELP = (
     "Use the embedded Graph simulator (state under $CRISISKIT_HOME/sandbox/) instead of a "
     "tenant."
 )
+# Kinds in the order an operator reads an outcome.
+KIND_ORDER = ("user", "licence", "tap", "phone_method", "group", "membership", "team",
+              "channel", "drive", "folder", "loan")
 
 
 def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
@@ -33,30 +47,61 @@ def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
     return load_setup(s.inventory_path, s.playbooks_dir, s.home, commune, playbook)
 
 
-def render_plan(activation: ActivationPlan, *, verbose: bool = False) -> None:
-    """Print the activation's plan, then what its pre-checks found (no secret in a plan)."""
-    console.render_plan(activation.plan, verbose=verbose)
-    for upn in activation.strays:
-        console.text(
-            f"  ? user {upn} (tagged for {activation.commune}, not in the roster: left alone)"
+def _target(ctx: typer.Context, setup: Any, sandbox: bool) -> Target:
+    from crisiskit.cli.wiring import target
+
+    return target(setup.inventory, state(ctx).home, sandbox)
+
+
+def rerun_command() -> str:
+    """Return the command line of this invocation, to repeat it (a rerun resumes)."""
+    return shlex.join(["crisiskit", *sys.argv[1:]])
+
+
+def plan_notes(activation: ActivationPlan) -> list[str]:
+    """Return what the activation's plan says besides its steps, as lines."""
+    notes = [
+        f"  ? account {upn} is tagged for {activation.commune} but not in the roster: "
+        "left alone"
+        for upn in activation.strays
+    ]
+    if activation.left_out:
+        notes.append(
+            f"Not provisioned by playbook {activation.plan.playbook}: "
+            + ", ".join(activation.left_out)
         )
-    for shortage in activation.shortages:
-        console.text(f"  ! devices: {shortage}")
-    if activation.empty:
-        console.text("Nothing to do: the crisis kit is complete.")
-    for reason in activation.refusals:
-        console.text(f"  ! activate would refuse: {reason}")
+    if activation.empty and not activation.refusals:
+        notes.append("Nothing to do: the crisis kit is complete.")
+    return notes
+
+
+def render_plan(
+    activation: ActivationPlan, target: Target, *, verbose: bool = False, asking: bool = False
+) -> None:
+    """Print the activation's plan: target, refusals first, counts, steps, notes, summary."""
+    operation.show_plan(
+        activation.plan, target, refusals=activation.refusals, notes=plan_notes(activation),
+        verbose=verbose, asking=asking,
+    )
+
+
+def _plan_json(activation: ActivationPlan, target: Target) -> dict[str, Any]:
+    return {**activation.to_json(), "target": target.to_json()}
+
+
+CommuneArgument = Annotated[str, typer.Argument(help="Commune id, e.g. aubagne (any case).")]
+PlaybookOption = Annotated[
+    str | None, typer.Option(help="Playbook name (default: the commune's).")
+]
 
 
 @app.command("plan")
 @handles_errors
 def plan_command(
     ctx: typer.Context,
-    commune: Annotated[str, typer.Argument(help="Commune id, e.g. aubagne.")],
+    commune: CommuneArgument,
     *,
-    playbook: Annotated[
-        str | None, typer.Option(help="Playbook name (default: the commune's).")
-    ] = None,
+    playbook: PlaybookOption = None,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
 ) -> None:
     """Show what `activate` would do for a commune, without changing anything.
@@ -65,24 +110,28 @@ def plan_command(
     """
     from crisiskit.cli.wiring import run_plan
 
-    plan = run_plan(_setup(ctx, commune, playbook), sandbox=sandbox)
+    setup = _setup(ctx, commune, playbook)
+    target = _target(ctx, setup, sandbox)
+    plan = run_plan(setup, sandbox=sandbox)
     if state(ctx).json:
-        console.emit_json(plan.to_json())
+        console.emit_json(_plan_json(plan, target))
     else:
-        render_plan(plan, verbose=state(ctx).verbose)
+        render_plan(plan, target, verbose=state(ctx).verbose)
+
+
+CommunesArgument = Annotated[
+    list[str],
+    typer.Argument(help="Commune id(s), e.g. aubagne (any case; several run concurrently)."),
+]
 
 
 @app.command("activate")
 @handles_errors
 def activate_command(
     ctx: typer.Context,
-    communes: Annotated[
-        list[str], typer.Argument(help="Commune id(s), e.g. aubagne (several run concurrently).")
-    ],
+    communes: CommunesArgument,
     *,
-    playbook: Annotated[
-        str | None, typer.Option(help="Playbook name (default: the commune's).")
-    ] = None,
+    playbook: PlaybookOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
@@ -111,32 +160,32 @@ def activate_command(
 ) -> None:
     """Provision communes' crisis kits through Microsoft Graph (idempotent, resumable).
 
-    Hands over the credentials file, the first sign-in slips (PDF, mode 0600) and the
-    handover sheet (md, html, pdf) as soon as the accounts and passes exist, then waits for
+    Shows the plan and the tenant it writes to, asks before any write (unless --yes), then
+    hands over the credentials file (mode 0600), the first sign-in slips (PDF, mode 0600) and
+    the handover sheet (md, html, pdf) as soon as the accounts and passes exist, and waits for
     the Team, mailboxes and SharePoint site (or not, with --no-wait). Several communes run
-    concurrently; the exit code is the worst of theirs.
+    concurrently; the exit code is the worst of theirs. Exit 0 done, 1 incomplete (rerun to
+    resume), 2 bad input, 3 refused before any write, 4 declined at the prompt, 130
+    interrupted (Ctrl-C).
 
     Example: crisiskit activate aubagne --sandbox --yes
     """
+    from crisiskit.cli import wiring
+    from crisiskit.cli.outcomes import finish_several
     from crisiskit.cli.wiring import run_activate
     from crisiskit.engine.activation import Options
 
     s = state(ctx)
-    if len(set(communes)) != len(communes):
+    if len({c.lower() for c in communes}) != len(communes):
         raise InputError("a commune is named twice: " + " ".join(communes))
     if team_path not in ("scratch", "group"):
         raise InputError("--team-path must be scratch or group")
     path: TeamPath = "group" if team_path == "group" else "scratch"
     signer = signer_for(sign_with)
-    setups = [
-        dataclasses.replace(_setup(ctx, c, playbook), signer=signer) for c in communes
-    ]
+    setups = [dataclasses.replace(_setup(ctx, c, playbook), signer=signer) for c in communes]
     who = operator or os.environ.get("USER") or _login()
-    interactive = console.is_terminal()
-    if not (yes or dry_run) and not interactive:
-        raise InputError(
-            "activate needs confirmation: pass --yes to run without a terminal (or --dry-run)"
-        )
+    operation.need_terminal(yes=yes, dry_run=dry_run, command="activate")
+    target = _target(ctx, setups[0], sandbox)
     several = len(setups) > 1
 
     def show(plans: list[ActivationPlan]) -> None:
@@ -144,162 +193,152 @@ def activate_command(
             return
         for plan in plans:
             if several:
-                console.text(f"== {plan.commune} ==")
-            render_plan(plan, verbose=s.verbose)
+                console.text(f"== {plan.commune} ==", style="bold")
+            asking = not (yes or dry_run or plan.empty or plan.refusals)
+            render_plan(plan, target, verbose=s.verbose, asking=asking and not several)
+
+    started = [time.monotonic()]
 
     def confirm(plans: list[ActivationPlan]) -> bool:
         if yes:
-            return True
-        if len(plans) == 1:
-            return console.confirm(f"Apply this plan to {plans[0].commune}?")
-        return console.confirm(
-            f"Apply these {len(plans)} plans to {', '.join(p.commune for p in plans)}?"
-        )
+            go = True
+        elif len(plans) == 1:
+            go = operation.ask(plans[0].plan, target)
+        else:
+            go = console.confirm(
+                f"Apply these {len(plans)} plans to {', '.join(p.commune for p in plans)} "
+                f"{target.where}?", cancel=wiring.INTERRUPTED,
+            )
+        started[0] = time.monotonic()
+        return go
 
-    progress = _LazyProgress()
+    progress = operation.RunProgress(json=s.json)
+
+    def phase_for(commune: str) -> Any:
+        if not several:
+            return progress
+        return lambda name, total: progress(f"{commune}: {name}", total)
+
     try:
-        results = run_activate(
-            setups,
-            sandbox=sandbox,
-            operator=who,
-            dry_run=dry_run,
-            show_plans=show,
-            confirm=confirm,
-            phase_for=(lambda c: _silent_phase) if s.json else progress.for_commune(several),
-            options=Options(wait=not no_wait, team_path=path),
-        )
-    finally:
-        progress.close()
+        with progress:
+            results = run_activate(
+                setups, sandbox=sandbox, operator=who, dry_run=dry_run, show_plans=show,
+                confirm=confirm, phase_for=phase_for,
+                options=Options(wait=not no_wait, team_path=path),
+            )
+    except KeyboardInterrupt:
+        raise typer.Exit(operation.interrupted(progress, rerun=rerun_command())) from None
+    seconds = time.monotonic() - started[0]
     if several:
-        _finish_several(results, json=s.json, show_secrets=show_secrets)
-    else:
-        _finish_one(results[0], json=s.json, show_secrets=show_secrets)
-
-
-def _finish_one(result: CommuneResult, *, json: bool, show_secrets: bool) -> None:
-    """Print one commune's activation and exit with its code (errors as before)."""
-    from crisiskit.engine.report import failure_message, pending_message
-
+        finish_several(results, target, json=s.json, dry_run=dry_run,
+                       show_secrets=show_secrets, verbose=s.verbose, seconds=seconds)
+        return
+    result = results[0]
     if result.error is not None:
         raise result.error
-    report = result.report
-    assert report is not None
+    assert result.report is not None
+    finish_activation(result.report, target, json=s.json, dry_run=dry_run,
+                      show_secrets=show_secrets, verbose=s.verbose, seconds=seconds)
+
+
+def finish_activation(
+    report: ActivationReport,
+    target: Target,
+    *,
+    json: bool,
+    dry_run: bool,
+    show_secrets: bool,
+    verbose: bool,
+    seconds: float = 0.0,
+) -> None:
+    """Render the outcome of `activate` and raise its exit code (0 is a plain return)."""
+    from crisiskit.engine.report import failure_message, pending_message
+
     if json:
-        console.emit_json(report.to_json())
-    else:
-        render_report(report, show_secrets=show_secrets)
+        console.emit_json({**report.to_json(), "target": target.to_json()})
+    elif report.executed:
+        render_report(report, target, show_secrets=show_secrets, verbose=verbose,
+                      seconds=seconds)
+    if dry_run:
+        operation.dry_run_done()
+        return
     if not report.confirmed:
-        console.info("Aborted: nothing was changed.")
-        raise typer.Exit(EXIT_FAILED)
+        raise operation.declined(target)
     if not report.ok:
         raise failure_message(report)
     if report.exit_code:
         raise pending_message(report)
 
 
-def _finish_several(results: list[CommuneResult], *, json: bool, show_secrets: bool) -> None:
-    """Print every commune's activation, one summary table, and exit with the worst code."""
-    from crisiskit.engine.multi import worst
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in a minimal container is not fatal
+        return "unknown"
 
-    code = worst(results)
-    if json:
-        console.emit_json({
-            "communes": [_result_json(r) for r in results],
-            "exit_code": code,
-        })
+
+def _counts(counter: Any) -> str:
+    kinds = sorted(counter, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99)
+    return listing([count(counter[k], k) for k in kinds if counter[k]], empty="nothing")
+
+
+def render_report(
+    report: ActivationReport,
+    target: Target,
+    *,
+    show_secrets: bool,
+    verbose: bool = False,
+    seconds: float = 0.0,
+) -> None:
+    """Print the summary of an activation (secrets only with --show-secrets)."""
+    outcome = report.outcome
+    if not report.executed or outcome is None:
+        return
+    took = f" in {duration(seconds)}" if seconds >= 1 else ""
+    if outcome.ok:
+        console.text(f"Done: {report.plan.commune} activated {target.where}{took}.",
+                     style="bold green")
     else:
-        for r in results:
-            if r.report is not None and r.report.executed:
-                console.text(f"== {r.commune} ==")
-                render_report(r.report, show_secrets=show_secrets)
-        render_summary(results)
-        for r in results:
-            if r.error is not None:
-                console.error(f"{r.commune}: {r.error}")
-        if any(r.report is not None and not r.report.confirmed for r in results):
-            console.info("Aborted: nothing was changed.")
-    if code:
-        raise typer.Exit(code)
-
-
-def _result_json(result: CommuneResult) -> dict[str, Any]:
-    body = result.report.to_json() if result.report is not None else {"commune": result.commune}
-    return {**body, "exit_code": result.exit_code,
-            "error": str(result.error) if result.error is not None else None}
-
-
-def _mailbox_count(outcome: Any) -> str:
-    ready = len(outcome.mailboxes_ready)
-    return f"{ready}/{ready + len(outcome.mailboxes_pending)} ready"
-
-
-def render_summary(results: list[CommuneResult]) -> None:
-    """One line per commune: what its activation did, what is still provisioning, its code."""
-    rows = []
-    for r in results:
-        outcome = r.report.outcome if r.report is not None else None
-        if r.error is not None:
-            what = type(r.error).__name__
-        elif outcome is None:
-            what = "not run"
-        elif outcome.failures:
-            what = f"{len(outcome.failures)} failed"
-        elif outcome.pending or outcome.writes_pending:
-            what = "provisioning"
-        else:
-            what = "complete"
-        rows.append((
-            r.commune,
-            what,
-            str(sum(outcome.created.values())) if outcome else "-",
-            _mailbox_count(outcome) if outcome else "-",
-            ("ready" if outcome.team_id else "pending") if outcome else "-",
-            ("ready" if outcome.drive_id else "pending") if outcome else "-",
-            str(r.exit_code),
-        ))
-    console.table(
-        "Activations",
-        ("commune", "result", "created", "mailboxes", "Team", "SharePoint", "exit"),
-        rows,
+        console.text(f"Incomplete: the activation of {report.plan.commune} {target.where} "
+                     f"stopped{took}; a rerun resumes it.", style="bold red")
+    for run_id in report.resumed:
+        console.text(f"Resumed after interrupted run #{run_id}.")
+    present = sum(outcome.present.values())
+    if not outcome.created and not outcome.updated and outcome.ok:
+        console.text(f"Everything present ({count(present, 'object')}): nothing was changed "
+                     f"{target.where}.")
+    else:
+        updated = f"; updated {_counts(outcome.updated)}" if outcome.updated else ""
+        console.text(f"Created {_counts(outcome.created)}{updated}; {present} already present.",
+                     wrap=True)
+    for warning in outcome.warnings:
+        console.text(f"Note: {warning}", wrap=True)
+    ready, pending = len(outcome.mailboxes_ready), outcome.mailboxes_pending
+    console.text(
+        f"Mailboxes: {ready} of {ready + len(pending)} ready"
+        + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
     )
+    commune = report.plan.commune
+    if report.plan.plan.steps and any(s.kind == "team" for s in report.plan.steps):
+        console.text("Team: " + _readiness(outcome.team_id, outcome.team_url,
+                                           "team" in outcome.preparing, commune))
+    if any(s.kind == "drive" for s in report.plan.steps):
+        console.text("SharePoint: " + _readiness(outcome.drive_id, outcome.drive_url,
+                                                 "sharepoint" in outcome.preparing, commune))
+    _render_loans(report, verbose)
+    _render_documents(report)
+    if report.no_wait:
+        render_pending(report)
+    if show_secrets:
+        _render_secrets(report)
 
 
-class _LazyProgress:
-    """Start the progress display with the first phase, after the plan and the prompt."""
-
-    def __init__(self) -> None:
-        self._context: Any = None
-        self._factory: Any = None
-
-    def __call__(self, name: str, total: int) -> Any:
-        if self._factory is None:
-            self._context = console.progress()
-            self._factory = self._context.__enter__()
-        return self._factory(name, total)
-
-    def for_commune(self, several: bool) -> Any:
-        """Return the phase factory of each commune (names prefixed when there are several)."""
-        def factory(commune: str) -> Any:
-            if not several:
-                return self
-            return lambda name, total: self(f"{commune}: {name}", total)
-
-        return factory
-
-    def close(self) -> None:
-        if self._context is not None:
-            self._context.__exit__(None, None, None)
-            self._context = None
-
-
-def _silent_phase(name: str, total: int) -> Any:
-    from crisiskit.engine.progress import quiet_phase
-
-    return quiet_phase(name, total)
-
-
-def _readiness(ready_id: str | None, preparing: bool) -> str:
-    return "ready" if ready_id else "still provisioning" if preparing else "not ready"
+def _readiness(ready_id: str | None, url: str | None, preparing: bool, commune: str) -> str:
+    if ready_id:
+        return f"ready, {url or 'no address returned'}"
+    if preparing:
+        return f"still provisioning (`crisiskit status {commune} --wait` waits for it)"
+    return "not ready (a rerun finishes it)"
 
 
 def render_pending(report: ActivationReport) -> None:
@@ -310,65 +349,59 @@ def render_pending(report: ActivationReport) -> None:
     if lines:
         console.text("Still provisioning (the crisis cell can start meanwhile):")
         for line in lines:
-            console.text(f"  {line}")
+            console.text(f"  {line}", wrap=True)
 
 
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in a minimal container is not fatal
-        return "unknown"
-
-
-def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
-    """Print the summary of an activation (secrets only with --show-secrets)."""
-    outcome = report.outcome
-    if not report.executed or outcome is None:
+def _render_loans(report: ActivationReport, verbose: bool) -> None:
+    if not report.loans:
         return
-    for run_id in report.resumed:
-        console.text(f"Resumed after interrupted run #{run_id}.")
-    created = sum(outcome.created.values())
-    present = sum(outcome.present.values())
-    if created == 0 and not outcome.updated and outcome.ok:
-        console.text(f"Everything present ({present} objects): nothing was changed in the tenant.")
-    else:
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.created.items()) if v)
-        console.text(f"Created: {parts or 'nothing'}; {present} already present.")
-    for warning in outcome.warnings:
-        console.text(warning)
-    ready = len(outcome.mailboxes_ready)
-    pending = outcome.mailboxes_pending
-    console.text(
-        f"Mailboxes: {ready} ready"
-        + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
-    )
-    console.text(f"Team: {_readiness(outcome.team_id, 'team' in outcome.preparing)}"
-                 + (f" {outcome.team_url}" if outcome.team_url else ""))
-    console.text(f"SharePoint: {_readiness(outcome.drive_id, 'sharepoint' in outcome.preparing)}"
-                 + (f" {outcome.drive_url}" if outcome.drive_url else ""))
-    if report.loans:
-        console.text(f"Devices lent: {len(report.loans)}")
+    kinds: dict[str, int] = {}
+    for loan in report.loans:
+        kinds[loan["kind"]] = kinds.get(loan["kind"], 0) + 1
+    lent = listing([count(n, k) for k, n in kinds.items()])
+    more = "" if verbose else " (the handover sheet lists them; -v here)"
+    console.text(f"Devices lent: {lent}{more}")
+    if verbose:
         for loan in report.loans:
             console.text(f"  {loan['kind']} {loan['asset_tag']} → {loan['upn']}")
-    if report.documents:
-        paths = report.documents.handover.values()
-        console.text("Handover sheet: " + ", ".join(str(p) for p in paths))
-        if report.documents.slips:
+
+
+def _render_documents(report: ActivationReport) -> None:
+    docs = report.documents
+    if docs and docs.handover:
+        first, *others = docs.handover.values()
+        also = f" (also {', '.join(p.suffix for p in others)})" if others else ""
+        if docs.unchanged:
+            console.text(f"Handover sheet unchanged, nothing it says has changed: {first}{also}")
+        else:
+            console.text(f"Handover sheet: {first}{also}")
+    if docs:
+        if docs.slips:
             console.text(
-                f"First sign-in slips (mode 0600, hand over in person): {report.documents.slips}"
+                f"First sign-in slips (mode 0600, hand over in person): {docs.slips}"
             )
     if report.credentials_path:
         console.text(
             f"Credentials file (mode 0600, hand over in person): {report.credentials_path}"
         )
-    if report.no_wait:
-        render_pending(report)
-    if show_secrets and outcome.passes:
+
+
+def _render_secrets(report: ActivationReport) -> None:
+    outcome = report.outcome
+    if outcome is not None and outcome.passes:
         console.table(
             "Temporary Access Passes issued by this run",
-            ("upn", "temporary access pass", "valid until"),
-            [(p.upn, p.secret.reveal(), p.valid_until.isoformat()) for p in outcome.passes],
+            ("account", "temporary access pass", "valid until"),
+            [(p.upn, p.secret.reveal(), paris_time(p.valid_until)) for p in outcome.passes],
         )
+        return
+    where = [str(p) for p in (report.credentials_path,
+                              report.documents.slips if report.documents else None) if p]
+    console.text(
+        "--show-secrets: this run issued no pass; the passes issued earlier are in "
+        + (listing(where) + " (mode 0600)" if where else "no file yet (no pass was issued)")
+        + "."
+    )
 
 
 @app.command("status")
@@ -376,7 +409,8 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
 def status_command(
     ctx: typer.Context,
     commune: Annotated[
-        str | None, typer.Argument(help="Commune id (default: every commune with a kit).")
+        str | None,
+        typer.Argument(help="Commune id (any case; default: every commune with a kit)."),
     ] = None,
     *,
     wait: Annotated[
@@ -389,28 +423,33 @@ def status_command(
     ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
 ) -> None:
-    """Show a commune's crisis kit: accounts, licences, readiness, credentials, devices lent.
+    """Show a commune's crisis kit: accounts, licences, readiness, passes, links, devices lent.
 
-    Example: crisiskit status aubagne --sandbox
+    Readiness is re-checked in the tenant now; the passes' validity is read from the
+    credentials file (never the passes themselves). With --wait, first waits for the Team,
+    mailboxes and site still provisioning (exit 1 if one still is past the documented bound).
+
+    Example: crisiskit status aubagne --sandbox --wait
     """
-    from crisiskit.cli.wiring import run_status
+    from crisiskit.cli.outcomes import render_waited
+    from crisiskit.cli.wiring import run_status, target
+    from crisiskit.inventory import load_inventory
 
     s = state(ctx)
-    progress = _LazyProgress()
-    try:
+    progress = operation.RunProgress(json=s.json or not wait)
+    with progress:
         statuses = run_status(
             s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox, wait=wait,
-            phase_for=(lambda c: _silent_phase) if s.json else progress.for_commune(True),
+            phase_for=lambda c: (lambda name, total: progress(f"{c}: {name}", total)),
         )
-    finally:
-        progress.close()
+    where = target(load_inventory(s.inventory_path), s.home, sandbox)
     if s.json:
-        console.emit_json([st.to_json() for st in statuses])
+        console.emit_json([{**st.to_json(), "target": where.to_json()} for st in statuses])
     elif not statuses:
         console.text("No commune has a crisis kit (no run, loan or credentials recorded).")
-    for st in statuses:
-        if not s.json:
-            render_status(getattr(st, "status", st))
+    else:
+        for st in statuses:
+            render_status(getattr(st, "status", st), where)
             if wait:
                 render_waited(st)
     code = max((getattr(st, "exit_code", 0) for st in statuses), default=0)
@@ -418,54 +457,62 @@ def status_command(
         raise typer.Exit(code)
 
 
-def render_waited(result: Any) -> None:
-    """Say what `status --wait` waited for, what is still pending, and what finishes it."""
-    for line in result.ready:
-        console.text(f"  {line}")
-    for line in result.pending:
-        console.text(f"  ! {line}")
-    commune = result.status.commune
-    if result.pending:
-        console.text(f"Still provisioning after the documented wait; rerun `crisiskit status "
-                     f"{commune} --wait` later, or see the Microsoft 365 service health.")
-    if result.remaining:
-        console.text(f"Ready to finish: `crisiskit activate {commune}` does what remains: "
-                     + "; ".join(result.remaining))
-    if result.complete:
-        console.text(f"{commune}: the crisis kit is complete.")
-    if result.sheet is not None:
-        console.text("Handover sheet, complete edition: "
-                     + ", ".join(str(p) for p in result.sheet.handover.values()))
-
-
-def render_status(st: Any) -> None:
+def render_status(st: KitStatus, target: Target) -> None:
+    """Print one commune's kit: accounts, passes, links, devices on loan."""
+    present = sum(1 for a in st.accounts if a.account == "present")
+    console.text(f"Kit of {st.commune} {target.where}", style="bold")
+    windows = {(a.tap_valid_from, a.tap_valid_until) for a in st.accounts if a.tap_valid_until}
     console.table(
-        f"{st.commune} — accounts",
-        ("upn", "account", "licence", "mailbox", "TAP in tenant", "TAP in file", "phone"),
+        f"{st.commune}: {present} of {count(len(st.accounts), 'user')} present",
+        ("account", "state", "licence", "mailbox", "pass", "on file until (Paris)", "phone"),
         [
             (
-                a.upn,
-                a.account,
-                "yes" if a.licensed else "no",
-                a.mailbox,
-                "yes" if a.tap_in_tenant else "no",
-                "yes" if a.tap_in_file else "no",
-                a.phone or "",
+                a.upn, "" if a.account == "present" else a.account,
+                "yes" if a.licensed else "no", a.mailbox,
+                "usable" if a.tap_in_tenant else "none",
+                (paris_time(a.tap_valid_until, zone=False)
+                 + ("" if a.tap_in_file else " (expired)"))
+                if a.tap_valid_until else "not on file",
+                phone(a.phone),
             )
             for a in st.accounts
         ],
+        caption="pass: a Temporary Access Pass usable in the tenant; on file: in the "
+        "credentials file (0600); phone: the account's MFA phone method",
+        whole=(0, 5, 6),
+        drop_empty=True,
     )
-    console.text(f"Group: {st.group}; Team: {st.team}; SharePoint: {st.drive}")
+    if len(windows) == 1:
+        start, end = next(iter(windows))
+        console.text(f"Passes on file (credentials.csv): valid from {paris_time(start)} until "
+                     f"{paris_time(end)}.")
+    elif windows:
+        first = min(w[0] or "" for w in windows)
+        console.text(f"Passes on file (credentials.csv): the first valid from "
+                     f"{paris_time(first)}; each one's end is above.")
+    console.text(f"Group: {st.group}")
+    console.text(f"Team: {st.team}" + (f", {st.team_url}" if st.team_url else ""))
+    console.text(f"SharePoint: {st.drive}" + (f", {st.drive_url}" if st.drive_url else ""))
     for upn in st.strays:
-        console.text(f"Tagged account not in the roster: {upn}")
+        console.text(f"Tagged account not in the roster (left alone): {upn}")
     if st.loans:
         console.table(
-            f"{st.commune} — devices on loan",
+            f"{st.commune}: {count(len(st.loans), 'device')} on loan",
             ("kind", "asset tag", "account", "since"),
-            [(lo["kind"], lo["asset_tag"], lo["upn"], lo["since"]) for lo in st.loans],
+            [(lo["kind"], lo["asset_tag"], lo["upn"], paris_time(lo["since"]))
+             for lo in st.loans],
+            whole=(1, 2, 3),
         )
     else:
-        console.text("No device on loan.")
+        console.text("Devices on loan: none.")
 
 
-__all__ = ["activate_command", "plan_command", "status_command"]
+__all__ = [
+    "activate_command",
+    "finish_activation",
+    "plan_command",
+    "render_plan",
+    "render_report",
+    "render_status",
+    "status_command",
+]

@@ -89,6 +89,7 @@ async def plan_activation(ctx: Context, options: Options = Options()) -> Planned
         wait=options.wait, team_path=options.team_path,
     )
     plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
+    plan.left_out = list(kit.left_out)
     return Planned(kit, observed, plan)
 
 

@@ -101,7 +101,10 @@ def desired(
     from crisiskit.plan.desired import OpenLoan, desired_kit
 
     loans = open_loans(store) + list(reserved or [])
-    kit = desired_kit(setup.inventory, setup.commune, setup.playbook, loans, now)
+    kit = desired_kit(
+        setup.inventory, setup.commune, setup.playbook, loans, now,
+        held=frozenset(store.device_holds()),
+    )
     if reserved is not None:
         reserved.extend(
             OpenLoan(kit.commune_id, a.kind, a.asset_tag, a.upn)

@@ -5,21 +5,30 @@
     edition(store, ..., state)   what this edition of the sheet says (read in the event loop)
     write_documents(...)         the handover sheet (md, html, pdf) and the first sign-in
                                  slips; only files, no store: it may run in a worker thread
-    record_edition(...)          audit `handover.sheet` (provisional | complete | incomplete)
+    record_edition(...)          audit `documents.written` (provisional | complete |
+                                 incomplete), with a digest of the facts the documents print
 
 The sheet is written as soon as the accounts, passes and loans exist (provisional while the
 Team, mailboxes or site are provisioning), and again at the end of the run, or by
 `status --wait` once the kit is complete. Its editions are audited: the first one's time is
 when the credentials were handed over, the first complete one's when the kit was complete.
+
+A sheet is rewritten only when what it says changes: each writing's audit entry carries a
+digest of the facts the documents print (never a pass), and an edition whose digest equals
+the last one's, with every file still there and no signature asked, leaves the documents as
+they are (`KitDocuments.unchanged`, not audited again). So a rerun that finds the kit complete
+writes nothing, and a signed sheet is not replaced by an identical unsigned one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from crisiskit.plan.diff import CredentialState
 
@@ -30,8 +39,9 @@ if TYPE_CHECKING:
     from crisiskit.plan.desired import DesiredKit
     from crisiskit.resources.taps import IssuedPass
     from crisiskit.state.api import Run, StateStore
+    from crisiskit.state.audit import AuditEntry
 
-EDITION = "handover.sheet"
+WRITTEN = "documents.written"  # the audit action of each edition of the documents
 SHEET = "fiche-de-remise"
 Edition = Literal["provisional", "complete", "incomplete"]
 
@@ -95,55 +105,68 @@ class SheetInputs:
     issued_at: datetime
     completed_at: datetime | None
     completes: bool  # the first edition to say complete after a provisional one
+    last_facts: str | None = None  # the last edition's facts digest, and its files' names
+    last_files: list[str] = field(default_factory=list)
+
+
+EDITIONS: tuple[Edition, ...] = ("provisional", "complete", "incomplete")
 
 
 def editions(
     store: StateStore, commune: str
-) -> tuple[datetime | None, datetime | None, Edition | None]:
-    """Return when the sheet was first handed over, first said complete, and its last state."""
+) -> tuple[datetime | None, datetime | None, Edition | None, AuditEntry | None]:
+    """Return when the sheet was first handed over, first said complete, its last state, and
+    the last edition's audit entry."""
     issued = completed = None
     last: Edition | None = None
+    entry_last: AuditEntry | None = None
     for entry in store.audit_entries(commune):
-        if entry.action != EDITION:
+        if entry.action != WRITTEN:
             continue
         at = datetime.fromisoformat(entry.at)
         issued = issued or at
         if entry.outcome == "complete":
             completed = completed or at
-        last = cast(Edition, entry.outcome)  # only this module writes these entries
-    return issued, completed, last
+        last = cast(Edition, entry.outcome) if entry.outcome in EDITIONS else None
+        entry_last = entry
+    return issued, completed, last, entry_last
 
 
 def sheet_inputs(store: StateStore, commune: str, now: datetime, state: KitState) -> SheetInputs:
     """Gather what this edition of the sheet needs from the store (call it in the loop)."""
-    issued, completed, last = editions(store, commune)
+    issued, completed, last, entry = editions(store, commune)
     done = state.edition == "complete"
+    details = entry.details if entry is not None else {}
     return SheetInputs(
         runs=store.runs(commune),
         audit_anchor=store.audit_head(),
         issued_at=issued or now,
         completed_at=(completed or now) if done else None,
         completes=done and last == "provisional",
+        last_facts=details.get("facts"),
+        last_files=[str(n) for n in details.get("files") or []],
     )
 
 
 def record_edition(
     store: StateStore, operator: str, commune: str, state: KitState, written: KitDocuments
 ) -> None:
-    """Audit that an edition of the sheet was written, and what it says."""
+    """Audit that an edition of the sheet was written, and what it says (not if unchanged)."""
+    if written.unchanged:
+        return
     store.audit_append(
-        operator, commune, EDITION, SHEET, state.edition,
+        operator, commune, WRITTEN, SHEET, state.edition,
         details={
             "preparing": ",".join(state.preparing),
-            "files": ",".join(p.name for p in written.handover.values()),
+            "facts": written.facts,
+            "files": sorted(p.name for p in [*written.handover.values(), written.slips]
+                            if p is not None),
         },
     )
 
 
 def credentials_digest(path: Path) -> str | None:
     """Fingerprint the credentials file (the slips are rendered from it), None if absent."""
-    import hashlib
-
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
@@ -158,21 +181,24 @@ def write_documents(
     state: KitState,
     keep_slips: Path | None = None,
 ) -> KitDocuments:
-    """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF)."""
+    """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF).
+
+    Nothing is written when the documents on disk already say exactly this (module
+    docstring); the result then has `unchanged=True`.
+    """
     from crisiskit.documents.handover import HandoverAccount, HandoverDevice
     from crisiskit.documents.kit import write_kit_documents
 
     users = {u.upn: u for u in kit.users}
-    return write_kit_documents(
-        setup.outputs,
-        inventory=setup.inventory,
-        commune=setup.commune,
-        accounts=[
+    facts: dict[str, Any] = {
+        "inventory": setup.inventory,
+        "commune": setup.commune,
+        "accounts": [
             HandoverAccount(given_name=u.given_name, surname=u.surname, role=u.role,
                             upn=u.upn, team_owner=u.owner)
             for u in kit.users
         ],
-        devices=[
+        "devices": [
             HandoverDevice(
                 kind=a.kind, asset_tag=a.asset_tag, model=a.model,
                 serial=a.serial if a.kind == "laptop" else None,
@@ -184,22 +210,74 @@ def write_documents(
             )
             for a in kit.allocations
         ],
+        "team_name": kit.team.display_name if kit.team else None,
+        "team_url": _web(state.team_url),
+        "sharepoint_url": _web(state.sharepoint_url),
+        "still_provisioning": list(state.mailboxes_pending),
+        "preparing": list(state.preparing),
+        "issued_at": inputs.issued_at,
+        "completed_at": inputs.completed_at,
+        "tap_usable_once": kit.tap_usable_once,
+        "register_phone": kit.register_phone,
+    }
+    digest = _digest(setup, facts)
+    if setup.signer is None and inputs.last_facts == digest:
+        kept = _unchanged(setup, inputs.last_files, digest)
+        if kept is not None:
+            return kept
+    written = write_kit_documents(
+        setup.outputs,
+        **facts,
         runs=inputs.runs,
         now=now,
-        team_name=kit.team.display_name if kit.team else None,
-        team_url=_web(state.team_url),
-        sharepoint_url=_web(state.sharepoint_url),
-        still_provisioning=list(state.mailboxes_pending),
-        preparing=list(state.preparing),
-        issued_at=inputs.issued_at,
-        completed_at=inputs.completed_at,
         completes=inputs.completes,
         audit_anchor=inputs.audit_anchor,
-        tap_usable_once=kit.tap_usable_once,
-        register_phone=kit.register_phone,
         signer=setup.signer,
         keep_slips=keep_slips,
     )
+    return replace(written, facts=digest)
+
+
+def _digest(setup: Setup, facts: dict[str, Any]) -> str:
+    """Return a digest of what the documents print (the passes' windows, never a pass)."""
+    from crisiskit.documents.credentials import read_credentials
+
+    wanted = {a.upn.lower() for a in facts["accounts"]}
+    windows = [
+        (r.upn.lower(), r.valid_from.isoformat(), r.valid_until.isoformat())
+        for r in read_credentials(setup.credentials_path)
+        if r.upn.lower() in wanted
+    ]
+    data = {
+        **{k: v for k, v in facts.items() if k not in ("inventory", "commune")},
+        "accounts": [a.model_dump(mode="json") for a in facts["accounts"]],
+        "devices": [d.model_dump(mode="json") for d in facts["devices"]],
+        "commune": setup.commune.model_dump(mode="json"),
+        "metropole": setup.inventory.metropole.model_dump(mode="json"),
+        "passes": windows,
+    }
+    canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _unchanged(setup: Setup, names: list[str], digest: str) -> KitDocuments | None:
+    """Return the documents on disk (the last edition's files) if none is missing."""
+    from crisiskit.documents.handover import STEM
+    from crisiskit.documents.kit import KitDocuments
+    from crisiskit.documents.slips import SLIPS_FILE
+
+    paths = [setup.outputs / name for name in names]
+    if not names or not all(p.is_file() and not p.is_symlink() for p in paths):
+        return None
+    order = ("md", "html", "pdf")
+    handover = {
+        p.suffix[1:]: p
+        for p in sorted(paths, key=lambda p: order.index(p.suffix[1:]) if p.suffix[1:] in order
+                        else len(order))
+        if p.name.startswith(STEM + ".")
+    }
+    slips = setup.outputs / SLIPS_FILE if SLIPS_FILE in names else None
+    return KitDocuments(handover=handover, slips=slips, unchanged=True, facts=digest)
 
 
 def _web(url: str | None) -> str | None:

@@ -4,9 +4,9 @@
 
 Phases: accounts, licences, mailboxes, temporary access passes, phone methods, group,
 members, team, sharepoint, and "handover" (the credentials file, the sign-in slips and the
-sheet, written as soon as the accounts, passes and loans exist). Events the verbs report
-while they wait (kind `wait`: what is still provisioning, for how long, up to which bound)
-become the note of their phase; the rendering is the CLI's (`console.progress`).
+sheet, written as soon as the accounts, passes and loans exist). A "waiting" event of a verb
+(what it waits for, up to which bound) is shown on its phase's row until the step reports;
+the rendering is the CLI's (`console.RunDisplay`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from crisiskit.engine.session import Event, StepResult
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.model import Plan
-from crisiskit.resources.waiting import WAIT
+from crisiskit.words import count
 
 if TYPE_CHECKING:
     from crisiskit.engine.report import Outcome
@@ -28,7 +28,13 @@ HANDOVER = "handover"  # the event (and phase) of the documents written mid-run
 
 
 class PhaseProgress(Protocol):
+    """One phase of a run as the operator sees it (the CLI's `console.RunDisplay` rows)."""
+
     def advance(self, n: int = 1, note: str | None = None) -> None: ...
+
+    def waiting(self, what: str | None) -> None:
+        """Say what the phase waits for ("for SharePoint to ..."); None: it stopped waiting."""
+        ...
 
     def finish(self, summary: str) -> None: ...
 
@@ -40,12 +46,19 @@ class _Quiet:
     def advance(self, n: int = 1, note: str | None = None) -> None:
         return None
 
+    def waiting(self, what: str | None) -> None:
+        return None
+
     def finish(self, summary: str) -> None:
         return None
 
 
 def quiet_phase(name: str, total: int) -> PhaseProgress:
     return _Quiet()
+
+
+def _stopped(done: int, total: int) -> Callable[[], str]:
+    return lambda: f"stopped, {done} of {total} done"
 
 
 @dataclass
@@ -60,44 +73,81 @@ class _Phase:
 
 
 class ActivationProgress:
-    """Show the activation's phases as steps finish, and what the waits are waiting for."""
+    """Show the activation's phases (accounts, licences, mailboxes, ...) as steps finish.
+
+    Each phase is one row of the CLI's display; a "waiting" event (a verb about to wait on
+    the service) is shown on the row of its kind until the step of that kind and key reports
+    its result, or the phase ends. The "Handover" row ends when the documents are written
+    mid-run (the `HANDOVER` event).
+    """
 
     def __init__(self, factory: PhaseFactory, kit: DesiredKit, plan: Plan) -> None:
         self.created: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.status: dict[str, Counter[str]] = {}
         self.handover = ""
+        self.waits: dict[tuple[str, str], _Phase] = {}
         present = Counter(s.kind for s in plan.steps if s.action == "present")
         todo = Counter(s.kind for s in plan.steps if s.action not in ("present", "conflict"))
         c = self.created
 
-        def count(kind: str, status: str) -> int:
-            return self.status.get(kind, Counter())[status]
+        def made(kind: str, verb: str, nothing: str) -> Callable[[], str]:
+            def say() -> str:
+                if not todo[kind]:
+                    return f"{nothing}; {present[kind]} present" if present[kind] else nothing
+                done = f"{c[kind]} of {todo[kind]} {verb}" if c[kind] < todo[kind] \
+                    else f"{c[kind]} {verb}"
+                return done + (f", {present[kind]} present" if present[kind] else "")
+            return say
+
+        def phones() -> str:
+            text = made("phone_method", "registered", "nothing to register")()
+            return text + (f", {self.updated['phone_method']} updated"
+                           if self.updated["phone_method"] else "")
+
+        def group() -> str:
+            if todo["group"]:
+                return "created" if c["group"] or self.updated["group"] else "not created"
+            return "present" if present["group"] else "not needed"
+
+        def team() -> str:
+            if self._count("team", "pending"):
+                return "still being created (crisiskit status --wait finishes it)"
+            if not (c["team"] or present["team"] or self._count("team", "ready")):
+                return "not ready"
+            channels = (f", {count(c['channel'], 'channel')} created" if todo["channel"]
+                        else "")
+            return ("created" if c["team"] else "present") + channels
+
+        def sharepoint() -> str:
+            if self._count("drive", "pending"):
+                return "site still provisioning (crisiskit status --wait finishes it)"
+            if not (self._count("drive", "ready") or present["drive"]):
+                return "not ready"
+            folders = f", {count(c['folder'], 'folder')} created" if todo["folder"] else ""
+            return "drive ready" + folders
+
+        def mailboxes() -> str:
+            ready, pending = self._count("mailbox", "ready"), self._count("mailbox", "pending")
+            if not todo["mailbox"]:
+                return f"{present['mailbox']} ready" if present["mailbox"] else "none to wait for"
+            more = f", {pending} still provisioning (crisiskit status re-checks)" if pending else ""
+            return f"{ready + present['mailbox']} ready{more}"
 
         specs: list[tuple[str, Iterable[str], bool, Callable[[], str]]] = [
-            ("accounts", ["user"], True,
-             lambda: f"{c['user']} created, {present['user']} present"),
-            ("licences", ["licence"], True,
-             lambda: f"{c['licence']} assigned" if todo["licence"] else "nothing to assign"),
-            ("mailboxes", ["mailbox"], bool(kit.users), lambda: self._mailboxes(present)),
-            ("temporary access passes", ["tap"], True,
-             lambda: f"{c['tap']} issued" if todo["tap"] else "none to issue"),
-            ("phone methods", ["phone_method"], kit.register_phone,
-             lambda: f"{c['phone_method']} registered, {self.updated['phone_method']} updated"),
-            (HANDOVER, [], True,
+            ("Accounts", ["user"], True, made("user", "created", "nothing to create")),
+            ("Licences", ["licence"], True, made("licence", "assigned", "nothing to assign")),
+            ("Mailboxes", ["mailbox"], bool(kit.users), mailboxes),
+            ("Temporary Access Passes", ["tap"], True,
+             made("tap", "issued", "none to issue")),
+            ("Phone methods", ["phone_method"], kit.register_phone, phones),
+            ("Handover", [], True,
              lambda: self.handover or "nothing was provisioning then: written at the end"),
-            ("group", ["group"], kit.group is not None,
-             lambda: "failed" if todo["group"] and not (c["group"] or self.updated["group"])
-             else "ready"),
-            ("members", ["membership"], kit.group is not None,
-             lambda: f"{c['membership']} added"),
-            ("team", ["team", "channel"], kit.team is not None,
-             lambda: "still being created" if count("team", "pending")
-             else f"team ready, {c['channel']} channels"
-             if count("team", "ready") or c["team"] or present["team"] else "not created"),
-            ("sharepoint", ["drive", "folder"], bool(kit.folders),
-             lambda: f"drive ready, {c['folder']} folders created"
-             if count("drive", "ready") or present["drive"] else "site still provisioning"),
+            ("Group", ["group"], kit.group is not None, group),
+            ("Members", ["membership"], kit.group is not None,
+             made("membership", "added", "nothing to add")),
+            ("Team", ["team", "channel"], kit.team is not None, team),
+            ("SharePoint", ["drive", "folder"], bool(kit.folders), sharepoint),
         ]
         self.phases: list[_Phase] = []
         for name, kinds, shown, summary in specs:
@@ -110,6 +160,9 @@ class ActivationProgress:
             if ks and total == 0:
                 self._finish(phase)
 
+    def _count(self, kind: str, status: str) -> int:
+        return self.status.get(kind, Counter())[status]
+
     def step(self, result: StepResult) -> None:
         kind, action = result.step.kind, result.step.action
         if action in ("present", "conflict"):
@@ -119,6 +172,9 @@ class ActivationProgress:
             self.created[kind] += 1
         if result.status == "done" and action == "update":
             self.updated[kind] += 1
+        waiting = self.waits.pop((kind, result.step.key), None)
+        if waiting is not None:
+            waiting.bar.waiting(None)
         for phase in self.phases:
             if kind in phase.kinds and not phase.finished:
                 phase.bar.advance(1)
@@ -127,28 +183,29 @@ class ActivationProgress:
                     self._finish(phase)
 
     def event(self, event: Event) -> None:
-        for phase in self.phases:
-            if phase.finished:
-                continue
-            if event.kind == WAIT and phase.name == event.phase:
-                phase.bar.advance(0, note=event.status)
-            elif event.kind == HANDOVER and phase.name == HANDOVER:
-                self.handover = event.status
-                phase.bar.advance(1)
-                self._finish(phase)
+        if event.status == "waiting":
+            for phase in self.phases:
+                if event.kind in phase.kinds and not phase.finished:
+                    self.waits[(event.kind, event.key)] = phase
+                    phase.bar.waiting(event.detail or "for the service")
+            return
+        if event.kind == HANDOVER:
+            for phase in self.phases:
+                if phase.name == "Handover" and not phase.finished:
+                    self.handover = event.status
+                    phase.bar.advance(1)
+                    self._finish(phase)
 
     def close(self, outcome: Outcome | None) -> None:
-        """Finish the phases still open."""
-        for phase in self.phases:
-            self._finish(phase)
+        """Finish the phases still open.
 
-    def _mailboxes(self, present: Counter[str]) -> str:
-        if not self.status.get("mailbox"):
-            return "none to wait for"
-        ready = self.status.get("mailbox", Counter())["ready"]
-        pending = self.status.get("mailbox", Counter())["pending"]
-        waiting = f", {pending} still provisioning" if pending else ""
-        return f"{ready} ready{waiting}"
+        Without an outcome (the run was interrupted or stopped by an error), an open phase
+        says where it stopped, nothing more.
+        """
+        for phase in self.phases:
+            if outcome is None and not phase.finished and phase.kinds:
+                phase.summary = _stopped(phase.total - phase.left, phase.total)
+            self._finish(phase)
 
     def _finish(self, phase: _Phase) -> None:
         if phase.finished:
@@ -184,5 +241,6 @@ class ReadinessProgress:
             )
 
     def event(self, event: Event) -> None:
-        if event.kind == WAIT and event.phase in self.bars and self.left[event.phase] > 0:
-            self.bars[event.phase].advance(0, note=event.status)
+        name = self.NAMES.get(event.kind, event.kind)
+        if event.status == "waiting" and name in self.bars and self.left[name] > 0:
+            self.bars[name].waiting(event.detail or "for the service")

@@ -126,6 +126,7 @@ class DesiredKit:
     graph_root: str  # root of `@odata.bind` URLs: the tenant's Graph (national clouds too)
     computed_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    left_out: tuple[str, ...] = ()  # "Élodie Fabre (communication)": roles not provisioned
 
     def user(self, upn: str) -> DesiredUser:
         """Return the desired account with this UPN."""
@@ -236,17 +237,25 @@ def desired_kit(
     playbook: Playbook,
     open_loans: list[OpenLoan],
     now: datetime,
+    held: frozenset[str] = frozenset(),
 ) -> DesiredKit:
-    """Compute the kit the playbook asks for, allocating devices deterministically."""
+    """Compute the kit the playbook asks for, allocating devices deterministically.
+
+    `held` are the asset tags the tool holds back (to wipe, lost, in maintenance, retired:
+    `crisiskit.devices`); they are never allocated, whatever the inventory says.
+    """
     from crisiskit.graph.connect import graph_base_url
     from crisiskit.inventory.naming import roster_accounts
 
     tenant = inventory.tenant
     roles = set(playbook.roles) if playbook.roles is not None else None
     users: list[DesiredUser] = []
+    left_out: list[str] = []  # roster people whose role the playbook does not provision
     for account in roster_accounts(commune, tenant.upn_domain):
         person = account.person
         if roles is not None and str(person.role) not in roles:
+            role = str(person.role).replace("_", " ")
+            left_out.append(f"{person.given_name} {person.surname} ({role})")
             continue
         users.append(
             DesiredUser(
@@ -293,7 +302,7 @@ def desired_kit(
             )
     upns = {u.upn for u in users}
     ours = {lo.asset_tag: lo for lo in open_loans if lo.commune == commune.id and lo.upn in upns}
-    elsewhere = {lo.asset_tag for lo in open_loans if lo.asset_tag not in ours}
+    elsewhere = {lo.asset_tag for lo in open_loans if lo.asset_tag not in ours} | set(held)
     laptops, laptop_short = _allocate(
         "laptop",
         [u for u in users if u.needs_laptop],
@@ -332,4 +341,5 @@ def desired_kit(
         ),
         graph_root=graph_base_url(str(tenant.graph_url)),
         computed_at=now,
+        left_out=tuple(left_out),
     )

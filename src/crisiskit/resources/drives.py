@@ -26,6 +26,7 @@ from crisiskit.resources.waiting import SITE, SITE_BOUND_S, Waiter, note, parse_
 DRIVE = "drive"
 FOLDER = "folder"
 PHASE = "sharepoint"
+SITE_WAIT = "for SharePoint to provision the group's site"  # told to the operator meanwhile
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ async def _wait_one(session: Session, step: Step) -> None:
             why = f"the group's SharePoint site is still provisioning ({waiter.progress()})"
             session.pending(step, why)
             return
-        note(session, PHASE, step.key, f"SharePoint site provisioning, {waiter.progress()}")
+        note(session, DRIVE, step.key, PHASE, f"{SITE_WAIT} (up to {waiter.bound()})")
         await waiter.pause(a)
 
 

@@ -23,6 +23,7 @@ from crisiskit.resources.waiting import MAILBOX, MAILBOX_BOUND_S, Waiter, note, 
 KIND = "mailbox"
 PHASE = "mailboxes"
 NOT_READY = "MailboxNotEnabledForRESTAPI"
+WAIT = "for Exchange Online to provision the mailboxes"  # told to the operator meanwhile
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,7 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
                     last = a
         if not todo:
             return
-        note(session, PHASE, "mailboxes",
-             f"{len(todo)} mailbox{'es' if len(todo) > 1 else ''} still provisioning, "
-             f"{pace.progress()}")
+        note(session, KIND, "", PHASE, f"{WAIT} (up to {pace.bound()})")
         # Past the last bound, the next round reports each remaining mailbox as pending.
         await pace.pause(last)
 

@@ -33,6 +33,9 @@ TEAM_RETRIES = 3  # documented: retry team creation up to 3 times, 10 s apart
 TEAM_RETRY_S = 10.0
 GROUP_MATURITY_S = 15 * 60.0  # documented: a group younger than this may not reach Teams
 TEAM_ID = re.compile(r"teams\('([^']+)'\)", re.IGNORECASE)
+# What the operator is told while the Team is waited for (Session.event "waiting").
+YOUNG_GROUP_WAIT = "for the new group to reach Microsoft Teams (documented: up to 15 minutes)"
+OPERATION_WAIT = "for Microsoft Teams to finish provisioning"
 
 # Settings mirror the Teams defaults for a crisis cell: members may not delete channels or
 # messages, so the main courante cannot be purged from a compromised account.
@@ -146,7 +149,7 @@ async def await_team(
         if waiter.remaining() <= 0:
             session.pending(step, f"the Team is still being created ({waiter.progress()})")
             return
-        note(session, PHASE, step.key, f"Team {status or 'notStarted'}, {waiter.progress()}")
+        note(session, KIND, step.key, PHASE, f"{OPERATION_WAIT} (up to {waiter.bound()})")
         await waiter.pause(last)
 
 
@@ -207,6 +210,8 @@ async def _create_from_group(session: Session, step: Step) -> None:
             session.pending(step, "the group is too young for a Team yet (Teams documents up "
                                   "to 15 minutes for a new group)")
             return
+        session.event(KIND, step.key, "waiting", phase=step.phase, journal=False,
+                      detail=YOUNG_GROUP_WAIT)
         await clock.sleep(wait)
 
 

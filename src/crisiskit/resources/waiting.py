@@ -18,8 +18,8 @@ The bounds, and where they come from:
 - the SharePoint site of a new group: no delay documented; field reports go up to 45 min
   (pnp/PnP#1868). Bound chosen: 60 min.
 
-While waiting, each verb reports a note per poll (`Session.event(kind="wait", ...)`, not
-journaled): what it waits for, how many are left, how long so far and the bound.
+While waiting, each verb says what it waits for and up to when (`note`: a "waiting" event of
+its kind, not journaled); the live display counts the time.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ MAILBOX_BOUND_S = 24 * 3600.0
 TEAM_BOUND_S = 60 * 60.0
 SITE_BOUND_S = 60 * 60.0
 MIN_DELAY_S = 0.01  # never spin, whatever the scale
-WAIT = "wait"  # the kind of the progress notes
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,10 @@ class Waiter:
     def remaining(self) -> float:
         return (self.deadline - self.clock.now()).total_seconds()
 
+    def bound(self) -> str:
+        """Say the bound of this wait ("60 min")."""
+        return duration(self.bound_s)
+
     def progress(self) -> str:
         """Say how long this wait has lasted, and its bound."""
         return f"{duration(self.elapsed())} so far, up to {duration(self.bound_s)}"
@@ -120,6 +123,7 @@ class Waiter:
         return True
 
 
-def note(session: Session, phase: str, what: str, text: str) -> None:
-    """Report what a wait is waiting for, for the progress display (never journaled)."""
-    session.event(WAIT, what, text, phase=phase, journal=False)
+def note(session: Session, kind: str, key: str, phase: str, what: str) -> None:
+    """Say what a verb is about to wait for ("for Microsoft Teams to ...", a stable text: the
+    display counts the elapsed time itself), as a "waiting" event (never journaled)."""
+    session.event(kind, key, "waiting", phase=phase, journal=False, detail=what)

@@ -12,6 +12,9 @@ No SQL outside this package (a test enforces it).
 from __future__ import annotations
 
 from crisiskit.state.api import (
+    HOLD_STATES,
+    DeviceEvent,
+    HoldState,
     Loan,
     LoanConflict,
     ObjectRecord,
@@ -29,8 +32,11 @@ from crisiskit.state.sqlite import DB_NAME, SQLiteStore, Store
 __all__ = [
     "DB_NAME",
     "GENESIS_HASH",
+    "HOLD_STATES",
     "MIGRATIONS",
     "AuditEntry",
+    "DeviceEvent",
+    "HoldState",
     "Loan",
     "LoanConflict",
     "Migration",

@@ -18,6 +18,9 @@ from crisiskit.errors import OperationFailed, PreconditionFailed
 from crisiskit.state.audit import AuditEntry
 
 DeviceKind = Literal["laptop", "phone"]
+# A device's runtime hold, recorded by the tool; "available" lifts the hold (after a wipe).
+HoldState = Literal["available", "to_wipe", "maintenance", "lost", "retired"]
+HOLD_STATES: tuple[str, ...] = ("available", "to_wipe", "maintenance", "lost", "retired")
 
 
 class StateError(OperationFailed):
@@ -91,6 +94,20 @@ class Loan:
         return self.returned_at is None
 
 
+@dataclass(frozen=True)
+class DeviceEvent:
+    """One change of a device's runtime state (why, by whom, for which commune, when)."""
+
+    id: int
+    asset_tag: str
+    state: str
+    reason: str | None
+    commune: str | None
+    run_id: int | None
+    operator: str
+    at: str
+
+
 class StateStore(Protocol):
     """Everything crisiskit keeps about runs, created objects, loans and the audit trail.
 
@@ -152,6 +169,24 @@ class StateStore(Protocol):
     def open_loans(self, commune: str | None = None) -> list[Loan]: ...
 
     def loans(self, commune: str | None = None, *, open_only: bool = False) -> list[Loan]: ...
+
+    # device states (holds on the lending stock, beside the loans)
+    def set_device_state(
+        self,
+        asset_tag: str,
+        state: HoldState,
+        *,
+        operator: str,
+        reason: str | None = None,
+        commune: str | None = None,
+        run_id: int | None = None,
+    ) -> DeviceEvent: ...
+
+    def device_events(self, asset_tag: str | None = None) -> list[DeviceEvent]: ...
+
+    def device_holds(self) -> dict[str, DeviceEvent]:
+        """Return the latest event of every device currently held (state not 'available')."""
+        ...
 
     # the audit chain
     def audit_append(

@@ -115,6 +115,27 @@ MIGRATIONS: list[Migration] = [
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
     ),
+    Migration(
+        2,
+        "device states: holds on lent stock (to wipe, maintenance, lost, retired)",
+        """
+        -- Every change of a device's runtime state, appended (the latest row per asset is its
+        -- state; 'available' lifts a hold). The inventory's own status and the open loans
+        -- complete the picture (crisiskit.devices).
+        CREATE TABLE device_states (
+            id INTEGER PRIMARY KEY,
+            asset_tag TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('available', 'to_wipe', 'maintenance', 'lost', 'retired')),
+            reason TEXT,
+            commune TEXT,
+            run_id INTEGER REFERENCES runs(id),
+            operator TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX device_states_asset ON device_states(asset_tag, id);
+        """,
+    ),
 ]
 
 

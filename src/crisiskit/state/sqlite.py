@@ -19,8 +19,12 @@ from types import TracebackType
 from typing import Any
 
 from crisiskit.state import sqlite_audit as audit_rows
+from crisiskit.state import sqlite_devices as device_rows
 from crisiskit.state.api import (
+    HOLD_STATES,
+    DeviceEvent,
     DeviceKind,
+    HoldState,
     Loan,
     LoanConflict,
     ObjectRecord,
@@ -413,6 +417,35 @@ class SQLiteStore:
     def _loan_by_id(self, loan_id: int) -> Loan | None:
         row = self._conn.execute(f"{_LOAN_SELECT} WHERE id = ?", (loan_id,)).fetchone()
         return Loan(*row) if row else None
+
+    # ---------------------------------------------------------------- devices (sqlite_devices.py)
+
+    def set_device_state(
+        self,
+        asset_tag: str,
+        state: HoldState,
+        *,
+        operator: str,
+        reason: str | None = None,
+        commune: str | None = None,
+        run_id: int | None = None,
+    ) -> DeviceEvent:
+        """Record a device's new runtime state ("available" lifts a hold, e.g. after a wipe)."""
+        if state not in HOLD_STATES:
+            raise ValueError(f"unknown device state {state!r}")
+        ensure_no_secret(reason, "device state reason")
+        with self.transaction():
+            return device_rows.append(
+                self._conn, asset_tag, state, reason, commune, run_id, operator, self.now()
+            )
+
+    def device_events(self, asset_tag: str | None = None) -> list[DeviceEvent]:
+        """Return the state changes of one device (or of all), oldest first."""
+        return device_rows.events(self._conn, asset_tag)
+
+    def device_holds(self) -> dict[str, DeviceEvent]:
+        """Return the latest change of every device currently held, by asset tag."""
+        return device_rows.holds(self._conn)
 
     # ---------------------------------------------------------------- audit (sqlite_audit.py)
 
