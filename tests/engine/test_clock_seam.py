@@ -90,8 +90,8 @@ def test_a_slow_mailbox_is_waited_for_to_its_bound_then_reported(
     assert ran.execution.ok  # a slow mailbox never fails the run
     result = ran.execution.results[f"mailbox:{UPN}"]
     assert result.status == "pending" and "still provisioning" in result.detail
-    notes = [e.status for e in ran.execution.events if e.kind == "wait"]
-    assert notes and all("still provisioning" in n and "up to 60 s" in n for n in notes)
+    notes = [e.detail for e in ran.waits if e.kind == "mailbox"]
+    assert notes and all("to provision the mailboxes" in n and "up to 60 s" in n for n in notes)
     # 120 s scaled by 0.5, the last look at the bound itself.
     assert clock.slept == 60.0
 

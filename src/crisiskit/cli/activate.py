@@ -433,6 +433,7 @@ def status_command(
     """
     from crisiskit.cli.outcomes import render_waited
     from crisiskit.cli.wiring import run_status, target
+    from crisiskit.engine.status import WaitResult
     from crisiskit.inventory import load_inventory
 
     s = state(ctx)
@@ -449,9 +450,11 @@ def status_command(
         console.text("No commune has a crisis kit (no run, loan or credentials recorded).")
     else:
         for st in statuses:
-            render_status(getattr(st, "status", st), where)
-            if wait:
+            if isinstance(st, WaitResult):
+                render_status(st.status, where)
                 render_waited(st)
+            else:
+                render_status(st, where)
     code = max((getattr(st, "exit_code", 0) for st in statuses), default=0)
     if code:
         raise typer.Exit(code)

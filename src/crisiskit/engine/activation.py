@@ -169,7 +169,8 @@ async def run_one(
                 inputs = sheet_inputs(ctx.store, ctx.commune, ctx.clock.now(), state)
                 keep = handover.slips_if_unchanged()
                 report.documents = write_documents(setup, kit, moment, inputs, state, keep)
-                record_edition(ctx.store, ctx.operator, ctx.commune, state, report.documents)
+                record_edition(ctx.store, ctx.operator, ctx.commune, state, report.documents,
+                               inputs)
             return report
 
 
@@ -206,7 +207,7 @@ class HandoverPoint:
         written = await asyncio.to_thread(
             write_documents, ctx.setup, self.planned.kit, now, inputs, state
         )
-        record_edition(ctx.store, ctx.operator, ctx.commune, state, written)
+        record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
         self.written, self.state = written, state
         self.digest = credentials_digest(ctx.setup.credentials_path)
         self.session.event(

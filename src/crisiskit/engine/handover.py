@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from crisiskit.plan.diff import CredentialState
 
@@ -123,11 +123,12 @@ def editions(
     for entry in store.audit_entries(commune):
         if entry.action != WRITTEN:
             continue
-        at = datetime.fromisoformat(entry.at)
-        issued = issued or at
+        # The times the edition printed (the audit entry's own is a little later).
+        d = entry.details
+        issued = issued or datetime.fromisoformat(str(d.get("issued_at") or entry.at))
         if entry.outcome == "complete":
-            completed = completed or at
-        last = cast(Edition, entry.outcome) if entry.outcome in EDITIONS else None
+            completed = completed or datetime.fromisoformat(str(d.get("completed_at") or entry.at))
+        last = entry.outcome if entry.outcome in EDITIONS else None
         entry_last = entry
     return issued, completed, last, entry_last
 
@@ -149,14 +150,24 @@ def sheet_inputs(store: StateStore, commune: str, now: datetime, state: KitState
 
 
 def record_edition(
-    store: StateStore, operator: str, commune: str, state: KitState, written: KitDocuments
+    store: StateStore,
+    operator: str,
+    commune: str,
+    state: KitState,
+    written: KitDocuments,
+    inputs: SheetInputs,
 ) -> None:
-    """Audit that an edition of the sheet was written, and what it says (not if unchanged)."""
+    """Audit that an edition of the sheet was written, and what it says (not if unchanged).
+
+    The times it prints (handed over, complete) are recorded, and read back by `editions`.
+    """
     if written.unchanged:
         return
     store.audit_append(
         operator, commune, WRITTEN, SHEET, state.edition,
         details={
+            "issued_at": inputs.issued_at.isoformat(),
+            "completed_at": inputs.completed_at.isoformat() if inputs.completed_at else "",
             "preparing": ",".join(state.preparing),
             "facts": written.facts,
             "files": sorted(p.name for p in [*written.handover.values(), written.slips]

@@ -113,11 +113,14 @@ class ActivationProgress:
         def team() -> str:
             if self._count("team", "pending"):
                 return "still being created (crisiskit status --wait finishes it)"
-            if not (c["team"] or present["team"] or self._count("team", "ready")):
+            ready = self._count("team", "ready")
+            if not (c["team"] or present["team"] or ready):
                 return "not ready"
             channels = (f", {count(c['channel'], 'channel')} created" if todo["channel"]
                         else "")
-            return ("created" if c["team"] else "present") + channels
+            # From scratch, the Team is made with its group (a "group" step) and waited for.
+            made = c["team"] or (ready and todo["group"] and c["group"])
+            return ("created" if made else "ready" if ready else "present") + channels
 
         def sharepoint() -> str:
             if self._count("drive", "pending"):

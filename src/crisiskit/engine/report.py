@@ -22,7 +22,6 @@ from crisiskit.plan.model import Plan
 from crisiskit.plan.observe import Observed
 from crisiskit.resources.channels import ChannelInCreate
 from crisiskit.resources.taps import IssuedPass
-from crisiskit.words import count
 
 if TYPE_CHECKING:
     from crisiskit.documents.handover import Preparing

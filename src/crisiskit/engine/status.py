@@ -246,8 +246,7 @@ def _complete_edition(
     if issued is None or last == "complete":
         return None  # no sheet was handed over, or the last edition already says complete
     state = KitState(team_url=observed.team_url, sharepoint_url=observed.drive_url)
-    written = write_documents(
-        ctx.setup, kit, now, sheet_inputs(ctx.store, ctx.commune, now, state), state
-    )
-    record_edition(ctx.store, ctx.operator, ctx.commune, state, written)
+    inputs = sheet_inputs(ctx.store, ctx.commune, now, state)
+    written = write_documents(ctx.setup, kit, now, inputs, state)
+    record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
     return written

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim.router import SimError
+from crisiskit.sim.errors import SimError
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
