@@ -34,10 +34,30 @@ def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
 def render_plan(activation: ActivationPlan, *, verbose: bool = False) -> None:
     """Print the activation's plan, then what its pre-checks found (no secret in a plan)."""
     console.render_plan(activation.plan, verbose=verbose)
-    for upn in activation.strays:
+    for upn in activation.leavers:
+        devices = activation.leaver_devices.get(upn, [])
+        steps = [
+            s for s in activation.plan.steps
+            if s.phase == "leavers" and (s.key == upn or (s.kind == "loan" and s.key in devices))
+        ]
+        if all(s.action == "present" for s in steps):
+            console.text(f"  = user {upn} has left the cell (disabled, kept until teardown)")
+            continue
+        todo = [
+            what for what, present in (
+                ("disable", any(s.action == "disable" for s in steps)),
+                ("revoke its sessions", any(s.action == "revoke" for s in steps)),
+                ("remove its pass", any(s.kind == "tap" for s in steps)),
+                (f"take back {', '.join(devices)} (to wipe)", bool(devices)),
+            ) if present
+        ]
         console.text(
-            f"  ? user {upn} (tagged for {activation.commune}, not in the roster: left alone)"
+            f"  < user {upn} is leaving the cell (no longer on the roster): "
+            f"{', '.join(todo)}; the account and its mail are kept until teardown"
         )
+    for upn in activation.strays:
+        why = activation.left_alone.get(upn, "not in the roster")
+        console.text(f"  ? user {upn} (tagged for {activation.commune}, {why}: left alone)")
     for shortage in activation.shortages:
         console.text(f"  ! devices: {shortage}")
     if activation.empty:
@@ -195,6 +215,9 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
         console.text(f"Created: {parts or 'nothing'}; {present} already present.")
     for warning in outcome.warnings:
         console.text(warning)
+    if outcome.leaving:
+        done = ", ".join(f"{n} {what}" for what, n in sorted(outcome.leaving.items()))
+        console.text(f"Leaving the cell: {done}; left: {', '.join(outcome.left) or 'none yet'}")
     ready = len(outcome.mailboxes_ready)
     pending = outcome.mailboxes_pending
     console.text(

@@ -17,6 +17,7 @@ from crisiskit.engine.session import Event, Execution, StepResult
 from crisiskit.errors import OperationFailed
 from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.model import Plan
 from crisiskit.plan.observe import Observed
 from crisiskit.resources.taps import IssuedPass
@@ -63,6 +64,9 @@ class Outcome:
     mailboxes_pending: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Leavers (crisiskit.plan.leavers): accounts done leaving, and what was done, by action.
+    left: list[str] = field(default_factory=list)
+    leaving: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +89,8 @@ class Outcome:
             "mailboxes_pending": self.mailboxes_pending,
             "failures": self.failures,
             "warnings": self.warnings,
+            "left": self.left,
+            "leaving": dict(self.leaving),
         }
 
 
@@ -98,7 +104,10 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
     for s in plan.steps:
         if s.action == "present":
             out.present[s.kind] += 1
+    _leavers(plan, ex, out)
     for r in ex.results.values():
+        if r.step.phase == LEAVERS:
+            continue
         # "ready" (the drive, provisioned by SharePoint) was waited for, not created.
         if r.status == "done" and r.step.action == "create":
             out.created[r.step.kind] += 1
@@ -128,6 +137,29 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
         ready = waited.get(u.upn, observed.mailboxes.get(u.upn, False))
         (out.mailboxes_ready if ready else out.mailboxes_pending).append(u.upn)
     return out
+
+
+LEAVING_WORDS = {
+    ("user", "disable"): "disabled",
+    ("user", "revoke"): "sessions revoked",
+    ("tap", "delete"): "passes removed",
+    ("loan", "delete"): "devices back, to wipe",
+}
+
+
+def _leavers(plan: Plan, ex: Execution, out: Outcome) -> None:
+    """Count what the leavers' steps did; an account has left once its user steps are ok."""
+    accounts: dict[str, bool] = {}
+    for s in plan.steps:
+        if s.phase != LEAVERS:
+            continue
+        r = ex.results.get(s.id)
+        ok = r is not None and r.ok
+        if s.kind == "user":
+            accounts[s.key] = accounts.get(s.key, True) and ok
+        if ok and s.action != "present":
+            out.leaving[LEAVING_WORDS.get((s.kind, s.action), f"{s.kind} {s.action}")] += 1
+    out.left = sorted(upn for upn, ok in accounts.items() if ok)
 
 
 def unwaited_pending(kit: DesiredKit, observed: Observed, ex: Execution) -> list[str]:
@@ -193,6 +225,9 @@ class _Phase:
     finished: bool = False
 
 
+LEAVING = "leaving the cell"
+
+
 class ActivationProgress:
     """Show the activation's phases (accounts, licences, mailboxes, ...) as steps finish."""
 
@@ -201,8 +236,15 @@ class ActivationProgress:
         self.updated: Counter[str] = Counter()
         self.ready: set[str] = set()
         self.pending: set[str] = set()
-        present = Counter(s.kind for s in plan.steps if s.action == "present")
-        todo = Counter(s.kind for s in plan.steps if s.action not in ("present", "conflict"))
+        present = Counter(
+            s.kind for s in plan.steps if s.action == "present" and s.phase != LEAVERS
+        )
+        todo = Counter(
+            s.kind for s in plan.steps
+            if s.action not in ("present", "conflict") and s.phase != LEAVERS
+        )
+        leaving = sum(1 for s in plan.steps if s.phase == LEAVERS and s.action != "present")
+        self.left_steps = 0
         c = self.created
         specs: list[tuple[str, Iterable[str], bool, Callable[[], str]]] = [
             ("accounts", ["user"], True,
@@ -224,6 +266,7 @@ class ActivationProgress:
             ("sharepoint", ["drive", "folder"], bool(kit.folders),
              lambda: f"drive ready, {c['folder']} folders created"
              if self.drive_ready or present["drive"] else "drive not ready"),
+            (LEAVING, [], bool(leaving), lambda: f"{self.left_steps} of {leaving} steps done"),
         ]
         self.drive_ready = False
         # When this run waits for every account's mailbox, the phase ends with the last one;
@@ -239,6 +282,8 @@ class ActivationProgress:
                 continue
             ks = frozenset(kinds)
             total = sum(todo[k] for k in ks) if ks else len(kit.users)
+            if name == LEAVING:
+                total = leaving
             phase = _Phase(name, ks, total, summary, factory(name, total), left=total)
             self.phases.append(phase)
             if ks and total == 0:
@@ -248,6 +293,9 @@ class ActivationProgress:
         kind, action = result.step.kind, result.step.action
         if action in ("present", "conflict"):
             return
+        if result.step.phase == LEAVERS:
+            self._leaver(result)
+            return
         if result.status == "done" and action == "create":
             self.created[kind] += 1
         if result.status == "done" and action == "update":
@@ -256,6 +304,17 @@ class ActivationProgress:
             self.drive_ready = True
         for phase in self.phases:
             if kind in phase.kinds and not phase.finished:
+                assert phase.bar is not None
+                phase.bar.advance(1)
+                phase.left -= 1
+                if phase.left <= 0:
+                    self._finish(phase)
+
+    def _leaver(self, result: StepResult) -> None:
+        if result.ok:
+            self.left_steps += 1
+        for phase in self.phases:
+            if phase.name == LEAVING and not phase.finished:
                 assert phase.bar is not None
                 phase.bar.advance(1)
                 phase.left -= 1
