@@ -115,7 +115,9 @@ async def plan_reissue(ctx: Context, names: Sequence[str]) -> tuple[DesiredKit, 
     views = await observe_accounts(
         ctx.graph, kit.tag, kit.commune_id, upns, with_taps=True
     )
-    return kit, reissue_plan(kit, views, credential_states(ctx.setup.credentials_path), upns)
+    saved = {o.natural_key.lower(): o.graph_id for o in ctx.store.objects(kit.commune_id, "tap")}
+    credentials = credential_states(ctx.setup.credentials_path)
+    return kit, reissue_plan(kit, views, credentials, upns, saved)
 
 
 async def reissue(

@@ -70,8 +70,15 @@ def _start(tap: ObservedTap) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def on_file(tap: ObservedTap, row: CredentialState | None) -> bool:
-    """Tell whether the tenant's pass is the one a credentials file holds (same start)."""
+def on_file(tap: ObservedTap, row: CredentialState | None, journaled: str | None) -> bool:
+    """Tell whether the tenant's pass is one whose secret reached a credentials file.
+
+    A pass is journaled (its id, in the journal of created objects) only once its secret is
+    saved: the id says it exactly. Without a journal record (state lost), the pass on file
+    with the same start time is taken for it.
+    """
+    if journaled is not None:
+        return tap.id == journaled
     start = _start(tap)
     return row is not None and start is not None and abs(start - row.valid_from) <= timedelta(
         seconds=5
@@ -83,8 +90,13 @@ def reissue_plan(
     views: Mapping[str, AccountView],
     credentials: Mapping[str, CredentialState],
     upns: Sequence[str],
+    journaled: Mapping[str, str] | None = None,
 ) -> ReissuePlan:
-    """Return the reissue's plan for the accounts `upns` (lower-case, the kit's)."""
+    """Return the reissue's plan for the accounts `upns` (lower-case, the kit's).
+
+    `journaled`: the id of each account's last pass whose secret was saved (the journal).
+    """
+    journaled = journaled or {}
     steps = []
     refusals: list[str] = []
     lost: list[str] = []
@@ -105,7 +117,9 @@ def reissue_plan(
             )
             continue
         reason = ON_REQUEST
-        if view.taps and not any(on_file(t, credentials.get(upn)) for t in view.taps):
+        if view.taps and not any(
+            on_file(t, credentials.get(upn), journaled.get(upn)) for t in view.taps
+        ):
             reason = f"{ON_REQUEST}; {LOST}"
             lost.append(upn)
         deletes = [
