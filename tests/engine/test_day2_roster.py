@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from day2_helpers import DOMAIN, JULIE, PATRICK, holds, loans, methods, outputs, passes, user
 from engine_helpers import Kit, commune
@@ -63,6 +64,9 @@ def test_a_person_removed_from_the_roster_leaves_and_is_kept(kit: Kit, write_inv
     julie = user(kit, JULIE)
     devices = sorted(t for t, u in loans(kit, "la-ciotat").items() if u == JULIE)
     assert len(devices) == 2
+    # A session she opened after her account was made (epoch seconds, simulator clock).
+    session = _epoch(julie["signInSessionsValidFromDateTime"]) + 1
+    assert kit.sim.sign_in(JULIE, sessionIssuedAt=session)["allowed"] is True
 
     def leave(data: dict) -> None:
         roster = commune(data, "la-ciotat")["roster"]
@@ -96,7 +100,7 @@ def test_a_person_removed_from_the_roster_leaves_and_is_kept(kit: Kit, write_inv
     assert not any(m == "DELETE" and p == f"/users/{julie['id']}" for m, p in writes)
     assert methods(kit, JULIE, "temporaryAccessPass") == []
     refused = kit.sim.sign_in(JULIE, temporaryAccessPass=secret)
-    assert refused["allowed"] is False
+    assert refused == {"allowed": False, "reason": "UserAccountDisabled"}
     assert set(devices).isdisjoint(loans(kit, "la-ciotat"))
     assert {t: holds(kit)[t] for t in devices} == dict.fromkeys(devices, "to_wipe")
     assert loans(kit, "la-ciotat") and all(u == PATRICK for u in loans(kit, "la-ciotat").values())
@@ -111,3 +115,15 @@ def test_a_person_removed_from_the_roster_leaves_and_is_kept(kit: Kit, write_inv
     plan = json.loads(kit.cli("--output", "json", "plan", "la-ciotat").stdout)
     assert plan["empty"] is True and plan["leavers"] == [JULIE]
     assert [s["action"] for s in plan["steps"] if s["key"] == JULIE] == ["present"]
+
+    # Her sessions are revoked, not only blocked: enabled again (by hand, in the tenant), the
+    # session she had open still cannot be used.
+    with kit.sim.client() as graph:
+        assert graph.patch(f"users/{julie['id']}", json={"accountEnabled": True}).status_code == 204
+    assert kit.sim.sign_in(JULIE, sessionIssuedAt=session) == {
+        "allowed": False, "reason": "SessionRevoked"
+    }
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -208,7 +208,7 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
         console.text(f"Resumed after interrupted run #{run_id}.")
     created = sum(outcome.created.values())
     present = sum(outcome.present.values())
-    if created == 0 and not outcome.updated and outcome.ok:
+    if created == 0 and not outcome.updated and not outcome.leaving and outcome.ok:
         console.text(f"Everything present ({present} objects): nothing was changed in the tenant.")
     else:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.created.items()) if v)
@@ -216,7 +216,7 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
     for warning in outcome.warnings:
         console.text(warning)
     if outcome.leaving:
-        done = ", ".join(f"{n} {what}" for what, n in sorted(outcome.leaving.items()))
+        done = ", ".join(f"{what}: {n}" for what, n in outcome.leaving.items())
         console.text(f"Leaving the cell: {done}; left: {', '.join(outcome.left) or 'none yet'}")
     ready = len(outcome.mailboxes_ready)
     pending = outcome.mailboxes_pending

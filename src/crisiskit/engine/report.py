@@ -140,10 +140,10 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
 
 
 LEAVING_WORDS = {
-    ("user", "disable"): "disabled",
+    ("user", "disable"): "accounts disabled",
     ("user", "revoke"): "sessions revoked",
     ("tap", "delete"): "passes removed",
-    ("loan", "delete"): "devices back, to wipe",
+    ("loan", "delete"): "devices back (to wipe)",
 }
 
 
