@@ -35,6 +35,7 @@ from crisiskit.engine.handover import (
     write_documents,
 )
 from crisiskit.engine.hints import journal_hints
+from crisiskit.engine.leaving import leaver_facts
 from crisiskit.engine.progress import HANDOVER, ActivationProgress, PhaseFactory, quiet_phase
 from crisiskit.engine.report import ActivationReport, outcome_of
 from crisiskit.engine.run import NoLock, recorded, refuse
@@ -43,6 +44,7 @@ from crisiskit.plan.activation import ActivationPlan, preconditions
 from crisiskit.plan.desired import DesiredKit, OpenLoan
 from crisiskit.plan.diff import diff
 from crisiskit.plan.diff_group import TeamPath
+from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.observe import Observed, observe
 
 if TYPE_CHECKING:
@@ -84,8 +86,9 @@ async def plan_activation(ctx: Context, options: Options = Options()) -> Planned
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now, options.reserved)
     observed = await observe(ctx.graph, kit, journal_hints(ctx.store, kit))
+    leavers = leaver_facts(ctx.store, ctx.setup, observed.strays)
     plan = diff(
-        kit, observed, credential_states(ctx.setup.credentials_path), now,
+        kit, observed, credential_states(ctx.setup.credentials_path), now, leavers,
         wait=options.wait, team_path=options.team_path,
     )
     plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
@@ -185,7 +188,9 @@ class HandoverPoint:
         self.ctx = ctx
         self.planned = planned
         self.session = session
-        self.left = {s.id for s in planned.plan.plan.steps if s.kind in HANDOVER_KINDS}
+        # The leavers' steps (users disabled, passes removed, loans closed) are not awaited.
+        self.left = {s.id for s in planned.plan.plan.steps
+                     if s.kind in HANDOVER_KINDS and s.phase != LEAVERS}
         self.task: asyncio.Task[None] | None = None
         self.written: KitDocuments | None = None
         self.state: KitState | None = None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from crisiskit.engine.session import Event, StepResult
 from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.model import Plan
 from crisiskit.words import count
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from crisiskit.engine.report import Outcome
 
 HANDOVER = "handover"  # the event (and phase) of the documents written mid-run
+LEAVING = "Leaving the cell"
 
 
 class PhaseProgress(Protocol):
@@ -87,8 +89,15 @@ class ActivationProgress:
         self.status: dict[str, Counter[str]] = {}
         self.handover = ""
         self.waits: dict[tuple[str, str], _Phase] = {}
-        present = Counter(s.kind for s in plan.steps if s.action == "present")
-        todo = Counter(s.kind for s in plan.steps if s.action not in ("present", "conflict"))
+        present = Counter(
+            s.kind for s in plan.steps if s.action == "present" and s.phase != LEAVERS
+        )
+        todo = Counter(
+            s.kind for s in plan.steps
+            if s.action not in ("present", "conflict") and s.phase != LEAVERS
+        )
+        leaving = sum(1 for s in plan.steps if s.phase == LEAVERS and s.action != "present")
+        self.left_steps = 0
         c = self.created
 
         def made(kind: str, verb: str, nothing: str) -> Callable[[], str]:
@@ -151,6 +160,7 @@ class ActivationProgress:
              made("membership", "added", "nothing to add")),
             ("Team", ["team", "channel"], kit.team is not None, team),
             ("SharePoint", ["drive", "folder"], bool(kit.folders), sharepoint),
+            (LEAVING, [], bool(leaving), lambda: f"{self.left_steps} of {leaving} steps done"),
         ]
         self.phases: list[_Phase] = []
         for name, kinds, shown, summary in specs:
@@ -158,6 +168,8 @@ class ActivationProgress:
                 continue
             ks = frozenset(kinds)
             total = sum(todo[k] for k in ks) if ks else 1
+            if name == LEAVING:
+                total = leaving
             phase = _Phase(name, ks, total, summary, factory(name, total), left=total)
             self.phases.append(phase)
             if ks and total == 0:
@@ -170,6 +182,9 @@ class ActivationProgress:
         kind, action = result.step.kind, result.step.action
         if action in ("present", "conflict"):
             return
+        if result.step.phase == LEAVERS:
+            self._leaver(result)
+            return
         self.status.setdefault(kind, Counter())[result.status] += 1
         if result.status == "done" and action == "create":
             self.created[kind] += 1
@@ -180,6 +195,16 @@ class ActivationProgress:
             waiting.bar.waiting(None)
         for phase in self.phases:
             if kind in phase.kinds and not phase.finished:
+                phase.bar.advance(1)
+                phase.left -= 1
+                if phase.left <= 0:
+                    self._finish(phase)
+
+    def _leaver(self, result: StepResult) -> None:
+        if result.ok:
+            self.left_steps += 1
+        for phase in self.phases:
+            if phase.name == LEAVING and not phase.finished:
                 phase.bar.advance(1)
                 phase.left -= 1
                 if phase.left <= 0:

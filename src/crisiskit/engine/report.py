@@ -18,6 +18,7 @@ from crisiskit.engine.session import Execution, StepResult
 from crisiskit.errors import OperationFailed
 from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.model import Plan
 from crisiskit.plan.observe import Observed
 from crisiskit.resources.channels import ChannelInCreate
@@ -51,6 +52,9 @@ class Outcome:
     pending: list[str] = field(default_factory=list)
     writes_pending: list[str] = field(default_factory=list)  # steps that need a wait done
     preparing: list[Preparing] = field(default_factory=list)
+    # Leavers (crisiskit.plan.leavers): accounts done leaving, and what was done, by action.
+    left: list[str] = field(default_factory=list)
+    leaving: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -90,6 +94,8 @@ class Outcome:
             "pending": self.pending,
             "preparing": self.preparing,
             "complete": self.complete,
+            "left": self.left,
+            "leaving": dict(self.leaving),
         }
 
 
@@ -107,7 +113,10 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
     for s in plan.steps:
         if s.action == "present":
             out.present[s.kind] += 1
+    _leavers(plan, ex, out)
     for r in ex.results.values():
+        if r.step.phase == LEAVERS:
+            continue
         # "ready" (the drive, provisioned by SharePoint) was waited for, not created.
         if r.status == "done" and r.step.action == "create":
             out.created[r.step.kind] += 1
@@ -165,6 +174,29 @@ def _preparing(plan: Plan, kit: DesiredKit, ex: Execution, out: Outcome) -> list
     if kit.folders and waiting(("drive", "folder")):
         preparing.append("sharepoint")
     return preparing
+
+
+LEAVING_WORDS = {
+    ("user", "disable"): "accounts disabled",
+    ("user", "revoke"): "sessions revoked",
+    ("tap", "delete"): "passes removed",
+    ("loan", "delete"): "devices back (to wipe)",
+}
+
+
+def _leavers(plan: Plan, ex: Execution, out: Outcome) -> None:
+    """Count what the leavers' steps did; an account has left once its user steps are ok."""
+    accounts: dict[str, bool] = {}
+    for s in plan.steps:
+        if s.phase != LEAVERS:
+            continue
+        r = ex.results.get(s.id)
+        ok = r is not None and r.ok
+        if s.kind == "user":
+            accounts[s.key] = accounts.get(s.key, True) and ok
+        if ok and s.action != "present":
+            out.leaving[LEAVING_WORDS.get((s.kind, s.action), f"{s.kind} {s.action}")] += 1
+    out.left = sorted(upn for upn, ok in accounts.items() if ok)
 
 
 @dataclass

@@ -15,6 +15,9 @@ yet is a `Ref` to the step that creates it, so the dependencies are the data flo
 
 The group half lives in `crisiskit.plan.diff_group`. Waits are steps (action `wait`) bounded
 by `Bounds`: the kit's readiness (documented bounds), or 0 when the run does not wait.
+
+Accounts leaving the cell (tagged, journaled, off the roster) get their own steps, built by
+`crisiskit.plan.leavers` and appended here.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from crisiskit.plan.builder import PHASES, StepBuilder
 from crisiskit.plan.desired import DesiredKit, DesiredUser
 from crisiskit.plan.diff_group import DRIVE_KEY, Bounds, TeamPath, memberships, sharepoint, team
 from crisiskit.plan.diff_group import group as group_step
+from crisiskit.plan.leavers import LeaverFacts, leaving
 from crisiskit.plan.model import Id, Plan, Ref
 from crisiskit.plan.observe import Observed, ObservedTap
 from crisiskit.resources.licences import LicenceAssign
@@ -112,12 +116,15 @@ def diff(
     observed: Observed,
     credentials: dict[str, CredentialState],
     now: datetime,
+    leavers: LeaverFacts | None = None,
     *,
     wait: bool = True,
     team_path: TeamPath = "scratch",
 ) -> ActivationPlan:
     """Compare desired with observed and return the activation's plan (pure: no I/O).
 
+    `leavers`: what the journal says of the commune's accounts; with it, tagged accounts no
+    longer on the roster are leaving (crisiskit.plan.leavers), without it they are left alone.
     `wait=False` (activate --no-wait): every wait looks once. `team_path="group"` creates
     the group by POST /groups and its Team from it, as crisiskit did before (benchmarks).
     """
@@ -274,10 +281,14 @@ def diff(
         f"(none left for {', '.join(s.upns)})"
         for s in kit.shortages
     ]
-    plan = Plan("activate", kit.commune_id, b.steps, playbook=kit.playbook)
+    left = leaving(observed.strays, observed.taps, leavers)
+    plan = Plan("activate", kit.commune_id, [*b.steps, *left.steps], playbook=kit.playbook)
     return ActivationPlan(
         plan=plan,
-        strays=sorted(s.upn for s in observed.strays),
+        strays=sorted(left.left_alone),
+        leavers=left.leavers,
+        leaver_devices=left.devices,
+        left_alone=left.left_alone,
         shortages=shortages,
         sku_id=sku_id,
         free_seats=observed.free_seats,

@@ -4,8 +4,9 @@ Round 1 (one set of concurrent `$batch` calls): the SKUs, each desired user by U
 carrying this commune's tag, the group by mailNickname (and, when the journal says a run
 created a group it may not have tagged, that group by id and the groups with the kit's display
 name). Round 2 needs the ids found: per user of ours the Temporary Access Passes, phone methods
-and mailbox readiness; the group's members, owners, team and drive. Round 3 needs the team and
-drive ids: channels and root folders.
+and mailbox readiness (and the passes of tagged accounts no longer on the roster, which may
+be leaving); the group's members, owners, team and drive. Round 3 needs the team and drive
+ids: channels and root folders.
 
 A group found by its journaled id is the one a run of crisiskit created (the id was journaled
 from the create's answer): it is adopted. A group found by display name is adopted only when
@@ -14,6 +15,7 @@ and every owner it has is an account of this kit; a same-named group owned by ot
 someone else's and ignored (the kit's key is its nickname); any group that cannot be told
 apart (two proven, or owners unreadable or mixed) is a lookalike, shown in the plan with what
 to do, never touched.
+
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
 """
@@ -74,7 +76,7 @@ class Observed:
     drive_url: str | None = None
     team_url: str | None = None
     folders: dict[str, str] = field(default_factory=dict)  # lower-case name -> id
-    taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN
+    taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN (strays too)
     phones: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # upn->type->(id,n)
     mailboxes: dict[str, bool] = field(default_factory=dict)  # upn -> ready (accounts of ours)
     licensed_at: Mapping[str, str] = field(default_factory=dict)  # upn -> when (journal)
@@ -169,6 +171,9 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
         if kit.register_phone:
             round2[f"phone:{upn}"] = phones.of_user(o.id)
         round2[f"mailbox:{upn}"] = mailboxes.probe(o.id)
+    for stray in strays:
+        # A tagged account no longer on the roster may be leaving: its passes are removed.
+        round2[f"tap:{stray.upn}"] = taps.of_user(stray.id)
     group_ours = group is not None and group.tag == kit.commune_id
     if group is not None and group_ours:
         round2["members"] = memberships.members(group.id)
@@ -187,6 +192,10 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
             _expect_ok(a, f"the phone methods of {upn}")
             observed.phones[upn] = phones.parse(a.values())
         observed.mailboxes[upn] = mailboxes.is_ready(r2[f"mailbox:{upn}"])
+    for stray in strays:
+        a = r2[f"tap:{stray.upn}"]
+        _expect_ok(a, f"the Temporary Access Passes of {stray.upn}")
+        observed.taps[stray.upn] = [taps.parse(t) for t in a.values()]
     round3: dict[str, Request] = {}
     if group is not None and group_ours:
         _expect_ok(r2["members"], "the group's members")
