@@ -22,12 +22,11 @@ from crisiskit.cli import operation
 from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import InputError
-from crisiskit.words import count, duration, listing, paris_time, phone
+from crisiskit.words import count, duration, listing, paris_time
 
 if TYPE_CHECKING:
     from crisiskit.cli.wiring import Target
     from crisiskit.engine.report import ActivationReport
-    from crisiskit.engine.status import KitStatus
     from crisiskit.plan.activation import ActivationPlan
     from crisiskit.plan.diff_group import TeamPath
 
@@ -463,7 +462,7 @@ def status_command(
 
     Example: crisiskit status aubagne --sandbox --wait
     """
-    from crisiskit.cli.outcomes import render_waited
+    from crisiskit.cli.outcomes import render_status, render_waited
     from crisiskit.cli.wiring import run_status, target
     from crisiskit.engine.status import WaitResult
     from crisiskit.inventory import load_inventory
@@ -492,62 +491,11 @@ def status_command(
         raise typer.Exit(code)
 
 
-def render_status(st: KitStatus, target: Target) -> None:
-    """Print one commune's kit: accounts, passes, links, devices on loan."""
-    present = sum(1 for a in st.accounts if a.account == "present")
-    console.text(f"Kit of {st.commune} {target.where}", style="bold")
-    windows = {(a.tap_valid_from, a.tap_valid_until) for a in st.accounts if a.tap_valid_until}
-    console.table(
-        f"{st.commune}: {present} of {count(len(st.accounts), 'user')} present",
-        ("account", "state", "licence", "mailbox", "pass", "on file until (Paris)", "phone"),
-        [
-            (
-                a.upn, "" if a.account == "present" else a.account,
-                "yes" if a.licensed else "no", a.mailbox,
-                "usable" if a.tap_in_tenant else "none",
-                (paris_time(a.tap_valid_until, zone=False)
-                 + ("" if a.tap_in_file else " (expired)"))
-                if a.tap_valid_until else "not on file",
-                phone(a.phone),
-            )
-            for a in st.accounts
-        ],
-        caption="pass: a Temporary Access Pass usable in the tenant; on file: in the "
-        "credentials file (0600); phone: the account's MFA phone method",
-        whole=(0, 5, 6),
-        drop_empty=True,
-    )
-    if len(windows) == 1:
-        start, end = next(iter(windows))
-        console.text(f"Passes on file (credentials.csv): valid from {paris_time(start)} until "
-                     f"{paris_time(end)}.")
-    elif windows:
-        first = min(w[0] or "" for w in windows)
-        console.text(f"Passes on file (credentials.csv): the first valid from "
-                     f"{paris_time(first)}; each one's end is above.")
-    console.text(f"Group: {st.group}")
-    console.text(f"Team: {st.team}" + (f", {st.team_url}" if st.team_url else ""))
-    console.text(f"SharePoint: {st.drive}" + (f", {st.drive_url}" if st.drive_url else ""))
-    for upn in st.strays:
-        console.text(f"Tagged account not in the roster (left alone): {upn}")
-    if st.loans:
-        console.table(
-            f"{st.commune}: {count(len(st.loans), 'device')} on loan",
-            ("kind", "asset tag", "account", "since"),
-            [(lo["kind"], lo["asset_tag"], lo["upn"], paris_time(lo["since"]))
-             for lo in st.loans],
-            whole=(1, 2, 3),
-        )
-    else:
-        console.text("Devices on loan: none.")
-
-
 __all__ = [
     "activate_command",
     "finish_activation",
     "plan_command",
     "render_plan",
     "render_report",
-    "render_status",
     "status_command",
 ]
