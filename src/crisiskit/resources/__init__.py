@@ -12,6 +12,7 @@ from __future__ import annotations
 from crisiskit.resources import (
     channels,
     drives,
+    exports,
     groups,
     licences,
     loans,
@@ -36,6 +37,8 @@ REGISTRY: dict[str, Resource] = by_kind(
         taps.RESOURCE,
         phones.RESOURCE,
         loans.RESOURCE,
+        exports.RESOURCE,
+        exports.MANIFEST_RESOURCE,
     ]
 )
 
