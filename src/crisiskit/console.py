@@ -170,6 +170,16 @@ def confirm(prompt: str) -> bool:
     return Confirm.ask(Text(safe(prompt)), console=err(), default=False)
 
 
+def ask(prompt: str) -> str:
+    """Ask for a line of text on the terminal (stderr); return it stripped ("" if none)."""
+    from rich.prompt import Prompt
+
+    try:
+        return str(Prompt.ask(Text(safe(prompt)), console=err(), default="")).strip()
+    except EOFError:
+        return ""
+
+
 class Phase:
     """Progress of one phase: rich bar on a terminal, plain lines otherwise."""
 

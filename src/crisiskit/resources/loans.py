@@ -2,7 +2,8 @@
 
     create:  record the loan (idempotent for the same commune and account; lent to anyone
              else, `LoanConflict` stops the run before any remote write)
-    delete:  close the loan (the device is back)
+    delete:  close the loan and put the device in `to_wipe`, in one transaction (it is back,
+             and must be re-imaged before it is lent again; `devices wiped` lifts that)
 
 Local steps run inline, in plan order, before the remote steps that become ready with them,
 so a device is never promised twice, whatever happens next.
@@ -40,9 +41,16 @@ async def lend(session: Session, steps: Sequence[Step]) -> None:
 
 
 async def take_back(session: Session, steps: Sequence[Step]) -> None:
+    store = session.state
     for s in steps:
-        loan = session.state.return_loan(session.commune, s.payload.asset_tag)
-        session.done(s, detail="returned" if loan is not None else "was not on loan")
+        asset = s.payload.asset_tag
+        with store.transaction():
+            loan = store.return_loan(session.commune, asset)
+            if loan is not None:
+                store.set_device_state(asset, "to_wipe", operator=session.operator,
+                                       reason="returned", commune=session.commune,
+                                       run_id=session.run_id)
+        session.done(s, detail="returned, to wipe" if loan is not None else "was not on loan")
 
 
 RESOURCE = Resource(KIND, {"create": lend, "delete": take_back}, local=True)
