@@ -30,20 +30,26 @@ from crisiskit.plan.scope import KitScope, observe_scope
 KIND = "export"
 
 
-def exports_dir(home: Path) -> Path:
+def new_export_root(ctx: Context) -> Path:
+    """Return a new export folder's path (not created: a dry run creates nothing)."""
+    stamp = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    return ctx.setup.home / "exports" / f"{ctx.commune}-{stamp}"
+
+
+def prepare_root(ctx: Context, root: Path) -> None:
+    """Create the home's `exports/` folder owner-only (0700) when the export goes there."""
     from crisiskit.state.files import private_dir
 
-    return private_dir(home, "exports")
-
-
-def new_export_root(ctx: Context) -> Path:
-    stamp = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ")
-    return exports_dir(ctx.setup.home) / f"{ctx.commune}-{stamp}"
+    home = Path(ctx.setup.home).absolute()
+    if Path(root).absolute().parent == home / "exports":
+        private_dir(ctx.setup.home, "exports")
 
 
 def unfinished_export(ctx: Context) -> Path | None:
     """Return the commune's latest export folder that has no manifest yet, if any."""
-    base = exports_dir(ctx.setup.home)
+    base = ctx.setup.home / "exports"
+    if not base.is_dir():
+        return None
     found = sorted(
         (p for p in base.glob(f"{ctx.commune}-*") if p.is_dir() and not p.is_symlink()),
         reverse=True,
@@ -160,6 +166,7 @@ async def export(
                 return report
             folder = root or unfinished_export(ctx) or new_export_root(ctx)
             report.root = Path(folder)
+            prepare_root(ctx, report.root)
             steps = export_steps(
                 scope, str(report.root), commune_name=ctx.setup.commune.name,
                 operator=ctx.operator, operation=KIND,

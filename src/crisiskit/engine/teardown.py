@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from crisiskit.engine.context import Context
-from crisiskit.engine.export import new_export_root, run_steps, scope_of, stats_of
+from crisiskit.engine.export import (
+    new_export_root,
+    prepare_root,
+    run_steps,
+    scope_of,
+    stats_of,
+)
 from crisiskit.engine.report import PhaseFactory, quiet_phase
 from crisiskit.engine.run import NoLock, recorded
 from crisiskit.engine.session import Execution, RunSession
@@ -180,12 +186,16 @@ async def _execute(
                     store.forget_object(ctx.commune, o.kind, o.key)
         session = RunSession(ctx, run.journal)
         roots = [tplan.options.export_root] if tplan.options.export_root else []
+        for root_ in roots:
+            prepare_root(ctx, Path(root_))
         execution = await run_steps(ctx, tplan.plan, roots, phase, session)
         report.execution, report.executed = execution, True
         root = tplan.options.export_root
         gate = execution.results.get(manifest_id(root)) if root else None
         if gate is not None and not gate.ok:
-            report.export_blocked = gate.detail or "the export did not complete"
+            why = [f for f in execution.failures if not f.startswith("manifest ")]
+            report.export_blocked = (gate.detail if gate.status == "failed" else
+                                     "; ".join(why[:3]) or gate.detail or "incomplete")
         deletes = [r for r in execution.results.values()
                    if r.step.phase == "delete"]
         report.complete = execution.ok and all(r.ok for r in deletes)
