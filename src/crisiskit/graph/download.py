@@ -30,7 +30,6 @@ from crisiskit.graph.policy import RETRYABLE_5XX, parse_retry_after
 if TYPE_CHECKING:
     from crisiskit.graph.client import Graph
 
-CHUNK = 256 * 1024
 IDLE_TIMEOUT_S = 60.0  # between two chunks of a body
 # Statuses that end a download at once: the caller decides (fresh URL, gone, complete).
 FINAL = frozenset({401, 403, 404, 410, 416})
@@ -116,7 +115,7 @@ async def fetch(
                         size = _content_size(got, status, position)
                         fd = _open_for_append(dest, position)
                         try:
-                            async for chunk in resp.aiter_bytes(CHUNK):
+                            async for chunk in resp.aiter_bytes():
                                 view = memoryview(chunk)
                                 while view:
                                     n = os.write(fd, view)
