@@ -48,7 +48,7 @@ def test_devices_refuse_what_does_not_fit_and_change_nothing(world: World) -> No
     unknown = world.cli("devices", "return", COMMUNE, lent[0], "NO-SUCH-TAG")
     assert unknown.exit_code == 2 and "NO-SUCH-TAG" in unknown.stderr, str(unknown)
     other = world.cli("devices", "return", "marseille", lent[1])
-    assert other.exit_code == 3 and f"on loan to marseille" in other.stderr, str(other)
+    assert other.exit_code == 3 and "on loan to marseille" in other.stderr, str(other)
     available = next(t for t, d in before.items() if d["state"] == "available")
     mixed = world.cli("devices", "return", COMMUNE, lent[2], available)
     assert mixed.exit_code == 3, str(mixed)
