@@ -137,18 +137,18 @@ def contacts_to_vcf(contacts: list[dict[str, Any]]) -> bytes:
 
 async def export_calendars(job: Job) -> None:
     """Export every calendar of the account into `job.base`/calendars/<name>.ics."""
-    graph, uid = job.graph, job.owner_id
-    answer = await first(graph, f"/users/{uid}/calendars")
+    uid = job.owner_id
+    answer = await first(job, f"/users/{uid}/calendars")
     if answer.status == 404:
         if answer.code == NO_MAILBOX:
             job.done("none", "no mailbox (MailboxNotEnabledForRESTAPI)")
             return
         raise ExportError(f"calendars of {job.owner}: 404 {answer.code}")
-    calendars = await rest(graph, answer)
+    calendars = await rest(job, answer)
     names = unique_names((str(c["id"]), str(c.get("name") or "calendrier")) for c in calendars)
     for cal in calendars:
         cid = str(cal["id"])
-        events = await listing(graph, f"/users/{uid}/calendars/{cid}/events?$top=1000",
+        events = await listing(job, f"/users/{uid}/calendars/{cid}/events?$top=1000",
                                headers=UTC_TIMES)
         rel = f"{job.base}/calendars/{names[cid]}.ics"
         data = events_to_ics(str(cal.get("name") or ""), events)
@@ -159,14 +159,14 @@ async def export_calendars(job: Job) -> None:
 
 async def export_contacts(job: Job) -> None:
     """Export the account's contacts into `job.base`/contacts.vcf."""
-    graph, uid = job.graph, job.owner_id
-    answer = await first(graph, f"/users/{uid}/contacts?$top=1000")
+    uid = job.owner_id
+    answer = await first(job, f"/users/{uid}/contacts?$top=1000")
     if answer.status == 404:
         if answer.code == NO_MAILBOX:
             job.done("none", "no mailbox (MailboxNotEnabledForRESTAPI)")
             return
         raise ExportError(f"contacts of {job.owner}: 404 {answer.code}")
-    contacts = await rest(graph, answer)
+    contacts = await rest(job, answer)
     if contacts:
         data = contacts_to_vcf(contacts)
         rel = f"{job.base}/contacts.vcf"

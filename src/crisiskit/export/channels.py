@@ -85,27 +85,27 @@ def render_page(team: str, channel: str, messages: list[dict[str, Any]]) -> byte
 
 async def export_channels(job: Job, team_name: str) -> None:
     """Export every channel of the Team `job.owner_id` into `job.base`/channels/<name>/."""
-    graph, tid = job.graph, job.owner_id
-    answer = await first(graph, f"/teams/{tid}/channels", expect=(403, 404))
+    tid = job.owner_id
+    answer = await first(job, f"/teams/{tid}/channels", expect=(403, 404))
     if answer.status == 404:
         job.done("none", "the group has no Team")
         return
     if unsupported(answer):
         job.done("refused", f"channels not readable: 403 {answer.code}")
         return
-    channels = await rest(graph, answer)
+    channels = await rest(job, answer)
     names = unique_names((str(c["id"]), str(c.get("displayName") or "")) for c in channels)
     refused = []
     for ch in channels:
         cid = str(ch["id"])
-        got = await first(graph, f"/teams/{tid}/channels/{cid}/messages?$top=50",
+        got = await first(job, f"/teams/{tid}/channels/{cid}/messages?$top=50",
                           expect=(403,))
         if unsupported(got):
             refused.append(f"{ch.get('displayName')}: 403 {got.code}")
             continue
-        messages = sorted(await rest(graph, got), key=lambda m: str(m.get("createdDateTime")))
+        messages = sorted(await rest(job, got), key=lambda m: str(m.get("createdDateTime")))
         replies = await asyncio.gather(*(
-            listing(graph, f"/teams/{tid}/channels/{cid}/messages/{m['id']}/replies?$top=50")
+            listing(job, f"/teams/{tid}/channels/{cid}/messages/{m['id']}/replies?$top=50")
             for m in messages
         ))
         for m, found in zip(messages, replies, strict=True):

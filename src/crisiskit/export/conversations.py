@@ -88,18 +88,18 @@ def post_to_eml(post: dict[str, Any], thread: dict[str, Any], domain: str) -> by
 
 async def export_conversations(job: Job, domain: str) -> None:
     """Export the group's threads into `job.base`/conversations."""
-    graph, gid = job.graph, job.owner_id
-    answer = await first(graph, f"/groups/{gid}/threads")
+    gid = job.owner_id
+    answer = await first(job, f"/groups/{gid}/threads")
     if answer.status == 404:
         if answer.code == NO_MAILBOX:
             job.done("none", "the group has no mailbox yet (MailboxNotEnabledForRESTAPI)")
             return
         raise ExportError(f"threads of {job.owner}: 404 {answer.code}")
-    for thread in await rest(graph, answer):
+    for thread in await rest(job, answer):
         tid = str(thread["id"])
         topic = safe_name(str(thread.get("topic") or ""), fallback="sans-sujet", limit=60)
         folder = f"{job.base}/conversations/{topic}-{short_id(tid)}"
-        posts = await listing(graph, f"/groups/{gid}/threads/{tid}/posts?$expand=attachments")
+        posts = await listing(job, f"/groups/{gid}/threads/{tid}/posts?$expand=attachments")
         for post in posts:
             pid = str(post["id"])
             rel = f"{folder}/{stamp(post.get('receivedDateTime'))}-{short_id(pid)}.eml"

@@ -30,13 +30,13 @@ BYTES_PER_S_FLOOR = 1 << 20  # the deadline of one download: 2 minutes + 1 s per
 
 async def export_drive(job: Job, drive_url: str, folder: str) -> None:
     """Export the drive at `drive_url` (`/users/{id}/drive`…) into `job.base`/`folder`."""
-    graph = job.graph
-    answer = await first(graph, drive_url)
+
+    answer = await first(job, drive_url)
     if answer.status == 404:
         job.done("none", f"no drive ({answer.code or '404'})")
         return
     drive_id = str(answer.json().get("id"))
-    top = await rest(graph, await first(graph, f"/drives/{drive_id}/items/root/{CHILDREN}",
+    top = await rest(job, await first(job, f"/drives/{drive_id}/items/root/{CHILDREN}",
                                         expect=()))
     level = [(item, f"{job.base}/{folder}") for item in top]
     files: list[tuple[dict[str, Any], str]] = []
@@ -46,7 +46,7 @@ async def export_drive(job: Job, drive_url: str, folder: str) -> None:
         parents = [(i, p) for i, p in placed if "folder" in i
                    and int((i.get("folder") or {}).get("childCount") or 0) > 0]
         kids = await asyncio.gather(*(
-            listing(graph, f"/drives/{drive_id}/items/{i['id']}/{CHILDREN}") for i, _ in parents
+            listing(job, f"/drives/{drive_id}/items/{i['id']}/{CHILDREN}") for i, _ in parents
         ))
         level = [(k, p) for (_, p), found in zip(parents, kids, strict=True) for k in found]
     await asyncio.gather(*(_file(job, drive_id, item, rel) for item, rel in files))
@@ -102,7 +102,7 @@ async def _file(job: Job, drive_id: str, item: dict[str, Any], rel: str) -> None
 
 
 async def _fresh_url(job: Job, drive_id: str, item_id: str) -> str:
-    answer = await first(job.graph, f"/drives/{drive_id}/items/{item_id}", expect=(404,))
+    answer = await first(job, f"/drives/{drive_id}/items/{item_id}", expect=(404,))
     url = answer.json().get("@microsoft.graph.downloadUrl")
     if answer.status == 404 or not url:
         raise ExportError(f"item {short_id(item_id)} of {job.owner}: no download URL")

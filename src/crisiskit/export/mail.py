@@ -41,28 +41,28 @@ def _name(message: dict[str, Any]) -> str:
 
 async def export_mail(job: Job) -> None:
     """Export the mailbox of `job.owner_id` into `job.base`/mail (see the module docstring)."""
-    graph, uid = job.graph, job.owner_id
-    answer = await first(graph, f"/users/{uid}/mailFolders?{FOLDER_QUERY}")
+    uid = job.owner_id
+    answer = await first(job, f"/users/{uid}/mailFolders?{FOLDER_QUERY}")
     if answer.status == 404:
         if answer.code == NO_MAILBOX:
             job.done("none", "no mailbox (MailboxNotEnabledForRESTAPI)")
             return
         raise ExportError(f"mailbox of {job.owner}: 404 {answer.code}")
-    level = [(f, f"{job.base}/mail") for f in await rest(graph, answer)]
+    level = [(f, f"{job.base}/mail") for f in await rest(job, answer)]
     folders: list[tuple[dict[str, Any], str]] = []
     while level:
         placed = placed_in(level)
         folders.extend(placed)
         parents = [(f, path) for f, path in placed if int(f.get("childFolderCount") or 0) > 0]
         children = await asyncio.gather(*(
-            listing(graph, f"/users/{uid}/mailFolders/{f['id']}/childFolders?{FOLDER_QUERY}")
+            listing(job, f"/users/{uid}/mailFolders/{f['id']}/childFolders?{FOLDER_QUERY}")
             for f, _ in parents
         ))
         level = [(kid, path) for (_, path), kids in zip(parents, children, strict=True)
                  for kid in kids]
     with_items = [(f, p) for f, p in folders if f.get("totalItemCount", 1) != 0]
     lists = await asyncio.gather(*(
-        listing(graph, f"/users/{uid}/mailFolders/{f['id']}/messages?{MESSAGE_QUERY}")
+        listing(job, f"/users/{uid}/mailFolders/{f['id']}/messages?{MESSAGE_QUERY}")
         for f, _ in with_items
     ))
     todo: list[tuple[str, str, bool]] = []  # (message id, path, has attachments)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crisiskit.errors import CrisisKitError
-from crisiskit.export.job import Job
+from crisiskit.export.job import Job, Reads
 from crisiskit.export.sink import sink_for
 from crisiskit.plan.model import Step
 from crisiskit.resources.base import Resource, Session
@@ -56,11 +56,11 @@ class ManifestWrite:
     operation: str  # export | teardown
 
 
-async def _run(session: Session, p: ExportSource) -> Job:
+async def _run(session: Session, p: ExportSource, reads: Reads) -> Job:
     from crisiskit.export import calendar, channels, conversations, drive, mail
 
-    kind = {"files": "files", "onedrive": "onedrive"}.get(p.source, p.source)
-    job = Job(session.graph, sink_for(Path(p.root)), kind, p.owner, p.owner_id, p.base)
+    job = Job(session.graph, sink_for(Path(p.root)), p.source, p.owner, p.owner_id, p.base,
+              reads=reads)
     if p.source == "mail":
         await mail.export_mail(job)
     elif p.source == "onedrive":
@@ -84,8 +84,9 @@ async def _run(session: Session, p: ExportSource) -> Job:
 
 async def export(session: Session, steps: Sequence[Step]) -> None:
     """Export every source concurrently; report each step with its counts."""
+    reads = Reads(session.graph)  # the sources' listings of one moment share `$batch` calls
     outcomes = await asyncio.gather(
-        *(_run(session, s.payload) for s in steps), return_exceptions=True
+        *(_run(session, s.payload, reads) for s in steps), return_exceptions=True
     )
     with session.journal():
         for s, outcome in zip(steps, outcomes, strict=True):
@@ -96,7 +97,7 @@ async def export(session: Session, steps: Sequence[Step]) -> None:
                     raise outcome
                 session.failed(s, why=f"{type(outcome).__name__}: {outcome}")
             else:
-                status = outcome.sink.sources[-1].status if outcome.sink.sources else "exported"
+                status = outcome.status or "exported"
                 session.done(
                     s,
                     values={"files": outcome.files, "bytes": outcome.nbytes,

@@ -82,8 +82,8 @@ class SimApp:
             }
             from crisiskit.sim import downloads
 
-            resp = self._download(path[len("/_sim/download/") :], headers)
-            await downloads.respond(send, self.sim, resp)
+            answer = self._download(path[len("/_sim/download/") :], headers)
+            await downloads.respond(send, self.sim, answer)
             return
         if path.startswith("/_sim/") or path == "/_sim":
             status, payload = control.handle(self, scope["method"], path, body)
