@@ -87,8 +87,10 @@ async def _file(job: Job, drive_id: str, item: dict[str, Any], rel: str) -> None
                 raise ExportError(f"{rel}: the file is no longer there (404)")
             if not got.ok and got.status != 416:
                 raise ExportError(f"{rel}: download refused (HTTP {got.status})")
-        rec = job.sink.finish(rel, kind=job.kind, owner=job.owner, source_id=item_id,
-                              quick_xor=qx, size=size)
+        rec = await asyncio.to_thread(  # hashing a large file must not stall the loop
+            job.sink.finish, rel, kind=job.kind, owner=job.owner, source_id=item_id,
+            quick_xor=qx, size=size,
+        )
         if rec is not None:
             job.count(rec, True)
             return

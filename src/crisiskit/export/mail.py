@@ -115,6 +115,8 @@ async def _streamed(job: Job, mid: str, rel: str) -> None:
     got = await job.graph.stream(_value(job.owner_id, mid), part, deadline_s=600.0)
     if not got.ok:
         raise ExportError(f"message {short_id(mid)} of {job.owner}: HTTP {got.status}")
-    rec = job.sink.finish(rel, kind=job.kind, owner=job.owner, source_id=mid)
+    rec = await asyncio.to_thread(
+        job.sink.finish, rel, kind=job.kind, owner=job.owner, source_id=mid
+    )
     assert rec is not None  # no hash to check: a complete body is the message
     job.count(rec, True)
