@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -92,6 +91,8 @@ class ExportDir:
     listeners: list[Callable[[FileRecord, bool], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._dirs: dict[str, int] = {}
+        self._progress: int | None = None
         self.root = Path(self.root)
         os.close(open_dir(self.root, None))
         os.chmod(self.root, 0o700)
@@ -126,13 +127,12 @@ class ExportDir:
 
     def _append(self, rec: FileRecord) -> None:
         line = (json.dumps(rec.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode()
-        fd = os.open(self.root / PROGRESS,
-                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     FILE_MODE)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        if self._progress is None:
+            self._progress = os.open(
+                self.root / PROGRESS,
+                os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE,
+            )
+        os.write(self._progress, line)  # one write, O_APPEND: a kill tears at most this line
 
     def _confirm(self, rec: FileRecord, fetched: bool) -> FileRecord:
         self.done[rec.path] = rec
@@ -146,9 +146,15 @@ class ExportDir:
         return self.root / _check_relative(path)
 
     def folder_fd(self, path: str) -> int:
-        """Open (creating them 0700, never through a link) the folders holding `path`."""
-        rel = _check_relative(path)
-        return open_dir(self.root / rel.parent, self.root)
+        """Return an fd on the folder holding `path` (created 0700, never through a link).
+
+        Folders are opened once each, component by component, and kept open for the export.
+        """
+        parent = str(_check_relative(path).parent)
+        fd = self._dirs.get(parent)
+        if fd is None:
+            fd = self._dirs[parent] = open_dir(self.root / parent, self.root)
+        return fd
 
     def have(self, path: str, *, source_id: str, quick_xor: str | None = None,
              size: int | None = None) -> FileRecord | None:
@@ -175,30 +181,22 @@ class ExportDir:
         return self._confirm(rec, False)
 
     def put(self, path: str, data: bytes, *, kind: str, owner: str, source_id: str) -> FileRecord:
-        """Write a small file whole (atomically) and record it."""
+        """Write a small file and record it (the record, written after, is what is trusted).
+
+        A file killed half-written has no record: a rerun writes it again.
+        """
         import hashlib
 
         rel = _check_relative(path)
         dir_fd = self.folder_fd(path)
-        tmp = f".{rel.name}.{secrets.token_hex(4)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(rel.name, flags, FILE_MODE, dir_fd=dir_fd)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         FILE_MODE, dir_fd=dir_fd)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.replace(tmp, rel.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dir_fd)
-            except FileNotFoundError:
-                pass
-            raise
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         finally:
-            os.close(dir_fd)
+            os.close(fd)
         rec = FileRecord(path, len(data), hashlib.sha256(data).hexdigest(), kind, owner,
                          source_id)
         self._append(rec)
@@ -207,7 +205,7 @@ class ExportDir:
     def part(self, path: str) -> tuple[Path, int]:
         """Return the partial file a large download of `path` streams into, and its size now."""
         rel = _check_relative(path)
-        os.close(self.folder_fd(path))
+        self.folder_fd(path)
         part = self.root / rel.parent / f"{rel.name}{PART}"
         try:
             info = os.lstat(part)
@@ -248,7 +246,19 @@ class ExportDir:
                 if name.endswith(PART) or (name.startswith(".") and name.endswith(".tmp")):
                     os.unlink(os.path.join(here, name))
 
+    def close(self) -> None:
+        """Close the folders and the progress record this export kept open."""
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
+        if self._progress is not None:
+            os.close(self._progress)
+            self._progress = None
+
     def forget_progress(self) -> None:
+        if self._progress is not None:
+            os.close(self._progress)
+            self._progress = None
         try:
             os.unlink(self.root / PROGRESS)
         except FileNotFoundError:
@@ -268,5 +278,7 @@ def sink_for(root: Path) -> ExportDir:
 
 
 def drop_sink(root: Path) -> None:
-    """Forget the process's ExportDir of `root` (after its run)."""
-    _SINKS.pop(Path(os.path.abspath(root)), None)
+    """Close and forget the process's ExportDir of `root` (after its run)."""
+    found = _SINKS.pop(Path(os.path.abspath(root)), None)
+    if found is not None:
+        found.close()
