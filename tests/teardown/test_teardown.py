@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 
 import pytest
 from world import COMMUNE, NICK, OTHER, TAG, World, decoys, group_of, ours
@@ -28,7 +27,8 @@ def test_teardown_removes_exactly_the_kit_and_attests_it(activated: World) -> No
     w.sim.seed({"users": [{"userPrincipalName": "stray@crise.ampmetropole.fr", TAG: COMMUNE,
                            "displayName": "Stray", "mailNickname": "stray"}]})
     before = w.sim.state()
-    kit = {u["id"] for u in ours(before)} | {group_of(before)["id"]}
+    stray = next(u["id"] for u in ours(before) if u["userPrincipalName"].startswith("stray@"))
+    kit = {u["id"] for u in ours(before)} - {stray} | {group_of(before)["id"]}
     others = {o["id"] for o in [*before["users"], *before["groups"]]} - kit
     mark = w.mark()
     dry = w.cli("teardown", COMMUNE, "--dry-run")
@@ -49,12 +49,11 @@ def test_teardown_removes_exactly_the_kit_and_attests_it(activated: World) -> No
     # Deletions came after the export's last read, and only for the kit.
     log = w.sim.requests()[mark:]
     deletes = [n for n, r in enumerate(log) if r["method"] == "DELETE"
-               and r["path"].startswith(("/users/", "/groups/"))]
+               and re.fullmatch(r"/(users|groups)/[^/]+", r["path"])]
     reads = [n for n, r in enumerate(log) if "/mailFolders" in r["path"]
              or "/drives/" in r["path"] or "/threads" in r["path"]]
     assert deletes and reads and min(deletes) > max(reads)
-    assert {r["path"].split("/")[2] for r in log if r["method"] == "DELETE"
-            and r["path"].startswith(("/users/", "/groups/"))} <= kit
+    assert {log[n]["path"].split("/")[2] for n in deletes} == kit
     verified = w.cli("export", "verify", str(folder))
     assert verified.exit_code == 0, str(verified)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -71,7 +70,7 @@ def test_teardown_removes_exactly_the_kit_and_attests_it(activated: World) -> No
     assert (w.home / "outputs" / COMMUNE / "attestation-fin-de-service.pdf").exists()
     assert f"| Fichiers exportés | {manifest['totals']['files']} |" in md
     assert manifest["digest"] in md
-    assert all(u["userPrincipalName"] in md for u in ours(before))
+    assert all(u["userPrincipalName"] in md for u in ours(before) if u["id"] in kit)
     assert "AMP-PC-0001" in md and "30 jours" in md
     # A second run after success does nothing at all.
     mark = w.mark()
@@ -94,7 +93,7 @@ def test_purge_leaves_no_account_in_deleted_items_and_reports_the_group_kept(
     assert re.search(r"group crisiskit-aubagne: retained by the service until \d{4}-\d\d-\d\d",
                      run.stdout), str(run)
     md = (w.home / "outputs" / COMMUNE / "attestation-fin-de-service.md").read_text("utf-8")
-    assert "purge immédiate d'un groupe supprimé n'est pas permise" in md
+    assert "pas permise à une application" in md and "Groupe Microsoft 365" in md
     mark = w.mark()
     assert w.cli("teardown", COMMUNE, "--yes", "--purge").exit_code == 0
     assert not w.writes(mark)  # the refused purge is not tried again
@@ -111,7 +110,7 @@ def test_a_failed_export_blocks_every_deletion(activated: World) -> None:
     assert len(ours(after)) == len(ours(before)) and group_of(after) is not None
     assert all(u["accountEnabled"] is False for u in ours(after))  # frozen, not deleted
     assert not [r for r in w.sim.requests() if r["method"] == "DELETE"
-                and r["path"].startswith(("/users/", "/groups/"))]
+                and re.fullmatch(r"/(users|groups)/[^/]+", r["path"])]
     w.sim.corrupt_downloads(0)
     rerun = w.cli("teardown", COMMUNE, "--yes")
     assert rerun.exit_code == 0, str(rerun)
@@ -126,7 +125,7 @@ def test_no_export_is_explicit_recorded_and_attested(activated: World) -> None:
     with Store.open(w.home) as store:
         assert "teardown.no_export" in {e.action for e in store.audit_entries(COMMUNE)}
     md = (w.home / "outputs" / COMMUNE / "attestation-fin-de-service.md").read_text("utf-8")
-    assert "Aucun export n'a été réalisé" in md
+    assert "Aucun export n’a été réalisé" in md
     both = w.cli("teardown", COMMUNE, "--no-export", "--export-dir", "x", "--yes")
     assert both.exit_code == 2
 
