@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from world import World
 
+from crisiskit.sim.permissions import DEFAULT_ROLES
 from crisiskit.sim.server import EmbeddedSimulator
 
 
@@ -22,6 +23,8 @@ def world(sim: EmbeddedSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # crisiskit holds README's least-privilege roles, not the session simulator's all-roles.
+    sim.set_roles(list(DEFAULT_ROLES))
     return World(home=home, sim=sim, env=env)
 
 

@@ -164,3 +164,26 @@ def test_export_survives_faults_or_says_it_is_incomplete(
     assert rerun.exit_code == 0, str(rerun)
     assert activated.cli("export", "verify", str(folder)).exit_code == 0
     assert group_of(activated.sim.state(), NICK) is not None
+
+
+def test_a_refused_protected_api_is_recorded_and_the_export_completes(
+    activated: World, tmp_path: Path
+) -> None:
+    from crisiskit.sim.permissions import DEFAULT_ROLES
+
+    activated.sim.set_roles([r for r in DEFAULT_ROLES if r != "ChannelMessage.Read.All"])
+    folder = tmp_path / "export"
+    _export(activated, folder)
+    sources = {(s["kind"], s["status"]) for s in _manifest(folder)["sources"]}
+    assert ("channels", "refused") in sources
+    assert not list(folder.glob("group/channels/*/messages.json"))
+    assert activated.cli("export", "verify", str(folder)).exit_code == 0
+
+
+def test_a_missing_permission_fails_the_export_loudly(activated: World, tmp_path: Path) -> None:
+    from crisiskit.sim.permissions import DEFAULT_ROLES
+
+    activated.sim.set_roles([r for r in DEFAULT_ROLES if r != "Calendars.Read"])
+    run = activated.cli("export", COMMUNE, "--to", str(tmp_path / "x"))
+    assert run.exit_code == 1 and "ErrorAccessDenied" in run.stderr, str(run)
+    assert not (tmp_path / "x" / "manifest.json").exists()
