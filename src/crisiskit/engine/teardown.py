@@ -188,6 +188,10 @@ async def _execute(
         roots = [tplan.options.export_root] if tplan.options.export_root else []
         for root_ in roots:
             prepare_root(ctx, Path(root_))
+            if tplan.options.export_verified_by is None:
+                # Journaled first, so that a rerun after a kill resumes in this folder.
+                run.journal.step("export", "manifest", root_, "export", "planned",
+                                 detail="export folder of this teardown")
         execution = await run_steps(ctx, tplan.plan, roots, phase, session)
         report.execution, report.executed = execution, True
         root = tplan.options.export_root
