@@ -78,7 +78,9 @@ async def _file(job: Job, drive_id: str, item: dict[str, Any], rel: str) -> None
         elif start < size:
             if not url:
                 url = await _fresh_url(job, drive_id, item_id)
-            got = await job.graph.download(str(url), part, start=start, deadline_s=deadline)
+            async with job.reads.slots:
+                got = await job.graph.download(str(url), part, start=start,
+                                               deadline_s=deadline)
             if got.status in EXPIRED and refreshed < ATTEMPTS:
                 refreshed += 1
                 url = None

@@ -82,6 +82,9 @@ class Reads:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        # Downloads wait here, in FIFO order, before the client's limiter: hundreds of them
+        # queued on the limiter itself would all be woken at every release.
+        self.slots = asyncio.Semaphore(graph.limiter.max_concurrency)
         self._pending: list[tuple[Request, asyncio.Future[GraphResponse]]] = []
         self._flushing = False
 

@@ -112,7 +112,8 @@ def _decoded(body: Any) -> bytes | None:
 async def _streamed(job: Job, mid: str, rel: str) -> None:
     """Stream one message's MIME to disk, then move it into place."""
     part, _ = job.sink.part(rel)
-    got = await job.graph.stream(_value(job.owner_id, mid), part, deadline_s=600.0)
+    async with job.reads.slots:
+        got = await job.graph.stream(_value(job.owner_id, mid), part, deadline_s=600.0)
     if not got.ok:
         raise ExportError(f"message {short_id(mid)} of {job.owner}: HTTP {got.status}")
     rec = await asyncio.to_thread(
