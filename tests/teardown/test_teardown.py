@@ -163,6 +163,6 @@ def test_the_operator_types_the_commune_id_and_purge_asks_again(
     mark = activated.mark()
     args = ["teardown", COMMUNE, "--no-export", *(["--purge"] if purge else [])]
     run = activated.cli(*args, input=answers)
-    assert run.exit_code == 1 and "Aborted: nothing was changed" in run.stderr, str(run)
+    assert run.exit_code == 4 and "Declined: nothing was changed" in run.stderr, str(run)
     assert bool(activated.writes(mark)) is writes
-    assert run.stdout.count("Plan for aubagne") == 1
+    assert run.stdout.count("Plan: teardown aubagne") == 1

@@ -11,12 +11,14 @@ import typer
 from typer.core import TyperGroup
 
 from crisiskit import console
-from crisiskit.cli.activate import SANDBOX_HELP, _LazyProgress, _login, _setup, _silent_phase
+from crisiskit.cli import operation
+from crisiskit.cli.activate import SANDBOX_HELP, _login, _setup, _target, rerun_command
 from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import EXIT_FAILED, InputError, OperationFailed, PreconditionFailed
 
 if TYPE_CHECKING:
+    from crisiskit.cli.wiring import Target
     from crisiskit.engine.teardown import TeardownReport
     from crisiskit.plan.teardown import TeardownPlan
 
@@ -68,13 +70,13 @@ def export_command(
     from crisiskit.cli.wiring import run_export
 
     s = state(ctx)
-    progress = _LazyProgress()
+    progress = operation.RunProgress(json=s.json)
     try:
-        report = run_export(_setup(ctx, commune, None), sandbox=sandbox,
-                            operator=_operator(operator), root=to,
-                            phase=progress if not s.json else _silent_phase)
-    finally:
-        progress.close()
+        with progress:
+            report = run_export(_setup(ctx, commune, None), sandbox=sandbox,
+                                operator=_operator(operator), root=to, phase=progress)
+    except KeyboardInterrupt:
+        raise typer.Exit(operation.interrupted(progress, rerun=rerun_command())) from None
     if s.json:
         console.emit_json(report.to_json())
     elif report.nothing:
@@ -128,20 +130,26 @@ def verify_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def render_teardown_plan(tplan: TeardownPlan, *, verbose: bool = False) -> None:
-    """Print the teardown's plan (the activation's plan view), then what is left alone."""
-    console.render_plan(tplan.plan, verbose=verbose)
+def teardown_notes(tplan: TeardownPlan) -> list[str]:
+    """Return what the teardown's plan says besides its steps: export folder, left alone."""
     root = tplan.options.export_root
-    console.text(f"Export folder: {root}" if root else
-                 "No export (--no-export): the data will NOT be returned to the commune.")
-    for name in tplan.scope.strays:
-        console.text(f"  ? {name}: tagged for {tplan.scope.commune} but not in the journal "
-                     "(left alone)")
-    for name in tplan.scope.untagged:
-        console.text(f"  ? {name}: in the journal but no longer tagged for "
-                     f"{tplan.scope.commune} (left alone)")
+    notes = [f"Export folder: {root}" if root else
+             "No export (--no-export): the data will NOT be returned to the commune."]
+    notes += [f"  ? {name}: tagged for {tplan.scope.commune} but not in the journal "
+              "(left alone)" for name in tplan.scope.strays]
+    notes += [f"  ? {name}: in the journal but no longer tagged for {tplan.scope.commune} "
+              "(left alone)" for name in tplan.scope.untagged]
     if tplan.empty:
-        console.text("Nothing to do: the kit is already torn down.")
+        notes.append("Nothing to do: the kit is already torn down.")
+    return notes
+
+
+def render_teardown_plan(
+    tplan: TeardownPlan, target: Target, *, verbose: bool = False, asking: bool = False
+) -> None:
+    """Print the teardown's plan with the activation's plan view (target, steps, notes)."""
+    operation.show_plan(tplan.plan, target, notes=teardown_notes(tplan), verbose=verbose,
+                        asking=asking)
 
 
 def _typed(expected: str, prompt: str) -> bool:
@@ -191,19 +199,24 @@ def teardown_command(
     s = state(ctx)
     if export_dir is not None and no_export:
         raise InputError("--export-dir and --no-export exclude each other")
-    if not (yes or dry_run) and not console.is_terminal():
-        raise InputError("teardown needs confirmation: pass --yes to run without a terminal "
-                         "(or --dry-run)")
+    operation.need_terminal(yes=yes, dry_run=dry_run, command="teardown")
     setup = dataclasses.replace(_setup(ctx, commune, None), signer=signer_for(sign_with))
     cid = setup.commune.id
+    target = _target(ctx, setup, sandbox)
 
     def show(tplan: TeardownPlan) -> None:
         if not s.json:
-            render_teardown_plan(tplan, verbose=s.verbose)
+            asking = not (yes or dry_run or tplan.empty)
+            render_teardown_plan(tplan, target, verbose=s.verbose, asking=asking)
 
     def confirm(tplan: TeardownPlan) -> bool:
-        return yes or _typed(cid, f"This deletes {cid}'s crisis kit. Type the commune id "
-                                  f"({cid}) to go on")
+        if yes:
+            return True
+        from crisiskit.console.plan import plan_summary
+
+        console.info(f"Summary: {plan_summary(tplan.plan)}.", wrap=True)
+        return _typed(cid, f"This deletes {cid}'s crisis kit {target.where}. Type the commune "
+                           f"id ({cid}) to go on")
 
     def confirm_purge(tplan: TeardownPlan) -> bool:
         return yes or _typed("purge", "--purge deletes the accounts PERMANENTLY: they cannot "
@@ -214,27 +227,29 @@ def teardown_command(
         return yes or _typed(cid, f"The local state is lost: these {n} objects were found by "
                                   f"their tag alone. Type the commune id ({cid}) again")
 
-    progress = _LazyProgress()
+    progress = operation.RunProgress(json=s.json)
     try:
-        report = run_teardown(
-            setup, sandbox=sandbox, operator=_operator(operator), export_dir=export_dir,
-            no_export=no_export, purge=purge, dry_run=dry_run, from_tenant=from_tenant,
-            show_plan=show, confirm=confirm, confirm_purge=confirm_purge,
-            confirm_scope=confirm_scope, phase=progress if not s.json else _silent_phase,
-        )
-    finally:
-        progress.close()
+        with progress:
+            report = run_teardown(
+                setup, sandbox=sandbox, operator=_operator(operator), export_dir=export_dir,
+                no_export=no_export, purge=purge, dry_run=dry_run, from_tenant=from_tenant,
+                show_plan=show, confirm=confirm, confirm_purge=confirm_purge,
+                confirm_scope=confirm_scope, phase=progress,
+            )
+    except KeyboardInterrupt:
+        raise typer.Exit(operation.interrupted(progress, rerun=rerun_command())) from None
     if s.json:
-        console.emit_json(report.to_json())
+        console.emit_json({**report.to_json(), "target": target.to_json()})
     else:
         render_teardown_report(report, cid)
-    _exit(report)
+        if dry_run and not report.nothing:
+            operation.dry_run_done()
+    _exit(report, target)
 
 
-def _exit(report: TeardownReport) -> None:
+def _exit(report: TeardownReport, target: Target) -> None:
     if not report.confirmed:
-        console.info("Aborted: nothing was changed.")
-        raise typer.Exit(EXIT_FAILED)
+        raise operation.declined(target)
     if report.export_blocked:
         raise PreconditionFailed(
             f"the export failed or did not verify: nothing was deleted "

@@ -54,6 +54,7 @@ async def plan_activation(ctx: Context) -> Planned:
     observed = await observe(ctx.graph, kit)
     plan = diff(kit, observed, credential_states(ctx.setup.credentials_path), now)
     plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
+    plan.left_out = list(kit.left_out)
     return Planned(kit, observed, plan)
 
 
@@ -113,6 +114,7 @@ async def activate(
                 team_url=outcome.team_url if outcome else None,
                 sharepoint_url=outcome.drive_url if outcome else None,
                 still_provisioning=list(outcome.mailboxes_pending) if outcome else [],
+                operator=ctx.operator,
             )
             return report
 
