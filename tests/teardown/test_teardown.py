@@ -34,7 +34,7 @@ def test_teardown_removes_exactly_the_kit_and_attests_it(activated: World) -> No
     dry = w.cli("teardown", COMMUNE, "--dry-run")
     assert dry.exit_code == 0, str(dry)
     assert not w.writes(mark)
-    assert "/ user" in dry.stdout and "- group crisiskit-aubagne" in dry.stdout
+    assert "/ account" in dry.stdout and "- group crisiskit-aubagne" in dry.stdout
     assert "stray@crise.ampmetropole.fr: tagged for aubagne but not in the journal" in dry.stdout
     folder = w.home / "restitution"
     run = w.cli("teardown", COMMUNE, "--yes", "--export-dir", str(folder))
