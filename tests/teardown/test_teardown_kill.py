@@ -1,6 +1,6 @@
-"""SIGKILL `crisiskit teardown` mid-freeze, mid-export (inside a download) and mid-deletion,
-rerun it, and check it converges: exactly the kit gone, one export folder that verifies, the
-attestation written, nothing else touched."""
+"""SIGKILL `crisiskit teardown` mid-freeze, then its rerun mid-export (inside a download), then
+that one's rerun mid-deletion; rerun once more and check it converges: exactly the kit gone,
+one export folder that verifies, the attestation written, nothing else touched."""
 
 from __future__ import annotations
 
@@ -68,24 +68,13 @@ def _in_deletion(server: SimServer, log: list[dict[str, Any]]) -> bool:
                for r in log)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("when", "delay_s"),
-    [(_after_writes(5), 0.0), (_in_export, 0.8), (_in_deletion, 0.05)],
-    ids=["mid-freeze", "mid-download", "mid-deletion"],
-)
-def test_kill_and_rerun_converges(
-    server: SimServer, tmp_path: Path, when: Callable[..., bool], delay_s: float
+def _kill_when(
+    server: SimServer, env: dict[str, str], tmp_path: Path, name: str,
+    when: Callable[..., bool], delay_s: float,
 ) -> None:
-    server.reset()
-    home = tmp_path / "home"
-    env = _kit(server, home)
-    before = server.state()
-    kit = {u["id"] for u in before["users"] if u.get(TAG) == COMMUNE}
-    kit |= {g["id"] for g in before["groups"] if g["mailNickname"] == NICK}
-    outside = {o["id"]: o for o in [*before["users"], *before["groups"]] if o["id"] not in kit}
+    """Start a teardown, SIGKILL it once `when` holds (plus `delay_s`); it must not be done."""
     mark = len(server.requests())
-    run = start_cli(["teardown", COMMUNE, "--yes"], env, tmp_path, "killed")
+    run = start_cli(["teardown", COMMUNE, "--yes"], env, tmp_path, name)
     deadline = time.monotonic() + 90
     while run.proc.poll() is None and time.monotonic() < deadline:
         if when(server, server.requests()[mark:]):
@@ -94,8 +83,24 @@ def test_kill_and_rerun_converges(
     time.sleep(delay_s)
     finished = run.proc.poll() is not None
     rc = run.kill()
-    assert not finished and rc == -9, f"the kill did not land mid-run:\n{run.result(rc)}"
+    assert not finished and rc == -9, f"the kill {name} did not land mid-run:\n{run.result(rc)}"
     server.settle()
+
+
+@pytest.mark.slow
+def test_kill_and_rerun_converges(server: SimServer, tmp_path: Path) -> None:
+    # One kit, killed three times in a row at three points (each rerun resumes the previous
+    # one and is itself killed further on), then a last rerun that must finish.
+    server.reset()
+    home = tmp_path / "home"
+    env = _kit(server, home)
+    before = server.state()
+    kit = {u["id"] for u in before["users"] if u.get(TAG) == COMMUNE}
+    kit |= {g["id"] for g in before["groups"] if g["mailNickname"] == NICK}
+    outside = {o["id"]: o for o in [*before["users"], *before["groups"]] if o["id"] not in kit}
+    _kill_when(server, env, tmp_path, "mid-freeze", _after_writes(5), 0.0)
+    _kill_when(server, env, tmp_path, "mid-download", _in_export, 0.8)
+    _kill_when(server, env, tmp_path, "mid-deletion", _in_deletion, 0.05)
     rerun = run_cli(["teardown", COMMUNE, "--yes"], env, timeout=180)
     assert rerun.returncode == 0, str(rerun)
     assert re.search(r"Resumed after interrupted run #\d+", rerun.stdout), str(rerun)
@@ -105,7 +110,7 @@ def test_kill_and_rerun_converges(
     now = {o["id"]: o for o in [*after["users"], *after["groups"]]}
     assert {i: now.get(i) for i in outside} == outside, "an object outside the kit changed"
     folders = list((home / "exports").iterdir())
-    assert len(folders) == 1, f"the rerun did not resume the export in place: {folders}"
+    assert len(folders) == 1, f"the reruns did not resume the export in place: {folders}"
     check = run_cli(["export", "verify", str(folders[0])], env)
     assert check.returncode == 0, str(check)
     assert (home / "outputs" / COMMUNE / "attestation-fin-de-service.pdf").exists()
