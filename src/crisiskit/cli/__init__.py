@@ -10,6 +10,7 @@ from __future__ import annotations
 from crisiskit.cli import (  # noqa: F401  (registration)
     activate,
     audit,
+    credentials,
     devices,
     documents,
     inventory,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from crisiskit.engine.context import Context, desired
 from crisiskit.engine.executor import Executor
 from crisiskit.engine.handover import credential_states, credentials_sink, write_documents
+from crisiskit.engine.leaving import leaver_facts
 from crisiskit.engine.report import (
     ActivationProgress,
     ActivationReport,
@@ -52,7 +53,8 @@ async def plan_activation(ctx: Context) -> Planned:
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now)
     observed = await observe(ctx.graph, kit)
-    plan = diff(kit, observed, credential_states(ctx.setup.credentials_path), now)
+    leavers = leaver_facts(ctx.store, ctx.setup, observed.strays)
+    plan = diff(kit, observed, credential_states(ctx.setup.credentials_path), now, leavers)
     plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
     plan.left_out = list(kit.left_out)
     return Planned(kit, observed, plan)

@@ -163,7 +163,8 @@ def teardown_plan(scope: KitScope, past: History, options: TeardownOptions) -> T
                   phase="purge", after=(uid,) if uid in deletes else (), graph_id=u.id,
                   detail="directory/deletedItems")
     for loan in options.loans:
-        b.add("loan", "delete", loan.asset_tag, LoanReturn(loan.asset_tag),
+        b.add("loan", "delete", loan.asset_tag,
+              LoanReturn(loan.asset_tag, "to_wipe", reason="returned at teardown"),
               id=f"loan:{loan.asset_tag}", phase="devices", after=tuple(deletes),
               detail=f"{loan.kind} from {loan.upn}: back, to wipe")
     plan = Plan(OPERATION, scope.commune, b.steps)

@@ -73,7 +73,7 @@ class Session(Protocol):
 
     @property
     def operator(self) -> str:
-        """Who runs this (recorded with local state changes: device states)."""
+        """Who runs this, for what the local state records (device holds)."""
         ...
 
     async def send(self, requests: Mapping[K, Request]) -> dict[K, GraphResponse]:
