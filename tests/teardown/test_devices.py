@@ -12,7 +12,7 @@ from crisiskit.state import Store
 def _states(world: World, *args: str) -> dict[str, dict]:
     run = world.cli("--output", "json", "devices", *args)
     assert run.exit_code == 0, str(run)
-    return {d["asset_tag"]: d for d in json.loads(run.stdout)}
+    return {d["asset_tag"]: d for d in json.loads(run.stdout)["devices"]}
 
 
 def test_devices_show_loans_and_their_return_then_wipe(world: World) -> None:
@@ -21,7 +21,7 @@ def test_devices_show_loans_and_their_return_then_wipe(world: World) -> None:
     assert len(lent) == 17 and all(d["commune"] == COMMUNE for d in lent.values())
     phone = next(tag for tag, d in lent.items() if d["kind"] == "phone")
     table = world.cli("devices")
-    assert table.exit_code == 0 and phone in table.stdout and "17 on_loan" in table.stdout
+    assert table.exit_code == 0 and phone in table.stdout and "17 on loan" in table.stdout
 
     back = world.cli("devices", "return", COMMUNE, phone)
     assert back.exit_code == 0, str(back)

@@ -62,29 +62,13 @@ def _operator(value: str | None) -> str:
 
 
 def _views(ctx: typer.Context) -> tuple[Any, list[DeviceView]]:
-    from crisiskit.devices import device_views
+    """Return the inventory and every device's state now (read-only: no state.db created)."""
+    from crisiskit.cli.views import local_device_views
     from crisiskit.inventory import load_inventory
-    from crisiskit.state import Store
 
     s = state(ctx)
     inventory = load_inventory(s.inventory_path, s.playbooks_dir)
-    with Store.open(s.home) as store:
-        return inventory, device_views(inventory, store.open_loans(), store.device_holds())
-
-
-def render_devices(views: list[DeviceView]) -> None:
-    """Print devices as a table, with the count per state."""
-    from crisiskit.devices import counts
-
-    console.table(
-        None,
-        ["Kind", "Asset tag", "Model", "Serial / IMEI", "State", "Commune", "Account", "Since",
-         "Reason"],
-        [[v.kind, v.asset_tag, v.model, v.serial or v.imei, v.state, v.commune, v.upn,
-          v.since, v.reason] for v in views],
-        caption=", ".join(f"{n} {name}" for name, n in counts(views).items() if n)
-        or "no device",
-    )
+    return inventory, local_device_views(inventory, s.home)
 
 
 @devices_app.callback()
@@ -101,17 +85,25 @@ def devices_command(
 ) -> None:
     """List every device with its state (inventory, open loans and holds together).
 
+    The same view as `inventory devices`; `wiped`, `return` and `swap` change the states.
+
     Example: crisiskit devices --status to_wipe
     """
     if ctx.invoked_subcommand is not None:
         return
-    _, views = _views(ctx)
-    views = [v for v in views if (status is None or v.state == status.value)
-             and (kind is None or v.kind == kind.value)]
-    if state(ctx).json:
-        console.emit_json([v.to_json() for v in views])
-    else:
-        render_devices(views)
+    from crisiskit.cli.views import devices_json, render_devices
+
+    s = state(ctx)
+    _, stock = _views(ctx)
+    if kind is not None:
+        stock = [v for v in stock if v.kind == kind.value]
+    shown = [v for v in stock if status is None or v.state == status.value]
+    if s.json:
+        console.emit_json(devices_json(shown, stock))
+        return
+    what = f"{kind.value}s" if kind is not None else "devices"
+    title = f"Lending stock: {what}" + (f" {status.value.replace('_', ' ')}" if status else "")
+    render_devices(shown, title=title, counted=stock, verbose=s.verbose)
 
 
 def _known(views: list[DeviceView], assets: list[str]) -> dict[str, DeviceView]:

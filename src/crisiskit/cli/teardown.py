@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 from crisiskit import console
 from crisiskit.cli import operation
 from crisiskit.cli.activate import SANDBOX_HELP, _login, _setup, _target, rerun_command
-from crisiskit.cli.app import app, handles_errors, state
+from crisiskit.cli.app import app, group, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import EXIT_FAILED, InputError, OperationFailed, PreconditionFailed
 
@@ -36,9 +36,11 @@ export_app = typer.Typer(
     cls=_ExportGroup,
     no_args_is_help=True,
     help="Export a commune's data (crisiskit export COMMUNE [--to DIR]), or check an export "
-    "(crisiskit export verify DIR).",
+    "(crisiskit export verify DIR)."
+    "\n\nExample: crisiskit export aubagne --to /mnt/restitution/aubagne",
+    rich_markup_mode=None,
 )
-app.add_typer(export_app, name="export")
+group(export_app, "export")
 
 OperatorOption = Annotated[
     str | None, typer.Option(help="Who runs this, for the audit trail (default: $USER).")

@@ -26,7 +26,7 @@ from crisiskit.documents.render import (
     render,
     write_document,
 )
-from crisiskit.documents.typography import commune_title
+from crisiskit.documents.typography import commune_title, zone_label
 
 TEMPLATE = "attestation-fin-de-service.md.j2"
 STEM = "attestation-fin-de-service"
@@ -141,7 +141,7 @@ def attestation_document(att: Attestation, identity: Identity) -> Document:
     return render(
         TEMPLATE,
         {"att": att, "title": commune_title(att.commune_name), "kinds": KIND_LABELS,
-         "volume": volume},
+         "volume": volume, "zone": zone_label()},
         identity=identity,
         title=title,
         footer=f"Attestation de fin de service – {commune_title(att.commune_name)}",
