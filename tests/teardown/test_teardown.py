@@ -84,6 +84,8 @@ def test_purge_leaves_no_account_in_deleted_items_and_reports_the_group_kept(
 ) -> None:
     w = activated
     accounts = {u["id"] for u in ours(w.sim.state())}
+    early = w.cli("devices", "return", COMMUNE, "AMP-TEL-0001")  # handed back before the end
+    assert early.exit_code == 0, str(early)
     run = w.cli("teardown", COMMUNE, "--yes", "--purge")
     assert run.exit_code == 0, str(run)
     deleted = {d["id"]: d for d in w.sim.state()["deletedItems"]}
@@ -94,6 +96,7 @@ def test_purge_leaves_no_account_in_deleted_items_and_reports_the_group_kept(
                      run.stdout), str(run)
     md = (w.home / "outputs" / COMMUNE / "attestation-fin-de-service.md").read_text("utf-8")
     assert "pas permise à une application" in md and "Groupe Microsoft 365" in md
+    assert "| `AMP-TEL-0001` |" in md and re.search(r"Total\s: 17\smatériels", md)
     mark = w.mark()
     assert w.cli("teardown", COMMUNE, "--yes", "--purge").exit_code == 0
     assert not w.writes(mark)  # the refused purge is not tried again

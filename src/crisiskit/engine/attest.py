@@ -81,9 +81,17 @@ def attestation_of(ctx: Context, tplan: TeardownPlan) -> Attestation:
     inventory = ctx.setup.inventory
     ident = {d.asset_tag: d.serial for d in inventory.devices.laptops}
     ident.update({d.asset_tag: f"IMEI {d.imei}" for d in inventory.devices.phones})
+    # Back from the commune: closed by a teardown run, or earlier (`devices return`, a leaver)
+    # with the device sent to wipe for this commune (a lost or broken one did not come back).
+    wiped: dict[str, list[str]] = {}
+    for e in store.device_events():
+        if e.commune == commune and e.state == "to_wipe":
+            wiped.setdefault(e.asset_tag, []).append(e.at)
     latest = {}
     for loan in store.loans(commune):
-        if loan.asset_tag in returned:
+        back = loan.returned_at is not None and any(
+            at >= loan.returned_at for at in wiped.get(loan.asset_tag, ()))
+        if loan.asset_tag in returned or back:
             latest[loan.asset_tag] = loan
     devices = tuple(
         AttestedDevice(lo.device_kind, lo.asset_tag, ident.get(lo.asset_tag, "–"), lo.upn,
