@@ -130,6 +130,11 @@ async def _pages(graph: Graph, answer: GraphResponse) -> list[dict[str, Any]]:
     return items
 
 
+def tagged(collection: str, tag: str, commune: str, fields: str) -> Request:
+    """Return the read of every user or group carrying the commune's tag (a plain `eq`)."""
+    return get(f"/{collection}?$filter={tag}%20eq%20'{q(commune)}'&$select={fields}&$top=999")
+
+
 async def observe_scope(
     graph: Graph,
     store: StateStore,
@@ -148,10 +153,9 @@ async def observe_scope(
     journal_groups = {} if from_tenant else {
         o.natural_key: o.graph_id for o in store.objects(commune, "group")
     }
-    flt = f"{tag}%20eq%20'{q(commune)}'"
     round1: dict[str, Request] = {
-        "tagged_users": get(f"/users?$filter={flt}&$select={user_fields}&$top=999"),
-        "tagged_groups": get(f"/groups?$filter={flt}&$select={group_fields}&$top=999"),
+        "tagged_users": tagged("users", tag, commune, user_fields),
+        "tagged_groups": tagged("groups", tag, commune, group_fields),
     }
     for upn, uid in journal_users.items():
         round1[f"u:{upn}"] = get(f"/users/{uid}?$select={user_fields}")
