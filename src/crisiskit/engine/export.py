@@ -17,7 +17,7 @@ from typing import Any
 
 from crisiskit.engine.context import Context
 from crisiskit.engine.executor import Executor
-from crisiskit.engine.report import PhaseFactory, quiet_phase
+from crisiskit.engine.progress import PhaseFactory, quiet_phase
 from crisiskit.engine.run import recorded
 from crisiskit.engine.session import Execution, RunSession
 from crisiskit.export.manifest import read_manifest

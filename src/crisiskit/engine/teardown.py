@@ -29,7 +29,7 @@ from crisiskit.engine.export import (
     scope_of,
     stats_of,
 )
-from crisiskit.engine.report import PhaseFactory, quiet_phase
+from crisiskit.engine.progress import PhaseFactory, quiet_phase
 from crisiskit.engine.run import NoLock, recorded
 from crisiskit.engine.session import Execution, RunSession
 from crisiskit.errors import PreconditionFailed
