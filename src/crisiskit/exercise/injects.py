@@ -78,6 +78,7 @@ class Commune:
     operational_at: float | None = None
     milestones: dict[str, float] = field(default_factory=dict)
     operational_failed: str = ""
+    check_errors: list[str] = field(default_factory=list)  # readiness reads that failed
 
     @property
     def id(self) -> str:
@@ -110,6 +111,7 @@ async def activate_until_done(ctx: Context, commune: Commune) -> tuple[Applied, 
 
     notes: list[str] = []
     report: ActivationReport | None = None
+    created = 0
     for attempt in range(1, ACTIVATION_ATTEMPTS + 1):
         try:
             report = await activate(ctx)
@@ -121,21 +123,21 @@ async def activate_until_done(ctx: Context, commune: Commune) -> tuple[Applied, 
         outcome = report.outcome
         for p in (outcome.passes if outcome else []):
             commune.passes[p.upn] = p.secret
+        created += sum(outcome.created.values()) if outcome else 0
         if outcome is not None and outcome.ok:
             if attempt > 1:
                 notes.append(f"reprise réussie à la tentative {attempt}")
-            return Applied("ok", _activation_detail(report), attempt, notes), report
+            return Applied("ok", _activation_detail(report, created), attempt, notes), report
         failures = "; ".join(outcome.failures[:3]) if outcome else "aucun résultat"
         notes.append(f"tentative {attempt} incomplète ({failures}), relancée")
     return Applied("failed", "activation incomplète après "
                    f"{ACTIVATION_ATTEMPTS} tentatives", ACTIVATION_ATTEMPTS, notes), report
 
 
-def _activation_detail(report: ActivationReport) -> str:
+def _activation_detail(report: ActivationReport, created: int) -> str:
     outcome = report.outcome
     if outcome is None:
         return "rien à faire"
-    created = sum(outcome.created.values())
     parts = [f"{created} objet{'s' if created != 1 else ''} créé{'s' if created != 1 else ''}"]
     if outcome.left:
         parts.append(f"{len(outcome.left)} départ{'s' if len(outcome.left) != 1 else ''}")

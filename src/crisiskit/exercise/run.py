@@ -329,6 +329,10 @@ class Runner:
             commune.operational_failed = applied.detail
             return applied
         await self._operational(commune)
+        for error in commune.check_errors:
+            applied.notes.append(f"vérification de la mise en service : {error} ; vérifiée "
+                                 "de nouveau")
+        commune.check_errors.clear()
         if commune.operational_at is not None:
             from crisiskit.exercise.report import duration_fr
 
@@ -348,7 +352,15 @@ class Runner:
         wants_team = commune.setup.playbook.team is not None
         usable_once = commune.setup.playbook.tap.usable_once
         while True:
-            status = await kit_status(self.context(commune))
+            try:
+                status = await kit_status(self.context(commune))
+            except CrisisKitError as exc:  # a read the service answered badly: look again
+                if self.clock.now() > deadline:
+                    commune.operational_failed = op._one_line(exc)
+                    return
+                commune.check_errors.append(op._one_line(exc))
+                await self.clock.until(self.clock.now() + self._poll())
+                continue
             now = self.clock.now()
             ms = commune.milestones
             waiting = []
@@ -373,7 +385,10 @@ class Runner:
             if now > deadline:
                 commune.operational_failed = ", ".join(waiting)
                 return
-            await self.clock.until(now + max(POLL_S, POLL_MIN_WALL_S * self.scenario.speed))
+            await self.clock.until(now + self._poll())
+
+    def _poll(self) -> float:
+        return max(POLL_S, POLL_MIN_WALL_S * self.scenario.speed)
 
     def _result(self, wall0: float) -> ExerciseResult:
         s = self.services
