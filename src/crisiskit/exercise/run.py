@@ -43,6 +43,7 @@ from crisiskit.exercise.scenario import (
     Scenario,
     ThrottlingStorm,
 )
+from crisiskit.graph.consistency import RULES, Consistency
 
 if TYPE_CHECKING:
     from crisiskit.engine.context import Context
@@ -55,6 +56,22 @@ OPERATIONAL_DEADLINE_S = 4 * 3600.0  # exercise seconds after the activation end
 STATS = ("http_requests", "batches", "sub_requests", "retries", "throttled", "ambiguous",
          "writes")
 MILESTONES = ("connexion", "messagerie", "equipe")
+
+
+def exercise_rules(speed: float) -> Consistency:
+    """Return the consistency rules of an exercise at `speed`.
+
+    The spacing of consistency reads is compressed like the simulator's replication lag
+    (60/speed, never slower than production), so that the tool waits as long relative to the
+    simulated service as it would against the real one; attempts, counts of agreeing reads
+    and deadlines stay as they are.
+    """
+    import dataclasses
+
+    f = min(1.0, 60.0 / speed)
+    return dataclasses.replace(
+        RULES, first_delay_s=RULES.first_delay_s * f, max_delay_s=RULES.max_delay_s * f,
+        absent_spacing_s=RULES.absent_spacing_s * f, agree_spacing_s=RULES.agree_spacing_s * f)
 
 
 class ExerciseClock:
@@ -223,6 +240,7 @@ class Runner:
             self.communes[cid] = op.Commune(Setup(inv, commune, book, services.home))
         self.events: list[Event] = []
         self.knobs: dict[str, float] = {}
+        self.rules = exercise_rules(scenario.speed)
 
     def context(self, commune: op.Commune) -> Context:
         from crisiskit.engine.context import Context
@@ -230,7 +248,8 @@ class Runner:
 
         s = self.services
         return Context(commune.setup, s.store, s.graph, FileLock(s.home), operator=s.operator,
-                       clock=s.engine_clock, wait_scale=1.0 / self.scenario.speed)
+                       clock=s.engine_clock, wait_scale=1.0 / self.scenario.speed,
+                       rules=self.rules)
 
     async def run(self) -> ExerciseResult:
         s, scenario = self.services, self.scenario

@@ -363,7 +363,7 @@ def _communes(
             found.append(doc.diagnostic(f"communes[{i}]", _unknown("commune", cid, known)))
         elif head.communes.index(cid) != i:
             found.append(doc.diagnostic(f"communes[{i}]", f"{cid!r} is listed twice"))
-    return inventory, list(head.communes)
+    return inventory, [cid for cid in dict.fromkeys(head.communes) if cid in known]
 
 
 def _unknown(what: str, value: str, known: list[str]) -> str:
