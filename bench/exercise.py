@@ -28,6 +28,7 @@ Figures are exercise time (scenario seconds) unless marked wall.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -99,12 +100,11 @@ def mass(speed: float, report: Path | None) -> None:
     print(f"   Graph: {requests(t)} requests ({t['http_requests']} HTTP exchanges), "
           f"{t['throttled']} throttled (429), {t['retries']} retries, {t['ambiguous']} "
           f"uncertain writes; {_waits(result)}")
-    failed = [f"{e.title}: {e.detail}" for e in result.events if e.outcome == "failed"]
-    recovered = [f"{e.title}: {n}" for e in result.events for n in e.notes]
-    for line in failed:
-        print(f"   FAILED {line}")
-    for line in recovered:
-        print(f"   recovered {line}")
+    for e in result.events:
+        if e.outcome == "failed":
+            print(f"   FAILED {e.title}: {e.detail}")
+        if e.attempts > 1:
+            print(f"   {e.commune}: rerun {e.attempts - 1} time(s) to finish: {e.notes[0]}")
     if report is not None:
         written = write_report(result, report)
         print(f"   report: {', '.join(str(p) for p in written.paths.values())}")
@@ -140,10 +140,12 @@ def scaling(sizes: list[int], speed: float, rate: float, burst: float) -> None:
             print(f"   {n:>3} {duration_fr(last):>12} "
                   f"{duration_fr(base) if base else '-':>12} {ratio:>6} {wall:>6.1f}s "
                   f"{requests(t):>9} {t['throttled']:>5} {per:>50}")
-            recovered = sum(len(e.notes) for e in result.events)
-            if recovered:
-                print(f"       ({recovered} activation(s) rerun to finish: "
-                      + "; ".join(n for e in result.events for n in e.notes[:1]) + ")")
+            reruns = [e for e in result.events if e.attempts > 1]
+            if reruns:
+                why = sorted({m.group(1) for e in reruns for note in e.notes
+                              if (m := re.search(r": ([^:()]*)\)", note))})
+                print(f"       {len(reruns)} of {n} activations rerun to finish "
+                      f"({'; '.join(why)[:120]})")
 
 
 def main() -> None:

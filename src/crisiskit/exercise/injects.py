@@ -116,9 +116,9 @@ async def activate_until_done(ctx: Context, commune: Commune) -> tuple[Applied, 
         try:
             report = await activate(ctx)
         except PreconditionFailed as exc:
-            return Applied("refused", _one_line(exc), attempt, notes), None
+            return Applied("refused", one_line(exc), attempt, notes), None
         except CrisisKitError as exc:
-            notes.append(f"tentative {attempt} interrompue ({_one_line(exc)}), relancée")
+            notes.append(f"tentative {attempt} interrompue ({one_line(exc)}), relancée")
             continue
         outcome = report.outcome
         for p in (outcome.passes if outcome else []):
@@ -146,7 +146,7 @@ def _activation_detail(report: ActivationReport, created: int) -> str:
     return ", ".join(parts)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200] + ("…" if len(text) > 200 else "")
 
@@ -204,7 +204,7 @@ async def device_lost(inject: DeviceLost, commune: Commune, ctx_of: ContextOf,
     try:
         report = await swap(ctx, asset, reason=inject.reason)
     except PreconditionFailed as exc:
-        return Applied("refused", _one_line(exc))
+        return Applied("refused", one_line(exc))
     if not report.ok:
         return Applied("failed", "; ".join(report.failures[:3]) or "remplacement incomplet")
     s = report.plan.swap
@@ -223,7 +223,7 @@ async def pass_reissue(inject: PassReissue, commune: Commune, ctx_of: ContextOf,
     try:
         report = await reissue(ctx_of(commune), list(inject.people))
     except PreconditionFailed as exc:
-        return Applied("refused", _one_line(exc))
+        return Applied("refused", one_line(exc))
     if report.failures:
         return Applied("failed", "; ".join(report.failures[:3]))
     for p in report.passes:
@@ -248,7 +248,7 @@ async def end_of_forensics(inject: EndOfForensics, commune: Commune, ctx_of: Con
     try:
         detail = await teardown(ctx_of(commune))
     except PreconditionFailed as exc:
-        return Applied("refused", _one_line(exc))
+        return Applied("refused", one_line(exc))
     except CrisisKitError as exc:
-        return Applied("failed", _one_line(exc))
+        return Applied("failed", one_line(exc))
     return Applied("ok", detail)

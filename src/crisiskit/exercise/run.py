@@ -50,7 +50,11 @@ if TYPE_CHECKING:
     from crisiskit.graph import Graph
     from crisiskit.state.api import StateStore
 
-POLL_S = 60.0  # exercise seconds between two checks of a commune's readiness
+# Readiness checks (a status read of the kit): 30 s of exercise after the activation, then
+# twice as long each time, up to 4 min, so that measuring does not eat the throttling budget
+# the activations of other communes need (the time to operational is known to that step).
+POLL_S = 30.0
+POLL_MAX_S = 240.0
 POLL_MIN_WALL_S = 0.2
 OPERATIONAL_DEADLINE_S = 4 * 3600.0  # exercise seconds after the activation ends
 STATS = ("http_requests", "batches", "sub_requests", "retries", "throttled", "ambiguous",
@@ -288,7 +292,7 @@ class Runner:
             try:
                 applied = await self._dispatch(event, inject)
             except CrisisKitError as exc:
-                applied = op.Applied("failed", op._one_line(exc))
+                applied = op.Applied("failed", op.one_line(exc))
         event.finished = self.clock.now()
         event.outcome, event.detail = applied.outcome, applied.detail
         event.attempts, event.notes = applied.attempts, applied.notes
@@ -369,16 +373,18 @@ class Runner:
         tenant = self.services.tenant
         deadline = self.clock.now() + OPERATIONAL_DEADLINE_S
         wants_team = commune.setup.playbook.team is not None
+        poll = POLL_S
         usable_once = commune.setup.playbook.tap.usable_once
         while True:
             try:
                 status = await kit_status(self.context(commune))
             except CrisisKitError as exc:  # a read the service answered badly: look again
                 if self.clock.now() > deadline:
-                    commune.operational_failed = op._one_line(exc)
+                    commune.operational_failed = op.one_line(exc)
                     return
-                commune.check_errors.append(op._one_line(exc))
-                await self.clock.until(self.clock.now() + self._poll())
+                commune.check_errors.append(op.one_line(exc))
+                await self.clock.until(self.clock.now() + self._poll(poll))
+                poll = min(poll * 2, POLL_MAX_S)
                 continue
             now = self.clock.now()
             ms = commune.milestones
@@ -404,10 +410,11 @@ class Runner:
             if now > deadline:
                 commune.operational_failed = ", ".join(waiting)
                 return
-            await self.clock.until(now + self._poll())
+            await self.clock.until(now + self._poll(poll))
+            poll = min(poll * 2, POLL_MAX_S)
 
-    def _poll(self) -> float:
-        return max(POLL_S, POLL_MIN_WALL_S * self.scenario.speed)
+    def _poll(self, seconds: float) -> float:
+        return max(seconds, POLL_MIN_WALL_S * self.scenario.speed)
 
     def _result(self, wall0: float) -> ExerciseResult:
         s = self.services
