@@ -26,7 +26,7 @@ exercise_app = typer.Typer(
     name="exercise",
     help="Crisis exercises: scripted scenarios played on a fresh simulated tenant, with a "
     "French report (chronogramme, time to operational, RETEX)."
-    "\n\nExample: crisiskit exercise run playbooks/exercises/rancongiciel-aubagne.yaml",
+    "\n\nExample: crisiskit exercise run rancongiciel-aubagne",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -84,7 +84,7 @@ def list_command(ctx: typer.Context) -> None:
         return
     console.table(
         None,
-        ["scenario", "title", "communes", "injects", "ends at"],
+        ["Scenario", "Title", "Communes", "Injects", "Ends at"],
         [[r["name"], r["title"] if r["valid"] else "INVALID (crisiskit exercise validate)",
           str(r["communes"]), str(r["injects"]), r["length"]] for r in rows],
         whole=[0],
