@@ -143,7 +143,7 @@ def run_command(
     Example: crisiskit exercise run rancongiciel-aubagne --speed 120 --report /tmp/retex
     """
     from crisiskit.cli.wiring import run_exercise
-    from crisiskit.exercise.report import write_report
+    from crisiskit.exercise.report import requests, write_report
     from crisiskit.exercise.scenario import offset_text
 
     s = state(ctx)
@@ -189,7 +189,7 @@ def run_command(
                              f"service's own delay: {offset_text(c.service_delay)[2:]})"
                              if took is not None else f"not operational ({c.problem})"))
         t = result.totals
-        console.text(f"Graph: {t['http_requests']} requests, {t['retries']} retries, "
+        console.text(f"Graph: {requests(t)} requests, {t['retries']} retries, "
                      f"{t['throttled']} throttled, {t['ambiguous']} uncertain writes settled; "
                      f"{result.wall_s:.1f} s.")
         console.text("Report: " + ", ".join(str(p) for p in written.paths.values()))
