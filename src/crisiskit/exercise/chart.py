@@ -35,7 +35,8 @@ def timeline_png(result: ExerciseResult) -> bytes:
     from matplotlib.patches import Patch
 
     names = {c.id: c.name for c in result.communes}
-    rows = [TENANT_ROW] + [c.name for c in result.communes]
+    storms = any(e.commune is None and e.kind != "end_of_exercise" for e in result.events)
+    rows = ([TENANT_ROW] if storms else []) + [c.name for c in result.communes]
     index = {name: i for i, name in enumerate(rows)}
     fig = Figure(figsize=(8, 2.2 + 0.45 * len(rows)), dpi=150, layout="constrained")
     span = max(result.elapsed, result.scenario.end, 60.0)
@@ -60,7 +61,7 @@ def timeline_png(result: ExerciseResult) -> bytes:
             ax.plot(commune.operational_at / unit, index[commune.name], marker="*",
                     markersize=11, color="#f1c40f", markeredgecolor="black", zorder=5)
     ax.set_yticks(range(len(rows)), rows)
-    ax.invert_yaxis()
+    ax.set_ylim(len(rows) - 0.4, -0.6)  # first row on top, none cut
     ax.set_xlabel(f"Temps de l'exercice ({unit_name} depuis T+0)")
     ax.set_xlim(left=0, right=span / unit * 1.02)
     ax.grid(axis="x", color="#dddddd", lw=0.6)
