@@ -90,11 +90,24 @@ def open_loans(store: StateStore) -> list[OpenLoan]:
     ]
 
 
-def desired(setup: Setup, store: StateStore, now: datetime) -> DesiredKit:
-    """Compute the commune's desired kit, keeping the devices already lent to it."""
-    from crisiskit.plan.desired import desired_kit
+def desired(
+    setup: Setup, store: StateStore, now: datetime, reserved: list[OpenLoan] | None = None
+) -> DesiredKit:
+    """Compute the commune's desired kit, keeping the devices already lent to it.
 
-    return desired_kit(
-        setup.inventory, setup.commune, setup.playbook, open_loans(store), now,
+    `reserved`: the devices other communes of the same command are about to lend (shared by
+    them, in command order): never allocated twice, and this kit's new ones are added to it.
+    """
+    from crisiskit.plan.desired import OpenLoan, desired_kit
+
+    loans = open_loans(store) + list(reserved or [])
+    kit = desired_kit(
+        setup.inventory, setup.commune, setup.playbook, loans, now,
         held=frozenset(store.device_holds()),
     )
+    if reserved is not None:
+        reserved.extend(
+            OpenLoan(kit.commune_id, a.kind, a.asset_tag, a.upn)
+            for a in kit.allocations if not a.existing
+        )
+    return kit

@@ -238,10 +238,12 @@ class Runner:
         self._storms: list[asyncio.Task[None]] = []
         inv = scenario.inventory
         self.communes: dict[str, op.Commune] = {}
+        reservations = op.Reservations()
         for cid in scenario.communes:
             commune = inv.commune(cid)
             book = load_playbook(commune.playbook, books_dir)
-            self.communes[cid] = op.Commune(Setup(inv, commune, book, services.home))
+            self.communes[cid] = op.Commune(Setup(inv, commune, book, services.home),
+                                            reservations)
         self.events: list[Event] = []
         self.knobs: dict[str, float] = {}
         self.rules = exercise_rules(scenario.speed)
@@ -420,7 +422,9 @@ class Runner:
         s = self.services
         speed = self.scenario.speed
         k = self.knobs
-        team = (k.get("replication_lag_s", 0.0) + k.get("team_op_s", 0.0)) * speed
+        # The Team is created with its group (POST /teams from scratch): the service needs
+        # its operation's time, not a young group's replication.
+        team = k.get("team_op_s", 0.0) * speed
         mailbox = k.get("mailbox_delay_s", 0.0) * speed
         communes = []
         for cid, c in self.communes.items():

@@ -1,17 +1,30 @@
 """Read the tenant for exactly one commune's desired kit, in as few round trips as data allows.
 
 Round 1 (one set of concurrent `$batch` calls): the SKUs, each desired user by UPN, the users
-carrying this commune's tag, the group by mailNickname. Round 2 needs the ids found: per user
-of ours the Temporary Access Passes, phone methods and mailbox readiness (and the passes of
-tagged accounts no longer on the roster, which may be leaving); the group's members,
-owners, team and drive. Round 3 needs the team and drive ids: channels and root folders.
+carrying this commune's tag, the group by mailNickname (and, when the journal says a run
+created a group it may not have tagged, that group by id and the groups with the kit's display
+name). Round 2 needs the ids found: per user of ours the Temporary Access Passes, phone methods
+and mailbox readiness (and the passes of tagged accounts no longer on the roster, which may
+be leaving); the group's members, owners, team and drive. Round 3 needs the team and drive
+ids: channels and root folders.
+
+A group found by its journaled id is the one a run of crisiskit created (the id was journaled
+from the create's answer): it is adopted. A group found by display name is adopted only when
+the journal says a create was sent whose answer never came, the group was created after it,
+and every owner it has is an account of this kit; a same-named group owned by others is
+someone else's and ignored (the kit's key is its nickname); any group that cannot be told
+apart (two proven, or owners unreadable or mixed) is a lookalike, shown in the plan with what
+to do, never touched.
+
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.graph.types import GraphResponse, Request
@@ -35,7 +48,18 @@ from crisiskit.resources.users import ObservedUser
 if TYPE_CHECKING:
     from crisiskit.graph import Graph
 
-__all__ = ["Observed", "ObservedGroup", "ObservedTap", "ObservedUser", "observe"]
+__all__ = ["Hints", "Observed", "ObservedGroup", "ObservedTap", "ObservedUser", "observe"]
+
+CLOCK_SKEW_S = 300.0  # between this machine's clock and the service's createdDateTime
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the local journal knows that the tenant cannot say (`crisiskit.engine.hints`)."""
+
+    group_id: str | None = None  # the group a run created (journaled from the create's answer)
+    sent_at: datetime | None = None  # the last `POST /teams` a run sent for this kit
+    licensed_at: Mapping[str, str] = field(default_factory=dict)  # upn -> ISO time
 
 
 @dataclass
@@ -55,6 +79,8 @@ class Observed:
     taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN (strays too)
     phones: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # upn->type->(id,n)
     mailboxes: dict[str, bool] = field(default_factory=dict)  # upn -> ready (accounts of ours)
+    licensed_at: Mapping[str, str] = field(default_factory=dict)  # upn -> when (journal)
+    lookalikes: list[str] = field(default_factory=list)  # groups that may be ours: what to do
 
     @property
     def free_seats(self) -> int:
@@ -85,14 +111,19 @@ async def _all_pages(graph: Graph, answer: GraphResponse) -> list[dict[str, Any]
     return items
 
 
-async def observe(graph: Graph, kit: DesiredKit) -> Observed:
+async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> Observed:
     """Observe the tenant's state of this kit (read-only)."""
+    hints = hints or Hints()
     tag = kit.tag
     round1: dict[str, Request] = {"skus": licences.skus()}
     round1.update({f"u{i}": users.by_upn(u.upn, tag) for i, u in enumerate(kit.users)})
     round1["tagged"] = users.tagged(tag, kit.commune_id)
     if kit.group is not None:
         round1["group"] = groups.by_nickname(kit.group.mail_nickname, tag)
+        if hints.group_id:
+            round1["journaled"] = groups.by_id(hints.group_id, tag)
+        if hints.sent_at is not None:
+            round1["named"] = groups.by_display_name(kit.group.display_name, tag)
     r1 = await graph.send(round1)
 
     _expect_ok(r1["skus"], "the subscribed SKUs")
@@ -112,12 +143,25 @@ async def observe(graph: Graph, kit: DesiredKit) -> Observed:
         if str(x.get("userPrincipalName", "")).lower() not in desired_upns
     ]
     group: ObservedGroup | None = None
+    lookalikes: list[str] = []
     if kit.group is not None:
         _expect_ok(r1["group"], f"group {kit.group.mail_nickname}")
         values = r1["group"].values()
         if values:
             group = groups.parse(values[0], tag)
-    observed = Observed(sku=sku, users=found, strays=strays, group=group)
+        elif "journaled" in r1 and r1["journaled"].status == 200:
+            group = groups.parse(r1["journaled"].json(), tag)
+            group.adopt = "its id was journaled when it was created"
+        elif "named" in r1:
+            _expect_ok(r1["named"], f"the groups named {kit.group.display_name!r}")
+            accounts = {o.id for o in found.values() if o.tag == kit.commune_id}
+            group, lookalikes = await _interrupted_create(
+                graph, kit, r1["named"], hints, accounts
+            )
+    observed = Observed(
+        sku=sku, users=found, strays=strays, group=group,
+        licensed_at=dict(hints.licensed_at), lookalikes=lookalikes,
+    )
 
     # Round 2: what hangs off the objects found. Nothing of a conflicting object is read.
     round2: dict[str, Request] = {}
@@ -189,3 +233,46 @@ async def observe(graph: Graph, kit: DesiredKit) -> Observed:
             if "folder" in f
         }
     return observed
+
+
+async def _interrupted_create(
+    graph: Graph, kit: DesiredKit, named: GraphResponse, hints: Hints, accounts: set[str]
+) -> tuple[ObservedGroup | None, list[str]]:
+    """Find the group of a `POST /teams` whose answer never came: (adopted, lookalikes)."""
+    assert kit.group is not None and hints.sent_at is not None
+    since = hints.sent_at - timedelta(seconds=CLOCK_SKEW_S)
+    candidates = []
+    for body in named.values():
+        g = groups.parse(body, kit.tag)
+        created = _time(g.created)
+        if g.tag in (None, kit.commune_id) and (created is None or created >= since):
+            candidates.append(g)
+    if not candidates:
+        return None, []
+    answers = await graph.send({g.id: memberships.owners(g.id) for g in candidates})
+    proven, doubtful = [], []
+    for g in candidates:
+        owners = {str(x.get("id")) for x in answers[g.id].values()}
+        if answers[g.id].status == 200 and owners and owners <= accounts:
+            proven.append(g)
+        elif answers[g.id].status != 200 or not owners or owners & accounts:
+            doubtful.append(g)  # cannot tell: its owners could not be read, or are mixed
+    # A same-named group owned by others is someone else's: the kit's key is its nickname.
+    if len(proven) == 1 and not doubtful:
+        proven[0].adopt = (
+            f"created {proven[0].created} by a run that never read the answer; its owners "
+            "are this kit's accounts"
+        )
+        return proven[0], []
+    return None, [
+        f"group {g.id} ({g.display_name!r}, created {g.created}, untagged) may be the one an "
+        "interrupted run created: check its owners; keep one (delete the others in the Entra "
+        "admin center, or rename the ones that are not the kit's) and rerun"
+        for g in [*proven, *doubtful]
+    ]
+
+
+def _time(value: str | None) -> datetime | None:
+    from crisiskit.resources.waiting import parse_time
+
+    return parse_time(value)
