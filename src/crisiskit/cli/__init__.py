@@ -16,6 +16,7 @@ from crisiskit.cli import (  # noqa: F401  (registration)
     exercise,
     inventory,
     sim,
+    teardown,
     validate,
 )
 from crisiskit.cli.app import app

@@ -32,8 +32,7 @@ exercise_app = typer.Typer(
 )
 group(exercise_app, "exercise")
 
-OUTCOMES = {"ok": "done", "failed": "FAILED", "refused": "refused",
-            "unavailable": "not available", "pending": "not run"}
+OUTCOMES = {"ok": "done", "failed": "FAILED", "refused": "refused", "pending": "not run"}
 
 
 def scenarios_dir(s: AppState) -> Path:

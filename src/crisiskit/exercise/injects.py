@@ -6,7 +6,7 @@
     agent_leaves      the roster without the leaver → activate (disable, revoke, pass, loans)
     device_lost       engine.swap.swap on the device lent to the person (or the asset named)
     pass_reissue      engine.reissue.reissue
-    end_of_forensics  teardown with export, when the teardown operation is available
+    end_of_forensics  engine.teardown.teardown: export (verified), then the kit deleted
     throttling_storm  the simulator's per-client rate lowered for the storm's duration
 
 No second engine: each inject is one call of the operation the CLI runs, on the same store,
@@ -17,7 +17,7 @@ an `Applied` (outcome, what happened, attempts); its Graph traffic is counted by
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from crisiskit.engine.report import ActivationReport
     from crisiskit.inventory.models import Person
 
-Outcome = Literal["ok", "failed", "refused", "unavailable"]
+Outcome = Literal["ok", "failed", "refused"]
 ACTIVATION_ATTEMPTS = 3
 
 
@@ -262,19 +262,36 @@ async def pass_reissue(inject: PassReissue, commune: Commune, ctx_of: ContextOf,
     return Applied("ok", f"nouveau passe pour {names}, connexion vérifiée")
 
 
-Teardown = Callable[["Context"], Awaitable[str]]
-
-
 async def end_of_forensics(inject: EndOfForensics, commune: Commune, ctx_of: ContextOf,
-                           tenant: Tenant, teardown: Teardown | None) -> Applied:
-    """Teardown with export of the commune's kit (when the operation is available)."""
-    if teardown is None:
-        return Applied("unavailable", "démontage avec export non disponible dans cette version "
-                       "de crisiskit : inject validé, non joué")
+                           tenant: Tenant) -> Applied:
+    """Teardown with export (engine.teardown): the data saved and verified, then the kit gone.
+
+    Checked as the players would see it: the export verifies, and no account of the kit can
+    sign in any more.
+    """
+    from pathlib import Path
+
+    from crisiskit.engine.teardown import teardown
+    from crisiskit.export.manifest import verify
+
+    upns = sorted(set(commune.accounts().values()) | set(commune.passes))
     try:
-        detail = await teardown(ctx_of(commune))
+        report = await teardown(ctx_of(commune))
     except PreconditionFailed as exc:
         return Applied("refused", one_line(exc))
-    except CrisisKitError as exc:
-        return Applied("failed", one_line(exc))
-    return Applied("ok", detail)
+    if report.export_blocked:
+        return Applied("failed", f"suppression bloquée : {report.export_blocked}")
+    if not report.ok:
+        failures = report.execution.failures[:3] if report.execution else []
+        return Applied("failed", "; ".join(failures) or "démontage incomplet")
+    checked = verify(Path(report.export_root)) if report.export_root else None
+    if checked is not None and not checked.ok:
+        return Applied("failed", f"l'export ne se vérifie pas : {checked.summary()}")
+    still = [u for u in upns if tenant.sign_in(u, commune.passes.get(u))[0]]
+    if still:
+        return Applied("failed", "peuvent encore se connecter : " + ", ".join(still))
+    commune.passes.clear()
+    exported = (f"export vérifié ({checked.checked} fichiers)" if checked is not None
+                else "sans export")
+    return Applied("ok", f"{exported}, kit supprimé, plus aucune connexion possible "
+                   f"({len(upns)} comptes), attestation écrite")

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 TEMPLATE = "rapport-exercice.md.j2"
 STEM = "rapport-exercice"
 CHART = "chronologie.png"
-OUTCOMES = {"ok": "réussi", "failed": "échec", "refused": "refusé",
-            "unavailable": "non disponible", "pending": "non joué"}
+OUTCOMES = {"ok": "réussi", "failed": "échec", "refused": "refusé", "pending": "non joué"}
 PROFILES = {"instant": "instantané", "realistic": "réaliste", "hostile": "hostile"}
 FAULTS = {
     "transient_5xx_rate": "erreurs 503/504 transitoires",
@@ -89,7 +88,6 @@ def _view(result: ExerciseResult) -> dict[str, Any]:
         })
     recovered = [(e.title, note) for e in result.events for note in e.notes]
     failed = [e for e in result.events if e.outcome in ("failed", "refused")]
-    unavailable = [e for e in result.events if e.outcome == "unavailable"]
     faults = [f"{FAULTS[k]} : {_number(v)}" for k, v in sorted(result.knobs.items())
               if k in FAULTS and v]
     took_all = [c.time_to_operational for c in result.communes
@@ -97,7 +95,7 @@ def _view(result: ExerciseResult) -> dict[str, Any]:
     return {
         "s": s, "profile": PROFILES.get(s.tenant.profile, s.tenant.profile),
         "speed": _number(s.speed), "events": events, "communes": communes,
-        "recovered": recovered, "failed": failed, "unavailable": unavailable,
+        "recovered": recovered, "failed": failed,
         "faults": faults, "totals": result.totals, "requests": requests(result.totals),
         "waits": {
             k: duration_fr(v * s.speed) for k, v in result.waits.items()},

@@ -109,7 +109,6 @@ class Services:
     clock: Clock = SYSTEM
     engine_clock: MeteredClock = field(default_factory=MeteredClock)  # the service's waits
     graph_clock: MeteredClock | None = None  # the Graph door's clock: 429 and retry waits
-    teardown: op.Teardown | None = None
     on_event: Callable[[Event], None] | None = None
 
 
@@ -178,7 +177,7 @@ class ExerciseResult:
 
     @property
     def ok(self) -> bool:
-        return all(e.outcome in ("ok", "unavailable") for e in self.events) and all(
+        return all(e.outcome == "ok" for e in self.events) and all(
             not c.problem for c in self.communes)
 
     def to_json(self) -> dict[str, Any]:
@@ -321,8 +320,7 @@ class Runner:
         if isinstance(inject, PassReissue):
             return await op.pass_reissue(inject, commune, self.context, tenant)
         if isinstance(inject, EndOfForensics):
-            return await op.end_of_forensics(inject, commune, self.context, tenant,
-                                             self.services.teardown)
+            return await op.end_of_forensics(inject, commune, self.context, tenant)
         raise ValueError(f"inject kind {inject.kind!r} has no operation")  # a defect
 
     async def _storm(self, event: Event, storm: ThrottlingStorm) -> op.Applied:
