@@ -13,6 +13,7 @@ from crisiskit.cli import (  # noqa: F401  (registration)
     credentials,
     devices,
     documents,
+    exercise,
     inventory,
     sim,
     teardown,
