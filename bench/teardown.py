@@ -87,22 +87,44 @@ def seed(sim: Sim, onedrive_mb: float) -> None:
     sim.http.post("/_sim/seed", json={"files": files}, timeout=120).raise_for_status()
 
 
-def run_export(env: dict[str, str], folder: Path) -> dict[str, Any]:
+def cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_export(env: dict[str, str], folder: Path, sim: Sim) -> dict[str, Any]:
+    # BENCH_WRAP: a profiler's command line put before the export's (`py-spy record -o F --`)
+    wrap = os.environ.get("BENCH_WRAP", "").split()
+    sim_cpu = cpu_s(sim.proc.pid)
+    spy = None
+    if os.environ.get("BENCH_SIM_SPY"):  # py-spy's raw profile of the simulator, to that file
+        spy = subprocess.Popen(["py-spy", "record", "-r", "200", "-f", "raw", "-o",
+                                os.environ["BENCH_SIM_SPY"], "--pid", str(sim.proc.pid)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
     t0 = time.perf_counter()
+    wall_t0 = time.time()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crisiskit", "--output", "json", "export", COMMUNE,
+            [*wrap, sys.executable, "-m", "crisiskit", "--output", "json", "export", COMMUNE,
              "--to", str(folder)], env=env, stdout=out, stderr=err,
         )  # fmt: skip
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        sim_cpu = cpu_s(sim.proc.pid) - sim_cpu
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait()
         out.seek(0)
         err.seek(0)
         text, errors = out.read().decode(), err.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"crisiskit export failed:\n{errors[-3000:]}")
-    report = json.loads(text)
-    return {"wall": wall, "rss_mb": ru.ru_maxrss / 1024, "report": report}
+    # A profiler (BENCH_WRAP) may print its own lines: the report is the rest.
+    report = json.loads("\n".join(t for t in text.splitlines() if not t.startswith("py-spy>")))
+    return {"wall": wall, "rss_mb": ru.ru_maxrss / 1024, "report": report,
+            "cpu_s": ru.ru_utime + ru.ru_stime, "sim_cpu_s": sim_cpu, "t0": wall_t0}
 
 
 class Naive:
@@ -199,8 +221,12 @@ def main() -> None:
                     "latency_ms": args.latency_ms,
                     "download_bandwidth_mbps": args.bandwidth_mbps}).raise_for_status()
                 sim.http.delete("/_sim/requests")
-                got = run_export(env, work / f"export-{size}")
-                seen = traffic(sim.requests())
+                got = run_export(env, work / f"export-{size}", sim)
+                log = sim.requests()
+                seen = traffic(log)
+                if os.environ.get("BENCH_TIMELINE"):  # the request log, to see where time goes
+                    Path(os.environ["BENCH_TIMELINE"]).write_text(
+                        json.dumps({"start": got["t0"], "log": log}))
                 report = got["report"]
                 total = int(report["bytes"])
                 bound = total / (args.bandwidth_mbps * 1e6 / 8) + CHAIN * args.latency_ms / 1000
@@ -209,6 +235,7 @@ def main() -> None:
                        "graph_http": seen["http"], "batches": seen["batches"],
                        "sub_requests": seen["sub_requests"],
                        "downloads": report["stats"]["downloads"], "rss_mb": got["rss_mb"],
+                       "cpu_s": got["cpu_s"], "sim_cpu_s": got["sim_cpu_s"],
                        "bound_s": bound}
                 if not args.skip_naive and size == args.onedrive_mb[0]:
                     naive = Naive(sim.base_url)
