@@ -19,6 +19,7 @@ import base64
 import json
 import math
 import time
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -371,6 +372,9 @@ class SimApp:
 
     async def _respond(self, send: Any, resp: SimResponse) -> None:
         headers = dict(resp.headers)
+        # Every answer is dated on the simulated clock (RFC 9110 §6.6.1), as `lastModified…`
+        # stamps are: a client judging an age from the two sees `/_sim/clock` advances.
+        headers.setdefault("Date", formatdate(self.sim.now(), usegmt=True))
         if resp.raw is not None:
             payload = resp.raw
             headers.setdefault("Content-Type", resp.content_type or "application/octet-stream")
