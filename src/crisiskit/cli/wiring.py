@@ -1,9 +1,9 @@
 """Wire the core to the world: environment, endpoint, sandbox, store, lock, event loop.
 
 The only place that reads crisiskit's environment variables (CRISISKIT_WAIT_SCALE,
-CRISISKIT_GRAPH_URL, CRISISKIT_GRAPH_TOKEN; the azure-identity ones are handed to the Graph
-door as a mapping) and the only one that starts the embedded simulator for `--sandbox`. The
-core receives a `Context` and never looks around.
+CRISISKIT_LEASE_TTL, CRISISKIT_GRAPH_URL, CRISISKIT_GRAPH_TOKEN; the azure-identity ones are
+handed to the Graph door as a mapping) and the only one that starts the embedded simulator for
+`--sandbox`. The core receives a `Context` and never looks around.
 """
 
 from __future__ import annotations
@@ -38,6 +38,22 @@ class Endpoint:
 
     base_url: str | None = None
     token: Secret | None = None
+
+
+def lease_ttl() -> float:
+    """Return the tenant lease's lifetime in seconds (CRISISKIT_LEASE_TTL, default 180)."""
+    from crisiskit.engine.lease import TTL_S
+
+    raw = os.environ.get("CRISISKIT_LEASE_TTL")
+    if raw is None:
+        return TTL_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"CRISISKIT_LEASE_TTL must be a number of seconds, not {raw!r}") from None
+    if not 3 <= value <= 3600:
+        raise InputError("CRISISKIT_LEASE_TTL must be between 3 and 3600 seconds")
+    return value
 
 
 def wait_scale() -> float:
@@ -91,15 +107,24 @@ def _serve(
     *,
     scale: float = 1.0,
 ) -> T:
-    """Run `work` in one event loop, with one Graph client shared by every commune's context."""
+    """Run `work` in one event loop, with one Graph client shared by every commune's context.
+
+    Each context's lock is a `TenantLock`: the home's flock and the commune's lease in the
+    tenant, taken by the operations that write (read-only ones never take it).
+    """
     from crisiskit.engine.context import Context
-    from crisiskit.engine.run import FileLock
+    from crisiskit.engine.tenantlock import TenantLock
+
+    ttl = lease_ttl()
 
     async def main() -> T:
         graph = _open_graph(setups[0].inventory, where)
         try:
             contexts = [
-                Context(s, store, graph, FileLock(s.home), operator=operator, wait_scale=scale)
+                Context(
+                    s, store, graph, TenantLock(s.home, graph, store, operator, ttl_s=ttl),
+                    operator=operator, wait_scale=scale,
+                )
                 for s in setups
             ]
             return await work(contexts)

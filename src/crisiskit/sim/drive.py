@@ -232,9 +232,14 @@ def _site_ids(sim: Simulator, key: str) -> str:
     return f"{sharepoint_host(sim)},{site_id},{web_id}"
 
 
+def root_drive_id() -> str:
+    """Return the id of the root site's library (the same in every simulated tenant)."""
+    return _drive_id_for(ROOT_SITE)
+
+
 def ensure_root_drive(sim: Simulator) -> dict[str, Any]:
     """Return the root site's document library, creating it (and its root) on first use."""
-    drive = sim.tenant.drives.get(_drive_id_for(ROOT_SITE))
+    drive = sim.tenant.drives.get(root_drive_id())
     if drive is not None:
         return drive
     fields = {
