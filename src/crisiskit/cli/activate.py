@@ -181,6 +181,8 @@ def _login() -> str:
 
 def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
     """Print the summary of an activation (secrets only with --show-secrets)."""
+    for notice in report.notices:
+        console.text(notice)
     outcome = report.outcome
     if not report.executed or outcome is None:
         return

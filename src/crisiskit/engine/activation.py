@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from crisiskit.engine.context import Context, desired
+from crisiskit.engine.context import Context, desired, journaled
 from crisiskit.engine.executor import Executor
-from crisiskit.engine.handover import credential_states, credentials_sink, write_documents
+from crisiskit.engine.handover import (
+    credential_states,
+    credentials_sink,
+    void_passes,
+    write_documents,
+)
 from crisiskit.engine.report import (
     ActivationProgress,
     ActivationReport,
@@ -28,14 +35,17 @@ from crisiskit.engine.report import (
     quiet_phase,
     unwaited_pending,
 )
-from crisiskit.engine.run import NoLock, recorded, refuse
+from crisiskit.engine.run import Hold, NoLock, Run, recorded, refuse
 from crisiskit.engine.session import RunSession
+from crisiskit.errors import LeaseLost
 from crisiskit.plan.activation import ActivationPlan, preconditions
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.diff import diff
 from crisiskit.plan.observe import Observed, observe
+from crisiskit.resources.taps import IssuedPass
 
 KIND = "activate"
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,7 +61,9 @@ async def plan_activation(ctx: Context) -> Planned:
     """Observe the tenant and compute the plan and its refusals (read-only)."""
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now)
-    observed = await observe(ctx.graph, kit)
+    observed = await observe(
+        ctx.graph, kit, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
+    )
     plan = diff(kit, observed, credential_states(ctx.setup.credentials_path), now)
     plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
     return Planned(kit, observed, plan)
@@ -69,9 +81,9 @@ async def activate(
     moment = ctx.clock.now()
     lock = NoLock() if dry_run else ctx.lock
     with ctx.graph.scope() as traffic:
-        async with lock.hold(ctx.commune):
+        async with lock.hold(ctx.commune, KIND) as held:
             planned = await plan_activation(ctx)
-            report = ActivationReport(plan=planned.plan)
+            report = ActivationReport(plan=planned.plan, notices=held.notices)
             show_plan(planned.plan)
             if dry_run:
                 return report
@@ -86,7 +98,7 @@ async def activate(
             from crisiskit.documents.kit import prepare
 
             threading.Thread(target=prepare, name="templates", daemon=True).start()
-            await _execute(ctx, planned, report, phase)
+            await _execute(ctx, planned, report, phase, held)
             report.stats = {
                 "http_requests": traffic.stats.http_requests,
                 "batches": traffic.stats.batches,
@@ -118,20 +130,35 @@ async def activate(
 
 
 async def _execute(
-    ctx: Context, planned: Planned, report: ActivationReport, phase: PhaseFactory
+    ctx: Context, planned: Planned, report: ActivationReport, phase: PhaseFactory, held: Hold
 ) -> None:
-    """Run the plan inside a recorded run; fill the report's outcome."""
+    """Run the plan inside a recorded run; fill the report's outcome.
+
+    The run stops as soon as its hold on the commune is lost (a tenant lease taken over while
+    this machine was cut off), and, lost then or found lost by the final `confirm()`, it ends
+    failed with `LeaseLost`: the passes it issued are voided in the credentials file, and
+    nothing is handed over.
+    """
     async with recorded(ctx, KIND, playbook=ctx.setup.playbook.name) as run:
         report.resumed = run.resumed
-        session = RunSession(ctx, run.journal, save_passes=credentials_sink(
-            ctx.setup.credentials_path, ctx.setup.home
-        ))
+        issued: list[IssuedPass] = []
+        sink = credentials_sink(ctx.setup.credentials_path, ctx.setup.home)
+
+        def save(passes: Sequence[IssuedPass]) -> None:
+            sink(passes)
+            issued.extend(passes)
+
+        session = RunSession(ctx, run.journal, save_passes=save)
         progress = ActivationProgress(phase, planned.kit, planned.plan.plan)
         session.listeners.append(progress.step)
         session.event_listeners.append(progress.event)
         outcome = None
         try:
-            execution = await Executor(session).run(planned.plan.plan)
+            try:
+                execution = await _until_lost(Executor(session).run(planned.plan.plan), held)
+                await held.confirm()
+            except LeaseLost as exc:
+                raise _voided(ctx, run, exc, issued) from None
             # A rerun does not wait again for mailboxes licensed earlier: it looked once.
             for upn in unwaited_pending(planned.kit, planned.observed, execution):
                 session.event("mailbox", upn, "still provisioning", phase="mailboxes")
@@ -141,6 +168,43 @@ async def _execute(
             progress.close(outcome)
         report.outcome = outcome
         report.executed = True
+
+
+async def _until_lost(work: Coroutine[Any, Any, T], held: Hold) -> T:
+    """Run `work` to its end, or cancel it the moment `held` is lost (LeaseLost)."""
+    task = asyncio.ensure_future(work)
+    lost = asyncio.ensure_future(held.wait_lost())
+    try:
+        await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+        if not task.done():
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+    if held.lost is not None:
+        raise LeaseLost(held.lost)
+    return task.result()
+
+
+def _voided(ctx: Context, run: Run, exc: LeaseLost, issued: list[IssuedPass]) -> LeaseLost:
+    """Void the passes this run issued, record why the run failed, and say it (exit 1)."""
+    voided = void_passes(ctx.setup.credentials_path, ctx.setup.home, issued)
+    run.finish(False, {"error": "lease lost", "reason": str(exc), "voided_passes": voided})
+    ctx.store.audit_append(
+        ctx.operator, ctx.commune, "credentials.voided", str(ctx.setup.credentials_path),
+        "voided", details={"accounts": ", ".join(voided), "reason": str(exc)},
+    )
+    passes = (
+        f"the {len(voided)} Temporary Access Passes it issued are not valid: they were "
+        f"removed from {ctx.setup.credentials_path} ({', '.join(voided)})"
+        if voided else "it issued no Temporary Access Pass"
+    )
+    return LeaseLost(
+        f"{exc}. This run stopped writing and hands nothing over: {passes}. The run holding "
+        f"the commune now issues its own; once it has finished, `crisiskit status "
+        f"{ctx.commune}` shows the kit"
+    )
 
 
 async def plan_only(ctx: Context) -> ActivationPlan:

@@ -2,6 +2,7 @@
 
     credential_states(path)     validity windows of the passes on file (never the secrets)
     credentials_sink(path, home) where issued passes go the moment they exist (0600, atomic)
+    void_passes(path, home, ps)  take out of the file the passes of a run that lost its lease
     write_documents(...)        the handover sheet (md, html, pdf) and the first sign-in slips
 """
 
@@ -53,6 +54,30 @@ def credentials_sink(path: Path, home: Path) -> Callable[[Sequence[IssuedPass]],
         write_credentials(path, merge_credentials(current, rows), root=home)
 
     return save
+
+
+def void_passes(path: Path, home: Path, passes: Sequence[IssuedPass]) -> list[str]:
+    """Remove these passes from the credentials file; return the accounts they were for.
+
+    A row is removed only while it still holds the very pass given (a later run's pass for
+    the same account is kept). The account then has no valid pass on file: the run that
+    holds the commune issues one.
+    """
+    from crisiskit.documents.credentials import read_credentials, write_credentials
+
+    void = {p.upn.lower(): p.secret.reveal() for p in passes}
+    if not void:
+        return []
+    rows = read_credentials(path, root=home)
+    kept, removed = [], []
+    for row in rows:
+        if void.get(row.upn.lower()) == row.temporary_access_pass.reveal():
+            removed.append(row.upn)
+        else:
+            kept.append(row)
+    if removed:
+        write_credentials(path, kept, root=home)
+    return sorted(removed)
 
 
 def write_documents(

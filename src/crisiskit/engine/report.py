@@ -154,6 +154,7 @@ class ActivationReport:
     loans: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     resumed: list[int] = field(default_factory=list)  # interrupted runs this one completes
+    notices: list[str] = field(default_factory=list)  # facts for the operator (a lease taken over)
 
     @property
     def ok(self) -> bool:
@@ -171,6 +172,7 @@ class ActivationReport:
             "loans": self.loans,
             "graph": self.stats,
             "resumed_runs": self.resumed,
+            "notices": self.notices,
         }
 
 
