@@ -98,3 +98,8 @@ def desired(setup: Setup, store: StateStore, now: datetime) -> DesiredKit:
         setup.inventory, setup.commune, setup.playbook, open_loans(store), now,
         held=frozenset(store.device_holds()),
     )
+
+
+def journaled(ctx: Context) -> dict[tuple[str, str], str]:
+    """Return the commune's objects the journal says were created: (kind, key) -> Graph id."""
+    return {(o.kind, o.natural_key): o.graph_id for o in ctx.store.objects(ctx.commune)}

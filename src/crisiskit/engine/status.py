@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crisiskit.engine.context import Context, desired
+from crisiskit.engine.context import Context, desired, journaled
 from crisiskit.engine.handover import credential_states
 from crisiskit.plan.observe import observe
 from crisiskit.state.api import StateStore
@@ -64,7 +64,9 @@ async def kit_status(ctx: Context) -> KitStatus:
     """Observe the commune's kit now, mailboxes included."""
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now)
-    observed = await observe(ctx.graph, kit)
+    observed = await observe(
+        ctx.graph, kit, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
+    )
     creds = credential_states(ctx.setup.credentials_path)
     ours = {upn for upn, o in observed.users.items() if o.tag == kit.commune_id}
     accounts = []

@@ -6,13 +6,23 @@ of ours the Temporary Access Passes, phone methods and mailbox readiness; the gr
 owners, team and drive. Round 3 needs the team and drive ids: channels and root folders.
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
+
+Replication lag (GRAPH.md, "Eventual consistency"): a rerun right after an interrupted run reads
+objects created seconds ago, which a lagging replica may not show yet. Reads by id of objects
+found (a user's passes and phones, a group's members) that answer 404 are re-read with capped
+backoff under the consistency deadline (`consistency.settle`); an object the journal says was
+created (`created`: (kind, natural key) -> id) that reads as absent, by UPN, by mailNickname or
+as a team, is re-read until it appears or the deadline passes, then taken as absent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from crisiskit.clock import SYSTEM, Clock
+from crisiskit.graph.consistency import RULES, Consistency, settle
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.resources import (
@@ -35,6 +45,9 @@ if TYPE_CHECKING:
     from crisiskit.graph import Graph
 
 __all__ = ["Observed", "ObservedGroup", "ObservedTap", "ObservedUser", "observe"]
+
+K = TypeVar("K", bound=Hashable)
+Created = Mapping[tuple[str, str], str]  # (kind, natural key) -> Graph id, from the journal
 
 
 @dataclass
@@ -68,8 +81,9 @@ def _expect_ok(answer: GraphResponse, what: str) -> None:
     if answer.status != 200:
         from crisiskit.errors import OperationFailed
 
+        said = f": {answer.message}" if answer.message else ""
         raise OperationFailed(
-            f"could not read {what}: HTTP {answer.status} {answer.code} "
+            f"could not read {what}: HTTP {answer.status} {answer.code}{said} "
             f"(request-id {answer.request_id})"
         )
 
@@ -84,15 +98,58 @@ async def _all_pages(graph: Graph, answer: GraphResponse) -> list[dict[str, Any]
     return items
 
 
-async def observe(graph: Graph, kit: DesiredKit) -> Observed:
-    """Observe the tenant's state of this kit (read-only)."""
+async def _until_present(
+    graph: Graph,
+    clock: Clock,
+    rules: Consistency,
+    requests: Mapping[K, Request],
+    present: Callable[[GraphResponse], bool],
+) -> dict[K, GraphResponse]:
+    """Re-read objects known to exist until each read shows its object, or the deadline."""
+    answers: dict[K, GraphResponse] = {}
+    todo = dict(requests)
+    deadline = clock.monotonic() + rules.deadline_s
+    delay = rules.first_delay_s
+    while todo and clock.monotonic() + delay <= deadline:
+        await clock.sleep(delay)
+        delay = min(delay * 2, rules.max_delay_s)
+        got = await graph.send(todo)
+        answers.update(got)
+        todo = {k: r for k, r in todo.items() if not present(got[k])}
+    return answers
+
+
+async def observe(
+    graph: Graph,
+    kit: DesiredKit,
+    *,
+    clock: Clock = SYSTEM,
+    rules: Consistency = RULES,
+    created: Created | None = None,
+) -> Observed:
+    """Observe the tenant's state of this kit (read-only); see the module docstring."""
     tag = kit.tag
+    journaled = dict(created or {})
     round1: dict[str, Request] = {"skus": licences.skus()}
     round1.update({f"u{i}": users.by_upn(u.upn, tag) for i, u in enumerate(kit.users)})
     round1["tagged"] = users.tagged(tag, kit.commune_id)
     if kit.group is not None:
         round1["group"] = groups.by_nickname(kit.group.mail_nickname, tag)
     r1 = await graph.send(round1)
+    lagging = {
+        f"u{i}": users.by_upn(u.upn, tag)
+        for i, u in enumerate(kit.users)
+        if r1[f"u{i}"].status == 404 and ("user", u.upn) in journaled
+    }
+    if kit.group is not None and ("group", kit.group.mail_nickname) in journaled:
+        if r1["group"].status == 200 and not r1["group"].values():
+            lagging["group"] = round1["group"]
+    if lagging:
+        r1.update(await _until_present(
+            graph, clock, rules, lagging, lambda a: a.status == 200 and (
+                bool(a.values()) or "value" not in a.json()
+            ),
+        ))
 
     _expect_ok(r1["skus"], "the subscribed SKUs")
     sku = licences.sku_named(r1["skus"].values(), kit.sku_part_number)
@@ -119,6 +176,7 @@ async def observe(graph: Graph, kit: DesiredKit) -> Observed:
     observed = Observed(sku=sku, users=found, strays=strays, group=group)
 
     # Round 2: what hangs off the objects found. Nothing of a conflicting object is read.
+    # Those objects exist (found just now), so a 404 reading them by id is a lagging replica.
     round2: dict[str, Request] = {}
     ours = {upn: o for upn, o in found.items() if o.tag == kit.commune_id}
     for upn, o in ours.items():
@@ -127,14 +185,22 @@ async def observe(graph: Graph, kit: DesiredKit) -> Observed:
             round2[f"phone:{upn}"] = phones.of_user(o.id)
         round2[f"mailbox:{upn}"] = mailboxes.probe(o.id)
     group_ours = group is not None and group.tag == kit.commune_id
+    optional: dict[str, Request] = {}  # absent is a normal answer for these
     if group is not None and group_ours:
         round2["members"] = memberships.members(group.id)
         round2["owners"] = memberships.owners(group.id)
         if kit.team is not None:
-            round2["team"] = teams.by_group(group.id)
+            optional["team"] = teams.by_group(group.id)
         if kit.folders:
-            round2["drive"] = drives.of_group(group.id)
-    r2 = await graph.send(round2)
+            optional["drive"] = drives.of_group(group.id)
+    r2 = await settle(graph, clock, round2, rules=rules)
+    r2.update(await graph.send(optional))
+    if kit.team is not None and "team" in r2 and r2["team"].status == 404 and (
+        ("team", kit.team.display_name) in journaled
+    ):
+        r2.update(await _until_present(
+            graph, clock, rules, {"team": optional["team"]}, lambda a: a.status == 200
+        ))
     for upn in ours:
         a = r2[f"tap:{upn}"]
         _expect_ok(a, f"the Temporary Access Passes of {upn}")
@@ -166,7 +232,7 @@ async def observe(graph: Graph, kit: DesiredKit) -> Observed:
                 round3["folders"] = drives.root_children(observed.drive_id)
             elif a.status != 404:
                 _expect_ok(a, "the group's drive")
-    r3 = await graph.send(round3)
+    r3 = await settle(graph, clock, round3, rules=rules)
     if "channels" in r3:
         _expect_ok(r3["channels"], "the team's channels")
         observed.channels = {
