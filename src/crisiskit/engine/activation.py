@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from crisiskit.engine import claims
 from crisiskit.engine.context import Context, desired, journaled
 from crisiskit.engine.executor import Executor
 from crisiskit.engine.handover import (
@@ -35,8 +36,8 @@ from crisiskit.engine.report import (
     quiet_phase,
     unwaited_pending,
 )
-from crisiskit.engine.run import Hold, NoLock, Run, recorded, refuse
-from crisiskit.engine.session import RunSession
+from crisiskit.engine.run import CommuneLock, Hold, NoLock, Run, recorded, refuse
+from crisiskit.engine.session import RunSession, StepResult
 from crisiskit.errors import LeaseLost
 from crisiskit.plan.activation import ActivationPlan, preconditions
 from crisiskit.plan.desired import DesiredKit
@@ -57,15 +58,30 @@ class Planned:
     plan: ActivationPlan
 
 
-async def plan_activation(ctx: Context) -> Planned:
-    """Observe the tenant and compute the plan and its refusals (read-only)."""
+async def plan_activation(ctx: Context, claim: str | None = None) -> Planned:
+    """Observe the tenant and compute the plan and its refusals.
+
+    The devices and the seat check are decided in one write transaction with every other
+    activation of this home (crisiskit.engine.claims); with a `claim`, what the plan takes is
+    reserved there when nothing refuses it. Without one (dry run, `plan`), nothing is written.
+    """
     now = ctx.clock.now()
-    kit = desired(ctx.setup, ctx.store, now)
+    before = claims.reservations(ctx, claim)
+    provisional = desired(ctx.setup, ctx.store, now, claims.devices_of(before))
     observed = await observe(
-        ctx.graph, kit, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
+        ctx.graph, provisional, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
     )
-    plan = diff(kit, observed, credential_states(ctx.setup.credentials_path), now)
-    plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
+    credentials = credential_states(ctx.setup.credentials_path)
+    with ctx.store.transaction():
+        others = claims.reservations(ctx, claim)
+        kit = desired(ctx.setup, ctx.store, now, claims.devices_of(others))
+        plan = diff(kit, observed, credentials, now)
+        plan.seats_reserved, plan.reserved_by = claims.seats_elsewhere(
+            before, others, kit.sku_part_number
+        )
+        plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
+        if claim is not None and not plan.refusals:
+            claims.record(ctx, claim, kit, plan.seats_needed)
     return Planned(kit, observed, plan)
 
 
@@ -78,11 +94,27 @@ async def activate(
     phase: PhaseFactory = quiet_phase,
 ) -> ActivationReport:
     """Plan, check preconditions, confirm, and execute one activation (under the lock)."""
-    moment = ctx.clock.now()
     lock = NoLock() if dry_run else ctx.lock
+    claim = None if dry_run else claims.new_claim()
+    try:
+        return await _activate(ctx, lock, claim, show_plan, confirm, phase)
+    finally:
+        claims.release(ctx, claim)
+
+
+async def _activate(
+    ctx: Context,
+    lock: CommuneLock,
+    claim: str | None,
+    show_plan: Callable[[ActivationPlan], None],
+    confirm: Callable[[ActivationPlan], bool] | None,
+    phase: PhaseFactory,
+) -> ActivationReport:
+    dry_run = claim is None
+    moment = ctx.clock.now()
     with ctx.graph.scope() as traffic:
         async with lock.hold(ctx.commune, KIND) as held:
-            planned = await plan_activation(ctx)
+            planned = await plan_activation(ctx, claim)
             report = ActivationReport(plan=planned.plan, notices=held.notices)
             show_plan(planned.plan)
             if dry_run:
@@ -98,7 +130,7 @@ async def activate(
             from crisiskit.documents.kit import prepare
 
             threading.Thread(target=prepare, name="templates", daemon=True).start()
-            await _execute(ctx, planned, report, phase, held)
+            await _execute(ctx, planned, report, phase, held, claim)
             report.stats = {
                 "http_requests": traffic.stats.http_requests,
                 "batches": traffic.stats.batches,
@@ -130,7 +162,12 @@ async def activate(
 
 
 async def _execute(
-    ctx: Context, planned: Planned, report: ActivationReport, phase: PhaseFactory, held: Hold
+    ctx: Context,
+    planned: Planned,
+    report: ActivationReport,
+    phase: PhaseFactory,
+    held: Hold,
+    claim: str | None,
 ) -> None:
     """Run the plan inside a recorded run; fill the report's outcome.
 
@@ -151,6 +188,8 @@ async def _execute(
         session = RunSession(ctx, run.journal, save_passes=save)
         progress = ActivationProgress(phase, planned.kit, planned.plan.plan)
         session.listeners.append(progress.step)
+        if claim is not None:
+            session.listeners.append(lambda result: _count_seat(ctx, claim, result))
         session.event_listeners.append(progress.event)
         outcome = None
         try:
@@ -168,6 +207,14 @@ async def _execute(
             progress.close(outcome)
         report.outcome = outcome
         report.executed = True
+
+
+def _count_seat(ctx: Context, claim: str, result: StepResult) -> None:
+    """Count the claim's seats down as each account's licence is assigned."""
+    step = result.step
+    if step.kind == "licence" and step.action == "create" and result.status == "done":
+        if getattr(step.payload, "target_kind", "") == "user":
+            ctx.store.seats_assigned(claim)
 
 
 async def _until_lost(work: Coroutine[Any, Any, T], held: Hold) -> T:

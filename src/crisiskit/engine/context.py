@@ -90,13 +90,19 @@ def open_loans(store: StateStore) -> list[OpenLoan]:
     ]
 
 
-def desired(setup: Setup, store: StateStore, now: datetime) -> DesiredKit:
-    """Compute the commune's desired kit, keeping the devices already lent to it."""
+def desired(
+    setup: Setup, store: StateStore, now: datetime, reserved: frozenset[str] = frozenset()
+) -> DesiredKit:
+    """Compute the commune's desired kit, keeping the devices already lent to it.
+
+    Devices held (to wipe, lost, …) and those `reserved` by other activations in progress
+    are never allocated.
+    """
     from crisiskit.plan.desired import desired_kit
 
     return desired_kit(
         setup.inventory, setup.commune, setup.playbook, open_loans(store), now,
-        held=frozenset(store.device_holds()),
+        held=frozenset(store.device_holds()) | reserved,
     )
 
 

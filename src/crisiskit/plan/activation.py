@@ -31,6 +31,9 @@ class ActivationPlan:
     sku_id: str | None = None
     free_seats: int = 0
     seats_needed: int = 0
+    # Seats other activations in progress still have to assign (local reservations), and who
+    seats_reserved: int = 0
+    reserved_by: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)  # why `activate` would refuse it
 
     @property
@@ -59,6 +62,7 @@ class ActivationPlan:
                 "sku_id": self.sku_id,
                 "free_seats": self.free_seats,
                 "needed": self.seats_needed,
+                "reserved_elsewhere": self.seats_reserved,
             },
         }
 
@@ -79,10 +83,15 @@ def preconditions(
     reasons.extend(f"not enough devices: {s}" for s in activation.shortages)
     if activation.sku_id is None:
         reasons.append(f"the tenant has no subscription for SKU {kit.sku_part_number}")
-    elif activation.seats_needed > activation.free_seats:
+    elif activation.seats_needed > activation.free_seats - activation.seats_reserved:
+        held = (
+            f", of which {activation.seats_reserved} are reserved by activations in progress "
+            f"({', '.join(activation.reserved_by)}); run again once they have finished"
+            if activation.seats_reserved else ""
+        )
         reasons.append(
             f"not enough {kit.sku_part_number} licences: {activation.seats_needed} needed, "
-            f"{activation.free_seats} free"
+            f"{activation.free_seats} free{held}"
         )
     for s in activation.conflicts:
         reasons.append(f"conflict: {s.kind} {s.key}: {s.detail} (crisiskit will not touch it)")
