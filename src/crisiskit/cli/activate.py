@@ -93,6 +93,14 @@ def activate_command(
     ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
     sign_with: SignWithOption = None,
+    rebuild_state: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-state",
+            help="The state database was lost: record what the tenant holds of the kit "
+            "(objects tagged for the commune, phones by MFA number) before activating.",
+        ),
+    ] = False,
 ) -> None:
     """Provision a commune's crisis kit through Microsoft Graph (idempotent, resumable).
 
@@ -133,6 +141,7 @@ def activate_command(
             show_plan=show,
             confirm=confirm,
             phase=progress if not s.json else _silent_phase,
+            rebuild_state=rebuild_state,
         )
     finally:
         progress.close()

@@ -143,6 +143,7 @@ def run_activate(
     show_plan: Callable[[ActivationPlan], None] = lambda plan: None,
     confirm: Callable[[ActivationPlan], bool] | None = None,
     phase: PhaseFactory | None = None,
+    rebuild_state: bool = False,
 ) -> ActivationReport:
     """Run one activation from synchronous code."""
     from crisiskit.engine.activation import activate
@@ -155,7 +156,7 @@ def run_activate(
         async def work(contexts: list[Context]) -> ActivationReport:
             return await activate(
                 contexts[0], dry_run=dry_run, show_plan=show_plan, confirm=confirm,
-                phase=phase or quiet_phase,
+                phase=phase or quiet_phase, rebuild_state=rebuild_state,
             )
 
         return _serve([setup], store, where, operator, work, scale=scale)

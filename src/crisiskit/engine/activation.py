@@ -16,10 +16,10 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from crisiskit.engine import claims
+from crisiskit.engine import claims, preflight
 from crisiskit.engine.context import Context, desired, journaled
 from crisiskit.engine.executor import Executor
 from crisiskit.engine.handover import (
@@ -56,14 +56,19 @@ class Planned:
     kit: DesiredKit
     observed: Observed
     plan: ActivationPlan
+    notices: list[str] = field(default_factory=list)  # what planning recorded (a rebuild)
 
 
-async def plan_activation(ctx: Context, claim: str | None = None) -> Planned:
+async def plan_activation(
+    ctx: Context, claim: str | None = None, *, rebuild: bool = False
+) -> Planned:
     """Observe the tenant and compute the plan and its refusals.
 
     The devices and the seat check are decided in one write transaction with every other
     activation of this home (crisiskit.engine.claims); with a `claim`, what the plan takes is
     reserved there when nothing refuses it. Without one (dry run, `plan`), nothing is written.
+    With `rebuild` (and a claim), what the tenant holds of the kit is first recorded in the
+    journal (crisiskit.engine.preflight.adopt).
     """
     now = ctx.clock.now()
     before = claims.reservations(ctx, claim)
@@ -71,6 +76,9 @@ async def plan_activation(ctx: Context, claim: str | None = None) -> Planned:
     observed = await observe(
         ctx.graph, provisional, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
     )
+    notices = []
+    if rebuild and claim is not None:
+        notices = preflight.adopt(ctx, provisional, observed).notices
     credentials = credential_states(ctx.setup.credentials_path)
     with ctx.store.transaction():
         others = claims.reservations(ctx, claim)
@@ -82,7 +90,7 @@ async def plan_activation(ctx: Context, claim: str | None = None) -> Planned:
         plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
         if claim is not None and not plan.refusals:
             claims.record(ctx, claim, kit, plan.seats_needed)
-    return Planned(kit, observed, plan)
+    return Planned(kit, observed, plan, notices)
 
 
 async def activate(
@@ -92,12 +100,24 @@ async def activate(
     show_plan: Callable[[ActivationPlan], None] = lambda plan: None,
     confirm: Callable[[ActivationPlan], bool] | None = None,
     phase: PhaseFactory = quiet_phase,
+    rebuild_state: bool = False,
 ) -> ActivationReport:
-    """Plan, check preconditions, confirm, and execute one activation (under the lock)."""
+    """Plan, check preconditions, confirm, and execute one activation (under the lock).
+
+    Before anything is written: the output folder is probed and the local state checked
+    (crisiskit.engine.preflight); a lost or emptied state beside earlier outputs refuses,
+    unless `rebuild_state` asks to rebuild it from the tenant.
+    """
+    if rebuild_state:
+        preflight.check_rebuild(ctx)
+    else:
+        preflight.check_state(ctx)
+    if not dry_run:
+        preflight.check_outputs(ctx.setup)
     lock = NoLock() if dry_run else ctx.lock
     claim = None if dry_run else claims.new_claim()
     try:
-        return await _activate(ctx, lock, claim, show_plan, confirm, phase)
+        return await _activate(ctx, lock, claim, show_plan, confirm, phase, rebuild_state)
     finally:
         claims.release(ctx, claim)
 
@@ -109,13 +129,15 @@ async def _activate(
     show_plan: Callable[[ActivationPlan], None],
     confirm: Callable[[ActivationPlan], bool] | None,
     phase: PhaseFactory,
+    rebuild: bool,
 ) -> ActivationReport:
     dry_run = claim is None
     moment = ctx.clock.now()
     with ctx.graph.scope() as traffic:
         async with lock.hold(ctx.commune, KIND) as held:
-            planned = await plan_activation(ctx, claim)
+            planned = await plan_activation(ctx, claim, rebuild=rebuild)
             report = ActivationReport(plan=planned.plan, notices=held.notices)
+            report.notices.extend(planned.notices)
             show_plan(planned.plan)
             if dry_run:
                 return report
