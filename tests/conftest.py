@@ -10,7 +10,7 @@ import hypothesis  # noqa: F401
 import pytest
 
 from crisiskit.inventory import Inventory, load_inventory
-from crisiskit.sim.server import EmbeddedSimulator
+from crisiskit.sim.server import EmbeddedSimulator, build_router
 
 # Imported up front on purpose: CPython 3.11.7 can fail with "AST constructor recursion depth
 # mismatch" when pytest's assertion rewriter first compiles hypothesis late in a session that
@@ -18,6 +18,10 @@ from crisiskit.sim.server import EmbeddedSimulator
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_INVENTORY = REPO / "inventory.yaml"
 SIM_TOKEN = "test-token"
+# An application consented to every application permission the simulator knows: the
+# simulator's own tests exercise every endpoint; crisiskit's tests keep the default
+# (README's least-privilege) roles, and permission tests narrow them with `set_roles`.
+ADMIN_ROLES = tuple(sorted(build_router().grants()))
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +32,7 @@ def sample_inventory() -> Inventory:
 
 @pytest.fixture(scope="session")
 def _sim_session(sample_inventory: Inventory) -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator(sample_inventory, profile="instant", seed=0) as sim:
+    with EmbeddedSimulator(sample_inventory, profile="instant", seed=0, roles=ADMIN_ROLES) as sim:
         yield sim
 
 
@@ -46,7 +50,7 @@ def graph_client_factory(
     """Return `make(token=None, base_url=None)` building a real GraphServiceClient on the sim.
 
     The client must be created and used inside one event loop (one `asyncio.run`), and closed
-    with `await client.request_adapter._http_client.aclose()`.
+    with `await simhelp.close_sdk_client(client)` (the HTTP client and its connection pool).
     """
     from kiota_abstractions.authentication import (
         AccessTokenProvider,

@@ -248,14 +248,13 @@ def test_a_root_site_the_application_may_not_use_is_refused_clearly(
     sim: EmbeddedSimulator,
 ) -> None:
     """A tenant where the library answers 404 (no SharePoint): exit 3, the answer's words."""
-    from crisiskit.sim import drive
-
-    original = drive.get_root_drive
+    from crisiskit.sim.errors import SimError
 
     def missing(s: Any, req: Any) -> Any:
-        raise drive.SimError(404, "itemNotFound", "The site could not be found.")
+        raise SimError(404, "itemNotFound", "The site could not be found.")
 
     route = next(r for r in sim.simulator.router.routes if r.template == "/sites/root/drive")
+    original = route.handler
     route.handler = missing
     try:
         async def work(client: Callable[[], Graph]) -> None:

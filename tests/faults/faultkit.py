@@ -359,6 +359,12 @@ class SimServer:
         assert isinstance(data, dict)
         return data
 
+    def signs_in(self, user: str, tap: str) -> bool:
+        """Tell whether `user` could sign in now with this Temporary Access Pass."""
+        r = self.http.post("/_sim/signin", json={"user": user, "temporaryAccessPass": tap})
+        r.raise_for_status()
+        return bool(r.json()["allowed"])
+
     def requests(self) -> list[dict[str, Any]]:
         r = self.http.get("/_sim/requests")
         r.raise_for_status()
@@ -583,17 +589,22 @@ def retry_after_violations(
     elapsed was sent too early (requests already in flight arrive before the moment).
     """
     out = []
-    told = [float(e["time"]) for e in log if e["status"] == 429]
-    for t429 in told:
+    # The simulator logs the Retry-After it sent (fractions of a second, as Graph does).
+    told = [
+        (float(e["time"]), float(e.get("retryAfter", retry_after_s)))
+        for e in log
+        if e["status"] == 429
+    ]
+    for t429, wait in told:
         for e in log:
             if e.get("via") != "$batch" and str(e["path"]).rstrip("/").endswith("$batch"):
                 at = float(e["time"]) - latency_s  # the carrier itself
             else:
                 at = arrival(e, latency_s)
-            if t429 + RETRY_AFTER_TOLERANCE_S < at < t429 + retry_after_s - RETRY_AFTER_TOLERANCE_S:
+            if t429 + RETRY_AFTER_TOLERANCE_S < at < t429 + wait - RETRY_AFTER_TOLERANCE_S:
                 out.append(
                     f"{e['method']} {e['path']} sent {at - t429:.3f}s after a 429 "
-                    f"(Retry-After {retry_after_s:.0f}s)"
+                    f"(Retry-After {wait:.3f}s)"
                 )
     return out
 

@@ -218,6 +218,8 @@ def test_service_dies_mid_run_then_comes_back(tmp_path: Path, reference: Activat
         env = child_env(home, SAMPLE_INVENTORY, back.base_url)
         again = run_cli(["activate", COMMUNE, "--yes"], env)
         assert again.returncode == 0, str(again)
-        assert_converged(back.state(), home, reference.snapshot, reference.loans, "service died")
+        assert_converged(
+            back.state(), home, reference.snapshot, reference.loans, "service died", back.signs_in
+        )
     finally:
         back.close()

@@ -83,10 +83,31 @@ def test_depends_on_groups_stay_in_one_batch(serve: Any) -> None:
     assert all(len(b) <= 20 for b in batches)
 
 
+def test_each_call_has_one_of_the_dependency_shapes_graph_accepts(serve: Any) -> None:
+    """json-batching: parallel, serial, or every dependent item on the same one."""
+    server = serve(batch_server(created))
+    items = [BatchItem("a", "POST", "/groups"), BatchItem("a2", "PUT", "/x", depends_on=("a",))]
+    items += [BatchItem("b", "POST", "/groups"), BatchItem("b2", "PUT", "/y", depends_on=("b",))]
+    items += [BatchItem("c1", "POST", "/users"), BatchItem("c2", "GET", "/z", depends_on=("c1",)),
+              BatchItem("c3", "GET", "/w", depends_on=("c2",))]
+    items += [BatchItem("free", "GET", "/users")]
+    drive(server, lambda g: g.batch(items))
+    for sent in server.requests:
+        subs = sent.json()["requests"]
+        deps = [tuple(r.get("dependsOn", ())) for r in subs]
+        stated = {d for ds in deps for d in ds}
+        serial = all(deps[i] == (subs[i - 1]["id"],) for i in range(1, len(subs)))
+        assert not stated or len(stated) == 1 or serial, subs
+    chain = [set(sent_ids(s)) for s in server.requests if "c3" in sent_ids(s)]
+    assert chain == [{"c1", "c2", "c3"}]  # a chain travels alone
+
+
 def test_invalid_batches_are_refused_before_any_request(serve: Any) -> None:
     server = serve(batch_server(created))
     with pytest.raises(ValueError, match="unique"):
         drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x"), BatchItem("a", "GET", "/y")]))
+    with pytest.raises(ValueError, match="unique"):  # Graph compares ids case-insensitively
+        drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x"), BatchItem("A", "GET", "/y")]))
     with pytest.raises(ValueError, match="unknown"):
         drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x", depends_on=("z",))]))
     assert server.requests == []
@@ -189,10 +210,23 @@ def test_throttling_that_outlasts_the_budget_returns_the_429(serve: Any) -> None
         return {"id": r["id"], "status": 429, "headers": {"Retry-After": "0"}, "body": None}
 
     server = serve(batch_server(sub))
-    results, _ = drive(
-        server, lambda g: g.batch([BatchItem("a", "GET", "/x")]), policy=RetryPolicy(3, 5.0, 0.01)
-    )
+    policy = RetryPolicy(3, 5.0, 0.01, max_throttled=3)
+    results, _ = drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x")]), policy=policy)
     assert results["a"].status == 429 and len(server.requests) == 3
+
+
+def test_throttled_rounds_do_not_use_up_the_attempts(serve: Any) -> None:
+    """A 429 was not processed: five of them in a row still leave every attempt available."""
+
+    def sub(r: dict[str, Any], call: int) -> dict[str, Any]:
+        if call <= 5:
+            return {"id": r["id"], "status": 429, "headers": {"Retry-After": "0.01"}, "body": None}
+        return {"id": r["id"], "status": 200, "headers": {}, "body": {"id": "x"}}
+
+    server = serve(batch_server(sub))
+    policy = RetryPolicy(3, 5.0, 0.01)
+    results, _ = drive(server, lambda g: g.batch([BatchItem("a", "GET", "/x")]), policy=policy)
+    assert results["a"].status == 200 and len(server.requests) == 6
 
 
 def test_get_all_follows_next_links_and_resends_headers(serve: Any) -> None:

@@ -232,6 +232,40 @@ def test_slow_post_at_its_deadline_is_ambiguous(serve: Any) -> None:
     assert len(server.requests) == 1
 
 
+def test_fractional_retry_after_is_honoured_and_429s_do_not_use_up_attempts(serve: Any) -> None:
+    """Graph sends Retry-After with fractions (2.128); a 429 was not processed, so five in
+    a row leave a 3-attempt policy every attempt."""
+    throttle = graph_error(429, "TooManyRequests", "x", **{"Retry-After": "0.25"})
+    replies = iter([throttle] * 5)
+    server = serve(lambda r: next(replies, ok({"id": "u1"})))
+    resp, _ = drive(
+        server, lambda g: g.request("GET", "/users/u1"), policy=RetryPolicy(3, 10.0, 0.01)
+    )
+    assert resp.status == 200 and len(server.requests) == 6
+    gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:], strict=False)]
+    assert all(gap >= 0.24 for gap in gaps), gaps
+
+
+def test_throttled_answers_are_bounded_by_max_throttled(serve: Any) -> None:
+    """429s are not attempts, but they are not endless either: `max_throttled` ends them."""
+    server = serve(lambda r: graph_error(429, "TooManyRequests", "x", **{"Retry-After": "0.01"}))
+    policy = RetryPolicy(3, 10.0, 0.01, max_throttled=4)
+    with pytest.raises(GraphError, match="throttled 4 times") as caught:
+        drive(server, lambda g: g.request("GET", "/users"), policy=policy)
+    assert caught.value.status == 429 and len(server.requests) == 4
+
+
+def test_a_5xx_is_an_attempt_between_429s_that_are_not(serve: Any) -> None:
+    """Only answers the service processed use up attempts: 503, 429, 429, 503 is 2 of 2."""
+    unavailable = graph_error(503, "serviceNotAvailable", "x")
+    throttle = graph_error(429, "TooManyRequests", "x", **{"Retry-After": "0.01"})
+    replies = iter([unavailable, throttle, throttle, unavailable])
+    server = serve(lambda r: next(replies, ok({"id": "u1"})))
+    with pytest.raises(GraphError) as caught:
+        drive(server, lambda g: g.request("GET", "/users"), policy=RetryPolicy(2, 10.0, 0.01))
+    assert caught.value.status == 503 and len(server.requests) == 4
+
+
 def test_retry_after_longer_than_the_deadline_fails_at_once(serve: Any) -> None:
     server = serve(lambda r: graph_error(429, "TooManyRequests", "x", **{"Retry-After": "30"}))
     started = time.monotonic()

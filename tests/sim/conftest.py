@@ -7,12 +7,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from crisiskit.sim.server import EmbeddedSimulator
+from crisiskit.sim.server import EmbeddedSimulator, build_router
+
+ADMIN_ROLES = tuple(sorted(build_router().grants()))  # as tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmbeddedSimulator]:
-    with EmbeddedSimulator() as es:
+    with EmbeddedSimulator(roles=ADMIN_ROLES) as es:
         yield es
 
 

@@ -73,3 +73,17 @@ def licensed_user(es: Any, client: httpx.Client, local: str, **extra: Any) -> di
     lic = {"addLicenses": [{"skuId": sku, "disabledPlans": []}], "removeLicenses": []}
     assert client.post(f"users/{user['id']}/assignLicense", json=lic).status_code == 200
     return user
+
+
+async def close_sdk_client(client: Any) -> None:
+    """Close a GraphServiceClient's HTTP client and its connection pool.
+
+    msgraph-core's AsyncGraphTransport has no aclose(): closing the httpx client alone leaves
+    the pool's sockets open until the garbage collector finds them (a ResourceWarning in
+    whatever test runs then), the trap `crisiskit.graph.connect` avoids the same way.
+    """
+    http = client.request_adapter._http_client
+    await http.aclose()
+    inner = getattr(http._transport, "transport", None)
+    if inner is not None:
+        await inner.aclose()

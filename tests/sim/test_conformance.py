@@ -1,24 +1,28 @@
-"""Replay the Graph reference's own examples (every `data/graph-examples*.json`) on the simulator.
+"""Replay the Graph reference's own examples (tests/sim/data/graph-examples*.json).
 
 For each supported example: create what it refers to, send the request (placeholders replaced
 by real ids), and check the status code and that every property of the documented response
 exists in ours with the same JSON type (recursively; first element of arrays; null matches any
 type, as Graph returns null for unset properties). Examples we do not replay are listed in
-SKIPPED with the reason; a test checks every example is in exactly one of the two lists, and
-every examples file has its lists (`data/graph-examples-workloads.json`: `conformance_workloads`).
+SKIPPED with the reason; a test checks every example is in exactly one of the two lists.
 Documented response headers (Location, Content-Range, Preference-Applied, ...) must be sent too.
+`graph-examples.json` (a copy of ../shared/graph-examples.json) is mapped here by index; every
+other `graph-examples-<suffix>.json` names its source pages, and `conformance_<suffix>.py` maps
+its examples by name (or, in a file whose examples have no name, by position), a test failing
+on a file with no mapping. Examples the reference documents only with delegated permissions
+(its application column says "Not supported") are listed in the mapping's DELEGATED and
+replayed with a delegated token, which the simulator does not check against application roles.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import conformance_workloads as workloads
 import pytest
+from conformance import EVENTUAL, JSON, Build, Ctx, get, mismatches
 from simhelp import DOMAIN, create_group, create_user
 
 # A copy of ../shared/graph-examples.json (Microsoft Graph reference examples as collected in
@@ -26,9 +30,8 @@ from simhelp import DOMAIN, create_group, create_user
 DATA = Path(__file__).parent / "data"
 EXAMPLES_FILE = DATA / "graph-examples.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(EXAMPLES_FILE.read_text())["examples"]
-FILES = sorted(p.name for p in DATA.glob("graph-examples*.json"))
-EVENTUAL = {"ConsistencyLevel": "eventual"}
-JSON = {"Content-Type": "application/json"}
+# Every other examples file: graph-examples-<suffix>.json, replayed by conformance_<suffix>.py.
+OTHER_FILES = sorted(p for p in DATA.glob("graph-examples*.json") if p != EXAMPLES_FILE)
 
 SKIPPED: dict[int, str] = {
     0: "dynamic-membership security groups (membershipRule) are not simulated",
@@ -42,61 +45,6 @@ SKIPPED: dict[int, str] = {
     54: "same synthetic placeholder as 45",
     55: "same synthetic placeholder as 46",
 }
-
-
-@dataclass
-class Ctx:
-    """Objects the examples refer to, created fresh for each example."""
-
-    sim: Any
-    c: Any
-    owner: dict[str, Any]
-    member: dict[str, Any]
-    third: dict[str, Any]
-    group: dict[str, Any]
-    sku: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def team(self) -> str:
-        if "team" not in self.extra:
-            resp = self.c.put(f"groups/{self.group['id']}/team", json={}, headers=JSON)
-            assert resp.status_code == 201, resp.text
-            self.extra["team"] = resp.json()["id"]
-        return str(self.extra["team"])
-
-    def tap(self) -> str:
-        resp = self.c.post(
-            f"users/{self.member['id']}/authentication/temporaryAccessPassMethods",
-            json={"lifetimeInMinutes": 60, "isUsableOnce": True},
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["id"])
-
-    def phone(self) -> str:
-        resp = self.c.post(
-            f"users/{self.member['id']}/authentication/phoneMethods",
-            json={"phoneNumber": "+33 612345678", "phoneType": "mobile"},
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["id"])
-
-    def deleted_group(self) -> str:
-        doomed = create_group(self.c, "doomed-group", self.owner["id"])
-        assert self.c.delete(f"groups/{doomed['id']}").status_code == 204
-        return str(doomed["id"])
-
-    def deleted_user(self) -> str:
-        doomed = create_user(self.c, "doomed.user")
-        assert self.c.delete(f"users/{doomed['id']}").status_code == 204
-        return str(doomed["id"])
-
-
-Request = tuple[str, str, Any, dict[str, str]]  # method, url (relative to /v1.0), body, headers
-Build = Callable[[Ctx], Request]
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> Build:
-    return lambda ctx: ("GET", url.format(ctx=ctx), None, headers or {})
 
 
 G = "{ctx.group[id]}"
@@ -313,42 +261,6 @@ IGNORED_KEYS: dict[int, set[str]] = {
 }
 
 
-def json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
-def mismatches(expected: Any, actual: Any, where: str, ignored: set[str]) -> list[str]:
-    """Return the documented property names or JSON types our response does not match."""
-    if expected is None or actual is None:
-        return []
-    if json_type(expected) != json_type(actual):
-        return [f"{where}: documented {json_type(expected)}, got {json_type(actual)}"]
-    problems: list[str] = []
-    if isinstance(expected, dict):
-        for key, value in expected.items():
-            if key in ignored:
-                continue
-            if key not in actual:
-                problems.append(f"{where}.{key}: missing")
-                continue
-            problems += mismatches(value, actual[key], f"{where}.{key}", ignored)
-    elif isinstance(expected, list) and expected:
-        if not actual:
-            return [f"{where}: documented a non-empty array, got []"]
-        problems += mismatches(expected[0], actual[0], f"{where}[0]", ignored)
-    return problems
-
-
 @pytest.fixture
 def ctx(sim) -> Any:
     with sim.client() as c:
@@ -376,54 +288,31 @@ def ctx(sim) -> Any:
         yield Ctx(sim, c, owner, member, third, group, sku)
 
 
-REGISTRY: dict[str, tuple[dict[int, Build], dict[int, str], dict[int, set[str]]]] = {
-    "graph-examples.json": (SUPPORTED, SKIPPED, IGNORED_KEYS),
-    "graph-examples-workloads.json": (
-        workloads.SUPPORTED,
-        workloads.SKIPPED,
-        workloads.IGNORED_KEYS,
-    ),
-}
-CASES = [(name, i) for name in FILES for i in sorted(REGISTRY.get(name, ({}, {}, {}))[0])]
+def test_every_example_is_either_supported_or_skipped_with_a_reason():
+    assert not set(SUPPORTED) & set(SKIPPED)
+    assert set(SUPPORTED) | set(SKIPPED) == set(range(len(EXAMPLES)))
+    assert len(SUPPORTED) >= 50
 
 
-def _examples(name: str) -> list[dict[str, Any]]:
-    examples: list[dict[str, Any]] = json.loads((DATA / name).read_text())["examples"]
-    return examples
+DELEGATED_TOKEN = "conformance-delegated-admin"
 
 
-def test_every_examples_file_is_replayed():
-    assert set(FILES) == set(REGISTRY)
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_every_example_is_either_supported_or_skipped_with_a_reason(name):
-    supported, skipped, _ = REGISTRY[name]
-    assert not set(supported) & set(skipped)
-    assert set(supported) | set(skipped) == set(range(len(_examples(name))))
-    assert all(reason.strip() for reason in skipped.values())
-    assert len(supported) >= 40
-
-
-def test_workload_examples_name_their_source_page():
-    for example in _examples("graph-examples-workloads.json"):
-        assert example["source"].startswith("api-reference/v1.0/api/"), example
-
-
-@pytest.mark.parametrize(("name", "index"), CASES)
-def test_example(ctx, name, index):
-    supported, _, ignored_keys = REGISTRY[name]
-    example = _examples(name)[index]
-    method, url, body, headers = supported[index](ctx)
+def _replay(
+    ctx: Ctx, example: dict[str, Any], build: Build, ignored: set[str], delegated: bool = False
+) -> None:
+    method, url, body, headers = build(ctx)
     assert method == example["request"]["method"]
     documented = example["response"]
     if body is not None:
         headers = {**JSON, **headers}
+    if delegated:
+        ctx.sim.set_roles([], token=DELEGATED_TOKEN, app_only=False)
+        headers = {**headers, "Authorization": f"Bearer {DELEGATED_TOKEN}"}
     resp = ctx.c.request(
         method, url, content=None if body is None else json.dumps(body), headers=headers
     )
     assert resp.status_code == documented["statusCode"], f"{method} {url}: {resp.text}"
-    if "/_sim/download/" not in url:
+    if "/_sim/download/" not in url:  # a pre-authenticated download URL is not Graph
         assert resp.headers.get("request-id")
     for header in documented.get("headers") or []:
         if header["name"].lower() not in ("content-type", "content-length"):
@@ -438,5 +327,63 @@ def test_example(ctx, name, index):
     if expected is None:
         return
     actual = resp.json()
-    problems = mismatches(expected, actual, "$", ignored_keys.get(index, set()))
-    assert not problems, f"example {index} {method} {url}:\n" + "\n".join(problems)
+    problems = mismatches(expected, actual, "$", ignored)
+    assert not problems, f"{method} {url}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("index", sorted(SUPPORTED))
+def test_example(ctx, index):
+    _replay(ctx, EXAMPLES[index], SUPPORTED[index], IGNORED_KEYS.get(index, set()))
+
+
+def _mapping(path: Path) -> Any:
+    suffix = path.stem.removeprefix("graph-examples-")
+    return importlib.import_module(f"conformance_{suffix.replace('-', '_')}")
+
+
+def _key(index: int, example: dict[str, Any]) -> str | int:
+    """An example's key in its mapping: its name, or its position in a file without names."""
+    return example["name"] if "name" in example else index
+
+
+OTHER = [
+    (path, _key(i, example), example)
+    for path in OTHER_FILES
+    for i, example in enumerate(json.loads(path.read_text())["examples"])
+]
+
+
+def test_every_examples_file_is_replayed_and_names_its_sources():
+    assert {p.name for p in OTHER_FILES} >= {
+        "graph-examples-directory.json",
+        "graph-examples-workloads.json",
+    }
+    for path in OTHER_FILES:
+        mapping = _mapping(path)
+        keys = [key for p, key, _ in OTHER if p == path]
+        assert len(keys) == len(set(keys)), path.name
+        assert not set(mapping.SUPPORTED) & set(mapping.SKIPPED), path.name
+        assert set(mapping.SUPPORTED) | set(mapping.SKIPPED) == set(keys), path.name
+        assert all(reason.strip() for reason in mapping.SKIPPED.values()), path.name
+        assert set(getattr(mapping, "DELEGATED", ())) <= set(mapping.SUPPORTED), path.name
+    for _path, _name, example in OTHER:
+        source = example["source"]
+        page = source.removeprefix("microsoftgraph/microsoft-graph-docs-contrib:")
+        assert page.startswith(("api-reference/v1.0/api/", "concepts/")), source
+        assert source.endswith(".md"), source
+
+
+@pytest.mark.parametrize(
+    "path,key,example",
+    [(p, k, e) for p, k, e in OTHER if k in _mapping(p).SUPPORTED],
+    ids=[f"{p.stem}:{k}" for p, k, e in OTHER if k in _mapping(p).SUPPORTED],
+)
+def test_named_example(ctx, path, key, example):
+    mapping = _mapping(path)
+    _replay(
+        ctx,
+        example,
+        mapping.SUPPORTED[key],
+        mapping.IGNORED_KEYS.get(key, set()),
+        delegated=key in getattr(mapping, "DELEGATED", ()),
+    )

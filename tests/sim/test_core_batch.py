@@ -117,4 +117,70 @@ def test_each_sub_request_is_throttled_on_its_own(sim):
     statuses = {r["id"]: r["status"] for r in resp.json()["responses"]}
     assert sorted(statuses.values()) == [200, 200, 200, 429, 429]
     throttled = [r for r in resp.json()["responses"] if r["status"] == 429]
-    assert all(int(r["headers"]["Retry-After"]) >= 1 for r in throttled)
+    assert all(float(r["headers"]["Retry-After"]) > 0 for r in throttled)  # may be "1.998"
+
+
+# ---------------------------------------------------------------- documented rules
+
+
+def _get(rid: str, depends: list[str] | None = None, url: str = "/users?$top=1") -> dict:
+    req: dict = {"id": rid, "method": "GET", "url": url}
+    if depends is not None:
+        req["dependsOn"] = depends
+    return req
+
+
+def test_request_ids_are_compared_case_insensitively(sim):
+    with sim.client() as c:
+        dup = batch(c, [_get("Req"), _get("rEQ")])
+        assert dup.status_code == 400 and error_code(dup) == "BadRequest"
+        linked = batch(c, [_get("First"), _get("second", ["FIRST"])])
+    assert linked.status_code == 200
+    out = linked.json()["responses"]
+    assert [r["id"] for r in out] == ["First", "second"]  # answered under the ids as sent
+    assert all(r["status"] == 200 for r in out)
+
+
+def test_depends_on_follows_the_documented_patterns(sim):
+    with sim.client() as c:
+        serial = batch(c, [_get("1"), _get("2", ["1"]), _get("4", ["2"]), _get("3", ["4"])])
+        same = batch(c, [_get("a"), _get("b", ["a"]), _get("c", ["a"]), _get("d")])
+        mixed = batch(c, [_get("a"), _get("b", ["a"]), _get("c"), _get("d", ["c"])])
+        two = batch(c, [_get("a"), _get("b"), _get("c", ["a", "b"])])
+        chain_and_free = batch(c, [_get("a"), _get("b", ["a"]), _get("c", ["b"]), _get("d")])
+        self_ref = batch(c, [_get("a", ["a"])])
+    assert serial.status_code == 200
+    assert [r["id"] for r in serial.json()["responses"]] == ["1", "2", "4", "3"]
+    assert same.status_code == 200
+    for refused in (mixed, two, chain_and_free, self_ref):
+        assert refused.status_code == 400 and error_code(refused) == "BadRequest", refused.text
+
+
+def test_sub_request_fields_of_the_wrong_type_are_a_400_not_a_500(sim):
+    bad_items = [
+        {"id": "1", "method": "GET", "url": "/users", "headers": ["x"]},
+        {"id": "1", "method": "GET", "url": "/users", "headers": {"ConsistencyLevel": None}},
+        {"id": "1", "method": "GET", "url": "/users", "headers": {"X": {"y": 1}}},
+        {"id": "1", "method": "GET", "url": "/users", "dependsOn": "0"},
+        {"id": "1", "method": "GET", "url": "/users", "dependsOn": [7]},
+        {"id": 1, "method": "GET", "url": "/users"},
+        {"id": "1", "method": ["GET"], "url": "/users"},
+    ]
+    with sim.client() as c:
+        for item in bad_items:
+            resp = batch(c, [item])
+            assert resp.status_code == 400, (item, resp.text)
+
+
+def test_retry_after_carries_fractions_of_a_second_inside_batches_too(sim):
+    sim.set_profile(throttle_rate=1.0, throttle_burst=1.0)
+    with sim.client() as c:
+        first = c.get("users?$top=1")
+        second = c.get("users?$top=1")
+        inner = batch(c, [_get("x")]).json()["responses"][0]
+    assert first.status_code == 200
+    assert second.status_code == 429
+    header = second.headers["Retry-After"]
+    assert 0 < float(header) <= 1 and header != str(int(float(header)))  # e.g. "0.998"
+    assert inner["status"] == 429
+    assert 0 < float(inner["headers"]["Retry-After"]) <= 1

@@ -139,7 +139,6 @@ def test_basic_filters_work_without_advanced_query(sim):
         {"$filter": "endswith(userPrincipalName,'@crise.ampmetropole.fr')"},
         {"$filter": "displayName ne 'x'"},
         {"$filter": "not(startswith(displayName,'x'))"},
-        {"$search": '"displayName:adv"'},
     ],
 )
 def test_advanced_queries_need_eventual_and_count(sim, params):
@@ -157,6 +156,19 @@ def test_advanced_queries_need_eventual_and_count(sim, params):
     assert header_only.status_code == 400
     assert advanced.status_code == 200
     assert advanced.json()["@odata.count"] == len(advanced.json()["value"]) >= 1
+
+
+def test_search_needs_only_the_eventual_header(sim):
+    """aad-advanced-queries: `$search` needs ConsistencyLevel, not `$count=true`."""
+    with sim.client() as c:
+        create_user(c, "adv.search", displayName="Adverse Search")
+        plain = c.get("users", params={"$search": '"displayName:adv"'})
+        header_only = c.get("users", params={"$search": '"displayName:adv"'}, headers=EVENTUAL)
+    assert plain.status_code == 400 and error_code(plain) == "Request_UnsupportedQuery"
+    assert "ConsistencyLevel: eventual" in plain.json()["error"]["message"]
+    assert header_only.status_code == 200
+    assert "@odata.count" not in header_only.json()
+    assert [u["displayName"] for u in header_only.json()["value"]] == ["Adverse Search"]
 
 
 def test_count_endpoint(sim):

@@ -377,14 +377,22 @@ def test_soft_delete_and_restore_bring_back_team_and_files(
     assert item.json()["size"] == 7
 
 
-def test_restore_refused_when_mail_nickname_reused_and_purge(http: httpx.Client) -> None:
+def test_restore_refused_when_mail_nickname_reused_and_purge(
+    es: EmbeddedSimulator, http: httpx.Client
+) -> None:
     owner = make_user(http, "owner.reuse")
     group = make_group(http, "crise-reuse", owner["id"])
     assert http.delete(f"groups/{group['id']}").status_code == 204
     make_group(http, "crise-reuse", owner["id"])
     resp = http.post(f"directory/deletedItems/{group['id']}/restore")
     assert resp.status_code == 400
-    assert http.delete(f"directory/deletedItems/{group['id']}").status_code == 204
+    # Purging a deleted group is not supported with application permissions, whatever the
+    # roles (directory-deleteditems-delete): an administrator signed in (delegated) can.
+    refused = http.delete(f"directory/deletedItems/{group['id']}")
+    assert refused.status_code == 403 and error_code(refused) == "Authorization_RequestDenied"
+    es.set_roles([], token="admin-signed-in", app_only=False)
+    with es.client("admin-signed-in") as admin:
+        assert admin.delete(f"directory/deletedItems/{group['id']}").status_code == 204
     assert http.get(f"directory/deletedItems/{group['id']}").status_code == 404
 
 
@@ -440,8 +448,13 @@ def test_workload_objects_survive_a_restart(tmp_path: Any) -> None:
         before = first.state()
     with EmbeddedSimulator(state_file=state_file) as second, second.client() as http:
         after = second.state()
-        for kind in ("groups", "teams", "channels", "driveItems", "authenticationMethods"):
+        for kind in ("groups", "teams", "channels", "driveItems"):
             assert after[kind] == before[kind], kind
+        # Passes reach the state file only as hashes: after a restart the clear value is gone.
+        without_secret = [
+            {**m, "temporaryAccessPass": None} for m in before["authenticationMethods"]
+        ]
+        assert after["authenticationMethods"] == without_secret
         assert http.get(f"teams/{group['id']}/channels/{channel.json()['id']}").status_code == 200
         again = http.get(f"groups/{group['id']}/drive").json()
         assert again["id"] == drive["id"]

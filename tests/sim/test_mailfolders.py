@@ -103,12 +103,12 @@ def test_child_folders_recursive_and_messages_per_folder(
 def test_hidden_folders_only_when_asked(
     es: EmbeddedSimulator, http: httpx.Client, user: dict[str, Any]
 ) -> None:
-    from crisiskit.sim import mail, mailfolders
+    from crisiskit.sim import mailbox
 
     sim = es.simulator
     with sim.lock:
-        mailfolders.create_folder(
-            sim, user["id"], mail.folder_id(user["id"], "msgfolderroot"), "Caché", hidden=True
+        mailbox.create_folder(
+            sim, user["id"], mailbox.folder_id(user["id"], "msgfolderroot"), "Caché", hidden=True
         )
     base = f"users/{user['id']}/mailFolders"
     assert "Caché" not in [f["displayName"] for f in _all(http, base)]

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from simhelp import DOMAIN
+from simhelp import DOMAIN, close_sdk_client
 
 
 def run(factory, scenario) -> Any:
@@ -15,7 +15,7 @@ def run(factory, scenario) -> Any:
         try:
             return await scenario(client)
         finally:
-            await client.request_adapter._http_client.aclose()
+            await close_sdk_client(client)
 
     return asyncio.run(main())
 

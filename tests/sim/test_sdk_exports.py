@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from simhelp import create_group, licensed_user
+from simhelp import close_sdk_client, create_group, licensed_user
 
 from crisiskit.sim.quickxor import quickxor_b64
 
@@ -23,7 +23,7 @@ def run(factory: Callable[..., Any], scenario: Callable[[Any], Awaitable[Any]]) 
         try:
             return await scenario(client)
         finally:
-            await client.request_adapter._http_client.aclose()
+            await close_sdk_client(client)
 
     return asyncio.run(main())
 

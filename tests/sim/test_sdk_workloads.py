@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from simhelp import DOMAIN
+from simhelp import DOMAIN, close_sdk_client
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 
@@ -19,7 +19,7 @@ def run(factory: Callable[..., Any], scenario: Callable[[Any], Awaitable[Any]]) 
         try:
             return await scenario(client)
         finally:
-            await client.request_adapter._http_client.aclose()
+            await close_sdk_client(client)
 
     return asyncio.run(main())
 

@@ -262,8 +262,6 @@ def test_channel_messages_newest_first_paged_with_replies(
 def test_channel_messages_go_with_their_channel(
     es: EmbeddedSimulator, http: httpx.Client, people: list[dict[str, Any]]
 ) -> None:
-    from crisiskit.sim.workloaddata import purge_group_data
-
     team_id, channel_id = _team_with_channel(es, http, people)
     es.seed(
         {
@@ -275,10 +273,6 @@ def test_channel_messages_go_with_their_channel(
     )
     assert http.delete(f"teams/{team_id}/channels/{channel_id}").status_code == 204
     assert [m["body"]["content"] for m in es.state()["channelMessages"]] == ["a"]
-    sim = es.simulator
-    with sim.lock:
-        purge_group_data(sim, team_id)
-    assert es.state()["channelMessages"] == []
     with pytest.raises(RuntimeError, match="no channel"):
         es.seed(
             {
@@ -287,3 +281,13 @@ def test_channel_messages_go_with_their_channel(
                 ]
             }
         )
+    assert http.delete(f"groups/{team_id}").status_code == 204  # stashed with the group
+    assert es.state()["channelMessages"] == []
+    assert http.post(f"directory/deletedItems/{team_id}/restore").status_code == 200
+    assert [m["body"]["content"] for m in es.state()["channelMessages"]] == ["a"]
+    assert http.delete(f"groups/{team_id}").status_code == 204
+    es.set_roles([], token="admin", app_only=False)  # purging a group is delegated only
+    with es.client("admin") as admin:
+        assert admin.delete(f"directory/deletedItems/{team_id}").status_code == 204
+    assert es.state()["channelMessages"] == []
+    assert team_id not in [d["id"] for d in es.state()["deletedItems"]]

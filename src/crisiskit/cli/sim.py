@@ -48,6 +48,17 @@ def serve(
             envvar="CRISISKIT_SIM_TOKEN", help="Accept only this bearer token (default: any)."
         ),
     ] = None,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            help="Application roles tokens hold, comma-separated (default: README's "
+            "least-privilege list), e.g. User.ReadWrite.All,Group.ReadWrite.All."
+        ),
+    ] = None,
+    seats: Annotated[
+        int | None,
+        typer.Option(help="Seats of the tenant's licence SKU (default 250; also at runtime)."),
+    ] = None,
     empty: Annotated[
         bool, typer.Option("--empty", help="Start with an empty tenant (no inventory seeding).")
     ] = False,
@@ -56,12 +67,15 @@ def serve(
 
     Example: crisiskit -i inventory.yaml sim serve --port 0 --profile realistic --seed 7
     """
+    from crisiskit.sim.permissions import parse_roles
     from crisiskit.sim.server import serve as run
 
     if not 0 <= port <= 65535:
         raise InputError(f"--port: {port} is not a TCP port (0..65535)")
     if scale < 0:
         raise InputError(f"--scale: {scale} must be >= 0")
+    if seats is not None and not 0 <= seats <= 10_000_000:
+        raise InputError(f"--seats: {seats} must be between 0 and 10000000")
     inventory = None
     if not empty and (state_file is None or not state_file.exists()):
         from crisiskit.inventory import load_inventory
@@ -75,6 +89,8 @@ def serve(
         scale=scale,
         seed=seed,
         token=token,
+        roles=parse_roles(roles) if roles is not None else None,
         empty=empty,
         inventory=inventory,
+        seats=seats,
     )

@@ -86,6 +86,7 @@ async def _run_batch(
     pending: dict[str, BatchItem] = {item.id: item for item in items}
     last: dict[str, GraphResponse] = {}
     attempt = 0
+    throttled = 0
     while pending:
         attempt += 1
         pending = _guarded(graph, pending, results)
@@ -156,7 +157,17 @@ async def _run_batch(
         if not retry:
             break
         delay = throttle_wait or graph.policy.backoff(attempt, graph._rng)
-        if not graph._may_retry(attempt, deadline, delay):
+        only_throttled = all(last[i].status == 429 for i in retry)
+        if only_throttled:
+            # Nothing re-sent was processed: a round of 429s is not an attempt.
+            attempt -= 1
+            throttled += 1
+        allowed = (
+            graph._may_wait_throttled(throttled, deadline, delay)
+            if only_throttled
+            else graph._may_retry(attempt, deadline, delay)
+        )
+        if not allowed:
             for item_id, item in retry.items():
                 final = last[item_id]
                 results[item_id] = final
@@ -288,10 +299,16 @@ def _fail_orphans(retry: dict[str, BatchItem], results: dict[str, GraphResponse]
 
 
 def chunk(items: Sequence[BatchItem]) -> list[list[BatchItem]]:
-    """Split items into calls of at most 20, keeping each `depends_on` group together."""
+    """Split items into calls of at most 20, keeping each `depends_on` group together.
+
+    Ids must be unique case-insensitively (Graph compares them so). Graph accepts dependsOn in
+    three shapes only (json-batching, known issues): no dependency, a serial chain, or every
+    dependent item on the same one. So a call carries at most one group with dependencies, and
+    a group that is not such a star (a chain) travels alone; an item depends on one other.
+    """
     ids = [item.id for item in items]
-    if len(set(ids)) != len(ids):
-        raise ValueError("batch item ids must be unique")
+    if len({i.lower() for i in ids}) != len(ids):
+        raise ValueError("batch item ids must be unique (case-insensitively)")
     parent = {i: i for i in ids}
 
     def root(i: str) -> str:
@@ -310,13 +327,23 @@ def chunk(items: Sequence[BatchItem]) -> list[list[BatchItem]]:
         groups.setdefault(root(item.id), []).append(item)
     chunks: list[list[BatchItem]] = []
     current: list[BatchItem] = []
+    linked = False  # `current` holds a group with dependencies
     for group in groups.values():
         if len(group) > MAX_BATCH:
             raise ValueError(f"a dependsOn chain of {len(group)} items exceeds {MAX_BATCH}")
-        if len(current) + len(group) > MAX_BATCH:
+        if any(len(item.depends_on) > 1 for item in group):
+            raise ValueError("a batch item can depend on a single other item")
+        has_deps = len(group) > 1
+        star = has_deps and len({d for item in group for d in item.depends_on}) == 1
+        alone = has_deps and not star
+        if current and (len(current) + len(group) > MAX_BATCH or (has_deps and linked) or alone):
             chunks.append(current)
-            current = []
+            current, linked = [], False
         current.extend(group)
+        linked = linked or has_deps
+        if alone:
+            chunks.append(current)
+            current, linked = [], False
     if current:
         chunks.append(current)
     return chunks

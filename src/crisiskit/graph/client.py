@@ -154,6 +154,7 @@ class Graph:
         expected = frozenset(expect)
         deadline = self.clock.monotonic() + (deadline_s or self.policy.deadline_s)
         attempt = 0
+        throttled = 0
         while True:
             attempt += 1
             refusal = self._refusal() if is_write else None
@@ -190,12 +191,14 @@ class Graph:
                 return resp
             if status == 429:
                 self._count(throttled=1)
-                delay = self._retry_after(resp) or self.policy.backoff(attempt, self._rng)
+                throttled += 1
+                attempt -= 1  # not processed: a 429 is not an attempt
+                delay = self._retry_after(resp) or self.policy.backoff(throttled, self._rng)
                 self.limiter.throttled(delay)
-                if not self._may_retry(attempt, deadline, delay):
+                if not self._may_wait_throttled(throttled, deadline, delay):
                     if is_write:
                         self._wrote(method, shown, status, resp.request_id)
-                    raise error_from(method, shown, resp, f"throttled {attempt} times")
+                    raise error_from(method, shown, resp, f"throttled {throttled} times")
                 # The limiter's pause makes the next acquire wait the Retry-After.
                 self._count(retries=1)
                 continue
@@ -242,9 +245,11 @@ class Graph:
     ) -> dict[str, GraphResponse]:
         """Send sub-requests in JSON `$batch` calls of at most 20, concurrently.
 
-        Items linked by `depends_on` travel in the same call. 429'd sub-requests are re-sent
-        alone after the longest Retry-After; idempotent ones are re-sent after a 5xx; a
-        non-idempotent one with no clear outcome comes back with `ambiguous=True`.
+        Items linked by `depends_on` travel in the same call, in the shapes Graph accepts (at
+        most one dependency group per call; a chain alone). 429'd sub-requests are re-sent
+        alone after the longest Retry-After, bounded by the deadline and `max_throttled`;
+        idempotent ones are re-sent after a 5xx; a non-idempotent one with no clear outcome
+        comes back with `ambiguous=True`.
         """
         return await send_batch(self, items, deadline_s)
 
@@ -298,6 +303,10 @@ class Graph:
 
     def _may_retry(self, attempt: int, deadline: float, delay: float) -> bool:
         return attempt < self.policy.max_attempts and self.clock.monotonic() + delay < deadline
+
+    def _may_wait_throttled(self, throttled: int, deadline: float, delay: float) -> bool:
+        """Tell whether a request throttled `throttled` times may wait `delay` and go again."""
+        return throttled < self.policy.max_throttled and self.clock.monotonic() + delay < deadline
 
     async def _retry_sleep(self, delay: float) -> None:
         self._count(retries=1)

@@ -24,7 +24,9 @@ class RetryPolicy:
     """How many times, and how long, one request may be retried.
 
     Every request has both a maximum number of attempts and a deadline; whichever comes first
-    ends the retries.
+    ends the retries. A 429 is not an attempt (the request was not processed): throttled
+    answers are bounded by the deadline and `max_throttled`, each waited out for its
+    Retry-After, which Graph gives in fractions of a second.
     """
 
     max_attempts: int = 6
@@ -32,6 +34,7 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     cooldown_s: float = 10.0
+    max_throttled: int = 40
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Return the wait before retry number `attempt` (1-based): capped exponential, jittered."""

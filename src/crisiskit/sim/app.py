@@ -17,21 +17,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import math
 import time
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from crisiskit.sim import control
+from crisiskit.sim import batch, control, downloads, jsonbody
 from crisiskit.sim.core import Simulator
-from crisiskit.sim.router import SimError, SimRequest, SimResponse
+from crisiskit.sim.errors import (
+    SimError,
+    invalid_json,
+    invalid_version,
+    throttled,
+    unauthenticated,
+)
+from crisiskit.sim.permissions import DEFAULT_ROLES, Principal
+from crisiskit.sim.router import SimRequest, SimResponse
 
 JSON_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;"
     "IEEE754Compatible=false;charset=utf-8"
 )
-MAX_BATCH = 20
 
 Scope = dict[str, Any]
 
@@ -62,12 +68,44 @@ class TokenBuckets:
 
 
 class SimApp:
-    """ASGI application serving one `Simulator`."""
+    """ASGI application serving one `Simulator`.
 
-    def __init__(self, sim: Simulator, *, token: str | None = None) -> None:
+    Tokens: with `token`, only that token (holding `roles`, default README's least-privilege
+    set) and tokens registered through the control API are accepted; without it, any bearer
+    token is, and an unknown one holds `roles`.
+    """
+
+    def __init__(
+        self,
+        sim: Simulator,
+        *,
+        token: str | None = None,
+        roles: tuple[str, ...] | None = None,
+    ) -> None:
         self.sim = sim
         self.token = token
         self.buckets = TokenBuckets()
+        self.default_principal = Principal.application(DEFAULT_ROLES if roles is None else roles)
+        self.principals: dict[str, Principal] = {}
+        if token is not None:
+            self.principals[token] = self.default_principal
+        self.initial_principals = (self.default_principal, dict(self.principals))
+
+    def principal_of(self, token: str) -> Principal | None:
+        """Return who a bearer token stands for, or None when it is not accepted."""
+        known = self.principals.get(token)
+        if known is not None:
+            return known
+        return None if self.token is not None else self.default_principal
+
+    def reset_principals(self) -> None:
+        """Forget tokens registered through the control API; back to the start-up roles."""
+        self.default_principal, principals = self.initial_principals
+        self.principals = dict(principals)
+
+    def reset_http(self) -> None:
+        """Forget the throttling buckets (a reset or a new profile starts them afresh)."""
+        self.buckets.reset()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -88,8 +126,7 @@ class SimApp:
             await _send(send, status, payload, {})
             return
         if not (path.startswith("/v1.0/") or path == "/v1.0"):
-            version = path.strip("/").split("/", 1)[0]
-            err = SimError(400, "BadRequest", f"Invalid version: {version or '(none)'}")
+            err = invalid_version(path.strip("/").split("/", 1)[0])
             request_id = self.sim.new_request_id()
             refused = self.sim.error_response(err, request_id, request_id)
             refused.headers["request-id"] = request_id
@@ -116,8 +153,6 @@ class SimApp:
 
     def _download(self, token: str, headers: dict[str, str]) -> SimResponse:
         """Serve a drive item's pre-authenticated download URL (no Authorization, `Range`)."""
-        from crisiskit.sim import downloads
-
         sim = self.sim
         request_id = sim.new_request_id()
         with sim.lock:
@@ -154,11 +189,9 @@ class SimApp:
             ctype = headers.get("content-type", "")
             if "json" in ctype or (not ctype and body[:1] in (b"{", b"[")):
                 try:
-                    req.body = json.loads(body)
-                except (ValueError, UnicodeDecodeError):
-                    return self._reject(
-                        req, SimError(400, "BadRequest", "Unable to read JSON request payload.")
-                    )
+                    req.body = jsonbody.parse(body)
+                except jsonbody.JsonRejected as exc:
+                    return self._reject(req, invalid_json(str(exc)))
             else:
                 req.body = body
         return req
@@ -166,11 +199,11 @@ class SimApp:
     def _authenticate(self, req: SimRequest) -> SimError | None:
         auth = req.headers.get("authorization", "")
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-            return SimError(401, "InvalidAuthenticationToken", "Access token is empty.")
-        if self.token is not None and auth[7:].strip() != self.token:
-            return SimError(
-                401, "InvalidAuthenticationToken", "Access token validation failure."
-            )
+            return unauthenticated()
+        principal = self.principal_of(auth[7:].strip())
+        if principal is None:
+            return unauthenticated("Access token validation failure.")
+        req.principal = principal
         return None
 
     def _reject(self, req: SimRequest, err: SimError) -> SimResponse:
@@ -183,6 +216,9 @@ class SimApp:
         resp.headers["client-request-id"] = client_request_id
         with sim.lock:
             sim.log(req, resp.status)
+            if "Retry-After" in err.headers:
+                # What the client was told to wait: fault tests check it was obeyed.
+                sim.requests_log[-1]["retryAfter"] = float(err.headers["Retry-After"])
         return resp
 
     def _gate(self, req: SimRequest) -> SimError | None:
@@ -191,13 +227,8 @@ class SimApp:
         if profile.throttle_rate > 0:
             wait = self.buckets.take(req.client, profile.throttle_rate, profile.throttle_burst)
             if wait > 0:
-                retry_after = str(max(1, math.ceil(wait)))
-                return SimError(
-                    429,
-                    "TooManyRequests",
-                    "Too many requests are being sent. Retry after the indicated time.",
-                    headers={"Retry-After": retry_after},
-                )
+                # The service sends fractions of a second (GRAPH.md: "e.g. 2.128").
+                return throttled(wait)
         if profile.transient_5xx_rate > 0:
             with self.sim.lock:
                 hit = self.sim.rng.random() < profile.transient_5xx_rate
@@ -272,23 +303,22 @@ class SimApp:
     # -- $batch ----------------------------------------------------------------------------
     def _batch(self, req: SimRequest) -> SimResponse:
         try:
-            subs = _batch_requests(req.body)
+            subs = batch.validate(req.body)
         except SimError as err:
             return self._reject(req, err)
         done: dict[str, dict[str, Any]] = {}
         wrote = False
         order: list[str] = []
 
-        def run(sub: dict[str, Any], stack: tuple[str, ...]) -> None:
+        def run(sub: dict[str, Any]) -> None:
             nonlocal wrote
-            sid = sub["id"]
+            sid = sub["id"].lower()
             if sid in done:
                 return
-            for dep in sub.get("dependsOn") or []:
-                if dep in stack:
-                    raise SimError(400, "BadRequest", f"Request '{sid}' has a circular dependency.")
-                run(subs[dep], (*stack, sid))
-            failed = [d for d in sub.get("dependsOn") or [] if done[d]["status"] >= 400]
+            deps = [str(d).lower() for d in sub.get("dependsOn") or []]
+            for dep in deps:
+                run(subs[dep])  # the documented shapes have no cycle
+            failed = [subs[d]["id"] for d in deps if done[d]["status"] >= 400]
             if failed:
                 sub_req = self._sub_request(req, sub)
                 resp = self._reject(
@@ -302,13 +332,13 @@ class SimApp:
             else:
                 resp = self._run_sub(req, sub)
                 wrote = wrote or resp.write
-            done[sid] = _sub_response(sid, resp)
+            done[sid] = batch.sub_response(sub["id"], resp)
             order.append(sid)
 
         try:
             with self.sim.one_save():
                 for sub in subs.values():
-                    run(sub, ())
+                    run(sub)
         except SimError as err:
             return self._reject(req, err)
         result = SimResponse(status=200, body={"responses": [done[i] for i in order]})
@@ -345,6 +375,7 @@ class SimApp:
             client=outer.client,
             base_url=outer.base_url,
             via_batch=True,
+            principal=outer.principal,
         )
 
     def _run_sub(self, outer: SimRequest, sub: dict[str, Any]) -> SimResponse:
@@ -384,65 +415,6 @@ class SimApp:
         else:
             payload = b""
         await _send_raw(send, resp.status, payload, headers)
-
-
-def _batch_requests(body: Any) -> dict[str, dict[str, Any]]:
-    """Validate a `$batch` body; any problem refuses the whole batch with 400."""
-    if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
-        raise SimError(400, "BadRequest", "Invalid batch payload format.")
-    items = body["requests"]
-    if not items:
-        raise SimError(400, "BadRequest", "Invalid batch payload format: no requests.")
-    if len(items) > MAX_BATCH:
-        raise SimError(
-            400,
-            "BadRequest",
-            f"Batch request cannot contain more than {MAX_BATCH} requests; it has {len(items)}.",
-        )
-    subs: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if not isinstance(item, dict):
-            raise SimError(400, "BadRequest", "Invalid batch payload format.")
-        for key in ("id", "method", "url"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise SimError(
-                    400, "BadRequest", f"Batch request is missing the required property '{key}'."
-                )
-        if item["id"] in subs:
-            raise SimError(400, "BadRequest", f"Request Id '{item['id']}' is duplicated.")
-        headers = item.get("headers") or {}
-        if item.get("body") is not None and not any(
-            str(k).lower() == "content-type" for k in headers
-        ):
-            raise SimError(
-                400,
-                "BadRequest",
-                f"Content-Type header is required for request '{item['id']}' with a body.",
-            )
-        subs[item["id"]] = item
-    for item in subs.values():
-        deps = item.get("dependsOn") or []
-        if not isinstance(deps, list) or any(d not in subs for d in deps):
-            raise SimError(
-                400, "BadRequest", f"Request '{item['id']}' depends on an unknown request id."
-            )
-    return subs
-
-
-def _sub_response(sid: str, resp: SimResponse) -> dict[str, Any]:
-    headers = {
-        k: v
-        for k, v in resp.headers.items()
-        if k.lower() not in ("request-id", "client-request-id")
-    }
-    out: dict[str, Any] = {"id": sid, "status": resp.status, "headers": headers}
-    if resp.raw is not None:
-        headers.setdefault("Content-Type", resp.content_type or "application/octet-stream")
-        out["body"] = base64.b64encode(resp.raw).decode()
-    elif resp.body is not None:
-        headers.setdefault("Content-Type", "application/json")
-        out["body"] = resp.body
-    return out
 
 
 async def _read_body(receive: Any) -> bytes:

@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.sim import odata
+from crisiskit.sim.errors import method_bad_request as bad_request
+from crisiskit.sim.errors import method_not_found
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -45,6 +46,40 @@ TAP_MIN, TAP_MAX, TAP_DEFAULT = 10, 43200, 60
 TAP_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789+-#$%&!?@*"
 TAP_LENGTH = 8
 
+TAP_READ = (
+    "UserAuthMethod-TAP.Read.All",
+    "UserAuthMethod-TAP.ReadWrite.All",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+)
+TAP_WRITE = ("UserAuthMethod-TAP.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All")
+PHONE_READ = (
+    "UserAuthMethod-Phone.Read.All",
+    "UserAuthMethod-Phone.ReadWrite.All",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+)
+PHONE_WRITE = ("UserAuthMethod-Phone.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All")
+ALL_READ = ("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All")
+_BASE = "/users/{user_id}/authentication"
+# Application permissions per route (authentication-list-methods, authenticationmethod-get,
+# the temporaryAccessPassMethods and phoneMethods pages).
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", f"{_BASE}/methods"): ALL_READ,
+    ("GET", f"{_BASE}/methods/{{method_id}}"): ALL_READ,
+    ("POST", f"{_BASE}/temporaryAccessPassMethods"): TAP_WRITE,
+    ("GET", f"{_BASE}/temporaryAccessPassMethods"): TAP_READ,
+    ("GET", f"{_BASE}/temporaryAccessPassMethods/{{method_id}}"): TAP_READ,
+    ("DELETE", f"{_BASE}/temporaryAccessPassMethods/{{method_id}}"): TAP_WRITE,
+    ("POST", f"{_BASE}/phoneMethods"): PHONE_WRITE,
+    ("GET", f"{_BASE}/phoneMethods"): PHONE_READ,
+    ("GET", f"{_BASE}/phoneMethods/{{method_id}}"): PHONE_READ,
+    ("PATCH", f"{_BASE}/phoneMethods/{{method_id}}"): PHONE_WRITE,
+    ("DELETE", f"{_BASE}/phoneMethods/{{method_id}}"): PHONE_WRITE,
+}
+# Reported wording of the authentication methods service's 403.
+DENIED = ("accessDenied", "Request Authorization failed")
+
 
 def register(router: Router) -> None:
     """Register the authentication method routes on `router`."""
@@ -63,14 +98,6 @@ def register(router: Router) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def bad_request(message: str) -> SimError:
-    return SimError(400, "badRequest", message)
-
-
-def method_not_found(method_id: str) -> SimError:
-    return SimError(404, "itemNotFound", f"Authentication method '{method_id}' was not found.")
 
 
 def _user(sim: Simulator, user_id: str) -> dict[str, Any]:

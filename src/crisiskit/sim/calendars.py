@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crisiskit.sim import conversations, mail, outlook
+from crisiskit.sim import mailbox, outlook
+from crisiskit.sim.errors import invalid_parameter, mail_item_not_found
 from crisiskit.sim.mailseed import email_address
+from crisiskit.sim.permissions import EXCHANGE_DENIED
 from crisiskit.sim.router import Router, SimRequest, SimResponse, strip_internal
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ ROUTES: list[tuple[str, str, tuple[str, ...] | None]] = [
 PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", template): perms for template, _, perms in ROUTES
 }
+DENIED = EXCHANGE_DENIED
 
 
 def register(router: Router) -> None:
@@ -73,7 +76,7 @@ def register(router: Router) -> None:
 def _default_calendar(sim: Simulator, user: dict[str, Any]) -> dict[str, Any]:
     upn = str(user.get("mail") or user.get("userPrincipalName"))
     return _calendar_record(
-        mail.folder_id(user["id"], "calendar"), DEFAULT_CALENDAR, user, upn, default=True
+        mailbox.folder_id(user["id"], "calendar"), DEFAULT_CALENDAR, user, upn, default=True
     )
 
 
@@ -108,7 +111,7 @@ def _calendar(sim: Simulator, user: dict[str, Any], calendar_id: str | None) -> 
     for calendar in calendars_of(sim, user):
         if calendar_id is None and calendar["isDefaultCalendar"] or calendar["id"] == calendar_id:
             return calendar
-    raise outlook.item_not_found()
+    raise mail_item_not_found()
 
 
 def _calendar_view(sim: Simulator, req: SimRequest, calendar: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +122,7 @@ def _calendar_view(sim: Simulator, req: SimRequest, calendar: dict[str, Any]) ->
 
 def list_calendars(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     """List a user's calendars (`GET /users/{id}/calendars`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     items = [_calendar_view(sim, req, c) for c in calendars_of(sim, user)]
     return outlook.page(sim, req, items, f"users('{user['id']}')/calendars")
 
@@ -133,7 +136,7 @@ def get_calendar(
     sim: Simulator, req: SimRequest, user_id: str, calendar_id: str | None
 ) -> SimResponse:
     """Read one calendar (`GET /users/{id}/calendars/{cid}`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     obj = outlook.select(_calendar_view(sim, req, _calendar(sim, user, calendar_id)), req)
     return outlook.item_response(req, f"users('{user['id']}')/calendars/$entity", obj)
 
@@ -183,7 +186,7 @@ def _events(sim: Simulator, owner_id: str, calendar_id: str | None) -> list[dict
 def _window(req: SimRequest) -> tuple[float, float]:
     raw_start, raw_end = req.query.get("startDateTime"), req.query.get("endDateTime")
     if not raw_start or not raw_end:
-        raise outlook.bad_parameter(
+        raise invalid_parameter(
             "This request requires a time window specified by the query string parameters "
             "StartDateTime and EndDateTime."
         )
@@ -192,7 +195,7 @@ def _window(req: SimRequest) -> tuple[float, float]:
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
         except ValueError:
-            raise outlook.bad_parameter(f"Invalid date and time '{raw}'.") from None
+            raise invalid_parameter(f"Invalid date and time '{raw}'.") from None
         bounds.append((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
     return bounds[0], bounds[1]
 
@@ -213,7 +216,7 @@ def list_user_events(
     sim: Simulator, req: SimRequest, user_id: str, calendar_id: str | None = None
 ) -> SimResponse:
     """List a calendar's events (`GET /users/{id}/events`, `.../calendars/{cid}/events`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     calendar = _calendar(sim, user, calendar_id)
     events = _events(sim, user["id"], calendar["id"])
     return _events_page(sim, req, events, f"users('{user['id']}')/events")
@@ -221,10 +224,10 @@ def list_user_events(
 
 def get_user_event(sim: Simulator, req: SimRequest, user_id: str, event_id: str) -> SimResponse:
     """Read one event of a user (`GET /users/{id}/events/{eid}`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     event = sim.tenant.events.get(event_id)
     if event is None or event.get("_ownerId") != user["id"]:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     obj = outlook.select(_event_view(req, event), req)
     where = f"users('{user['id']}')/events/$entity"
     return outlook.item_response(req, where, obj, _extra_prefs(req))
@@ -234,7 +237,7 @@ def user_calendar_view(
     sim: Simulator, req: SimRequest, user_id: str, calendar_id: str | None = None
 ) -> SimResponse:
     """List a calendar's events within a time window (`GET /users/{id}/calendarView`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     calendar = _calendar(sim, user, calendar_id)
     events = _in_window(_events(sim, user["id"], calendar["id"]), req)
     return _events_page(sim, req, events, f"users('{user['id']}')/calendarView")
@@ -242,7 +245,7 @@ def user_calendar_view(
 
 def list_group_events(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     """List a group's events (`GET /groups/{id}/events`)."""
-    group = conversations.mailbox_group(sim, group_id)
+    group = mailbox.mailbox_group(sim, group_id)
     return _events_page(
         sim, req, _events(sim, group["id"], None), f"groups('{group['id']}')/events"
     )
@@ -250,10 +253,10 @@ def list_group_events(sim: Simulator, req: SimRequest, group_id: str) -> SimResp
 
 def get_group_event(sim: Simulator, req: SimRequest, group_id: str, event_id: str) -> SimResponse:
     """Read one event of a group (`GET /groups/{id}/events/{eid}`)."""
-    group = conversations.mailbox_group(sim, group_id)
+    group = mailbox.mailbox_group(sim, group_id)
     event = sim.tenant.events.get(event_id)
     if event is None or event.get("_ownerId") != group["id"]:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     obj = outlook.select(_event_view(req, event), req)
     where = f"groups('{group['id']}')/events/$entity"
     return outlook.item_response(req, where, obj, _extra_prefs(req))
@@ -261,12 +264,12 @@ def get_group_event(sim: Simulator, req: SimRequest, group_id: str, event_id: st
 
 def group_calendar_view(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     """List a group's events within a time window (`GET /groups/{id}/calendarView`)."""
-    group = conversations.mailbox_group(sim, group_id)
+    group = mailbox.mailbox_group(sim, group_id)
     events = _in_window(_events(sim, group["id"], None), req)
     return _events_page(sim, req, events, f"groups('{group['id']}')/calendarView")
 
 
-# ---------------------------------------------------------------- seeding, cascades
+# ---------------------------------------------------------------- seeding
 
 
 def _local(sim: Simulator, value: Any, zone_name: str, what: str) -> datetime:
@@ -304,11 +307,11 @@ def seed_event(
     upn = str(owner.get("mail") or owner.get("userPrincipalName") or "")
     owner_as = {"emailAddress": {"name": str(owner.get("displayName") or upn), "address": upn}}
     if is_group:
-        calendar_id = mail.folder_id(owner["id"], "calendar")
+        calendar_id = mailbox.folder_id(owner["id"], "calendar")
     elif spec.get("calendar") and str(spec["calendar"]) != DEFAULT_CALENDAR:
         calendar_id = _ensure_calendar(sim, owner, str(spec["calendar"]))
     else:
-        calendar_id = mail.folder_id(owner["id"], "calendar")
+        calendar_id = mailbox.folder_id(owner["id"], "calendar")
     organizer = email_address(spec["organizer"]) if spec.get("organizer") else owner_as
     attendees = [
         {
@@ -386,10 +389,3 @@ def _ensure_calendar(sim: Simulator, user: dict[str, Any], name: str) -> str:
     record = _calendar_record(outlook.outlook_id(sim, "AAMkA", 36), name, user, upn, default=False)
     sim.tenant.calendars[record["id"]] = record
     return str(record["id"])
-
-
-def purge_owner_calendars(sim: Simulator, owner_id: str) -> None:
-    """Delete a purged user's (or group's) calendars and events for good."""
-    t = sim.tenant
-    t.calendars = {k: c for k, c in t.calendars.items() if c.get("_ownerId") != owner_id}
-    t.events = {k: e for k, e in t.events.items() if e.get("_ownerId") != owner_id}

@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from crisiskit.sim import odata, outlook
+from crisiskit.sim.errors import SimError, teams_not_found
+from crisiskit.sim.permissions import TEAMS_DENIED
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
     strip_internal,
 )
-from crisiskit.sim.teams import channel_of
+from crisiskit.sim.teamcreate import channel_of
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
@@ -41,6 +42,7 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", _C + "/{message_id}/replies"): _READ,
     ("GET", _C + "/{message_id}/replies/{reply_id}"): _READ,
 }
+DENIED = TEAMS_DENIED
 
 
 def register(router: Router) -> None:
@@ -49,10 +51,6 @@ def register(router: Router) -> None:
     router.route("GET", _C + "/{message_id}/replies/{reply_id}")(get_reply)
     router.route("GET", _C + "/{message_id}/replies")(list_replies)
     router.route("GET", _C + "/{message_id}")(get_message)
-
-
-def _not_found(message_id: str) -> SimError:
-    return SimError(404, "NotFound", f"Message {message_id} was not found in this channel.")
 
 
 def _of(sim: Simulator, channel_id: str, reply_to: str | None) -> list[dict[str, Any]]:
@@ -92,7 +90,7 @@ def _find(
 ) -> dict[str, Any]:
     message = sim.tenant.chat_messages.get(f"{channel['id']}/{message_id}")
     if message is None or message.get("_replyToId") != reply_to:
-        raise _not_found(message_id)
+        raise teams_not_found(f"Message {message_id} was not found in this channel.")
     return message
 
 
@@ -141,7 +139,7 @@ def get_reply(
     )
 
 
-# ---------------------------------------------------------------- seeding, cascades
+# ---------------------------------------------------------------- seeding
 
 
 def _store(
@@ -223,17 +221,3 @@ def seed_channel_message(
             raise ValueError(f"replies[{i}]: expected an object")
         _store(sim, channel, reply, message["id"])
     return strip_internal(message)
-
-
-def purge_team_messages(sim: Simulator, team_id: str) -> None:
-    """Delete every message of a purged team's channels for good."""
-    t = sim.tenant
-    t.chat_messages = {k: m for k, m in t.chat_messages.items() if m.get("_teamId") != team_id}
-
-
-def purge_channel_messages(sim: Simulator, channel_id: str) -> None:
-    """Delete a deleted channel's messages."""
-    t = sim.tenant
-    t.chat_messages = {
-        k: m for k, m in t.chat_messages.items() if m.get("_channelId") != channel_id
-    }

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import mail, outlook
+from crisiskit.sim import mailbox, outlook
+from crisiskit.sim.errors import mail_item_not_found
 from crisiskit.sim.mailseed import email_address
+from crisiskit.sim.permissions import EXCHANGE_DENIED
 from crisiskit.sim.router import Router, SimRequest, SimResponse, strip_internal
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", _U + "/contacts"): _READ,
     ("GET", _U + "/contacts/{contact_id}"): _READ,
 }
+DENIED = EXCHANGE_DENIED
 _TEXT = (
     "givenName",
     "middleName",
@@ -59,7 +62,7 @@ def _view(contact: dict[str, Any]) -> dict[str, Any]:
 
 def list_contacts(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     """List a user's contacts (`GET /users/{id}/contacts`), 10 per page."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     found = [c for c in sim.tenant.contacts.values() if c.get("_userId") == user["id"]]
     found.sort(key=lambda c: (str(c.get("displayName", "")).casefold(), c["id"]))
     return outlook.page(sim, req, [_view(c) for c in found], f"users('{user['id']}')/contacts")
@@ -67,10 +70,10 @@ def list_contacts(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
 
 def get_contact(sim: Simulator, req: SimRequest, user_id: str, contact_id: str) -> SimResponse:
     """Read one contact (`GET /users/{id}/contacts/{cid}`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     contact = sim.tenant.contacts.get(contact_id)
     if contact is None or contact.get("_userId") != user["id"]:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     obj = outlook.select(_view(contact), req)
     return outlook.item_response(req, f"users('{user['id']}')/contacts/$entity", obj)
 
@@ -94,7 +97,7 @@ def seed_contact(sim: Simulator, user: dict[str, Any], spec: dict[str, Any]) -> 
         "lastModifiedDateTime": now,
         "changeKey": outlook.change_key(sim),
         "categories": [],
-        "parentFolderId": mail.folder_id(user["id"], "contacts"),
+        "parentFolderId": mailbox.folder_id(user["id"], "contacts"),
         "displayName": str(name),
         "fileAs": str(spec.get("fileAs") or name),
         "initials": spec.get("initials"),
@@ -113,9 +116,3 @@ def seed_contact(sim: Simulator, user: dict[str, Any], spec: dict[str, Any]) -> 
     }
     sim.tenant.contacts[contact["id"]] = contact
     return strip_internal(contact)
-
-
-def purge_user_contacts(sim: Simulator, user_id: str) -> None:
-    """Delete a purged user's contacts for good."""
-    t = sim.tenant
-    t.contacts = {k: c for k, c in t.contacts.items() if c.get("_userId") != user_id}

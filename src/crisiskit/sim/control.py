@@ -4,10 +4,17 @@
                           attachment bytes are left out: sizes and hashes are there)
     GET  /_sim/requests   the ordered request log ($batch sub-requests have "via": "$batch")
     POST /_sim/reset      back to the tenant as it was at start; log, clock, rng, profile too
+    GET  /_sim/tokens     who the tokens stand for: the default principal and registered tokens
+    PUT  /_sim/tokens     {"token"?: T, "roles": [...], "appOnly"?: bool}: register T (or, without
+                          a token, change what unknown tokens hold)
     GET  /_sim/profile    the current knobs
-    PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool}
-    POST /_sim/seed       objects added to the tenant (schema below)
-    POST /_sim/clock      {"advance": seconds}: age every object (replication, mailbox, site)
+    PUT  /_sim/profile    {"profile"?: name, "scale"?: x, <knob>: value, "tapPolicyEnabled"?: bool,
+                          "seats"?: n | {skuPartNumber: n}}
+    POST /_sim/seed       objects added to the tenant (schema below), all or nothing
+    POST /_sim/clock      {"advance": seconds}: age every object (replication, mailbox, site),
+                          purge deleted items past their 30 days
+    POST /_sim/signin     {"user", "temporaryAccessPass"?, "sessionIssuedAt"?}: could that
+                          person sign in now (account enabled, pass usable, session valid)?
     POST /_sim/downloads  {"corruptNext": n}: the next n file downloads serve one wrong byte
 
 Never under `/v1.0`: Graph clients cannot reach it by accident.
@@ -51,17 +58,33 @@ when they are (their delays are not skipped).
 from __future__ import annotations
 
 import copy
-import json
+import math
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from crisiskit.sim import blobs, downloads
+from crisiskit.sim import blobs, cascade, downloads, jsonbody, signin
+from crisiskit.sim import seed as seeding
+from crisiskit.sim.errors import SimError
+from crisiskit.sim.permissions import Principal
 from crisiskit.sim.profiles import Profile
-from crisiskit.sim.router import SimError, strip_internal
+from crisiskit.sim.router import strip_internal
 
 if TYPE_CHECKING:
-    from crisiskit.sim.app import SimApp
     from crisiskit.sim.core import Simulator
+
+
+class Host(Protocol):
+    """What the control API drives: the served simulator and the HTTP layer's own state."""
+
+    sim: Simulator
+    default_principal: Principal
+    principals: dict[str, Principal]
+
+    def reset_http(self) -> None:
+        """Forget the HTTP layer's per-client state (throttling buckets)."""
+
+    def reset_principals(self) -> None:
+        """Forget registered tokens."""
 
 AUTH_TYPES = {
     "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
@@ -147,7 +170,7 @@ def state(sim: Simulator) -> dict[str, Any]:
         return copy.deepcopy(body)
 
 
-def reset(app: SimApp) -> None:
+def reset(app: Host) -> None:
     """Return the simulator to its starting point: tenant, log, clock, rng, profile, buckets."""
     sim = app.sim
     with sim.lock:
@@ -158,20 +181,54 @@ def reset(app: SimApp) -> None:
         sim.rng = random.Random()
         sim.rng.setstate(sim.initial_rng_state)
         sim.profile = copy.deepcopy(sim.initial_profile)
-        app.buckets.reset()
+        app.reset_http()
+        app.reset_principals()
         blobs.store(sim).prune(referenced_blobs(sim))
         sim.save()
 
 
 def referenced_blobs(sim: Simulator) -> set[str]:
-    """Return the content digests the tenant still refers to."""
+    """Return the content digests the tenant still refers to (deleted groups' stashes too)."""
     t = sim.tenant
-    refs = [i.get("_blob") for i in t.drive_items.values()]
-    refs += [a.get("_blob") for a in t.attachments.values()]
+    sources = [t.drive_items, t.attachments]
+    for entry in t.deleted.values():
+        stash = entry.get("_stash") or {}
+        sources += [stash.get("drive_items") or {}, stash.get("attachments") or {}]
+    refs = [record.get("_blob") for source in sources for record in source.values()]
     return {str(r["sha256"]) for r in refs if r and "sha256" in r}
 
 
-def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
+def tokens(app: Host) -> dict[str, Any]:
+    """Return the default principal and every registered token's."""
+    return {
+        "default": app.default_principal.to_json(),
+        "tokens": {t: p.to_json() for t, p in app.principals.items()},
+    }
+
+
+def set_token(app: Host, body: Any) -> dict[str, Any]:
+    """Apply `PUT /_sim/tokens`: register a token's roles, or change the default ones."""
+    if not isinstance(body, dict) or set(body) - {"token", "roles", "appOnly"}:
+        raise ValueError('expected {"token"?: string, "roles": [names], "appOnly"?: bool}')
+    roles = body.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+        raise ValueError("roles must be a list of permission names")
+    app_only = body.get("appOnly", True)
+    if not isinstance(app_only, bool):
+        raise ValueError("appOnly must be true or false")
+    token = body.get("token")
+    if token is not None and (not isinstance(token, str) or not token.strip()):
+        raise ValueError("token must be a non-empty string")
+    principal = Principal.application(roles) if app_only else Principal.delegated()
+    with app.sim.lock:
+        if token is None:
+            app.default_principal = principal
+        else:
+            app.principals[token.strip()] = principal
+    return tokens(app)
+
+
+def set_profile(app: Host, body: Any) -> dict[str, Any]:
     """Apply `PUT /_sim/profile`: a named profile first, then knobs; all or nothing."""
     sim = app.sim
     if not isinstance(body, dict):
@@ -181,6 +238,7 @@ def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
     tap = knobs.pop("tapPolicyEnabled", None)
     if tap is not None and not isinstance(tap, bool):
         raise ValueError("tapPolicyEnabled must be true or false")
+    seats = _seats(sim, knobs.pop("seats", None))
     if name is not None:
         scale = knobs.pop("scale", 1.0)
         if isinstance(scale, bool) or not isinstance(scale, int | float):
@@ -195,21 +253,75 @@ def set_profile(app: SimApp, body: Any) -> dict[str, Any]:
         sim.profile = profile
         if tap is not None:
             sim.tenant.tap_policy_enabled = tap
+        for sku, count in seats:
+            sku["prepaidUnits"]["enabled"] = count
+        if tap is not None or seats:
             sim.save()
-        app.buckets.reset()
-    return {**profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
+        app.reset_http()
+    return profile_view(sim)
 
 
-def handle(app: SimApp, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+def profile_view(sim: Simulator) -> dict[str, Any]:
+    """Return the knobs, the TAP policy switch and the seats of each SKU."""
+    return {
+        **sim.profile.to_json(),
+        "tapPolicyEnabled": sim.tenant.tap_policy_enabled,
+        "seats": {
+            s["skuPartNumber"]: s["prepaidUnits"]["enabled"] for s in sim.tenant.skus.values()
+        },
+    }
+
+
+def _seats(sim: Simulator, value: Any) -> list[tuple[dict[str, Any], int]]:
+    """Read `"seats": n` (every SKU) or `{"SKU_PART_NUMBER": n}`; nothing is changed yet."""
+    if value is None:
+        return []
+
+    def count(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10_000_000:
+            raise ValueError("seats must be a whole number between 0 and 10000000")
+        return v
+
+    skus = list(sim.tenant.skus.values())
+    if isinstance(value, dict):
+        by_part = {s["skuPartNumber"].lower(): s for s in skus}
+        unknown = [k for k in value if str(k).lower() not in by_part]
+        if unknown:
+            raise ValueError(f"no subscribed SKU {unknown[0]!r}")
+        return [(by_part[str(k).lower()], count(v)) for k, v in value.items()]
+    n = count(value)
+    return [(s, n) for s in skus]
+
+
+def sign_in(sim: Simulator, body: Any) -> dict[str, Any]:
+    """Apply `POST /_sim/signin`."""
+    if not isinstance(body, dict) or not isinstance(body.get("user"), str):
+        raise ValueError('expected {"user": id or UPN, "temporaryAccessPass"?, "sessionIssuedAt"?}')
+    if set(body) - {"user", "temporaryAccessPass", "sessionIssuedAt"}:
+        raise ValueError("unknown sign-in keys")
+    secret = body.get("temporaryAccessPass")
+    if secret is not None and not isinstance(secret, str):
+        raise ValueError("temporaryAccessPass must be a string")
+    issued = body.get("sessionIssuedAt")
+    if issued is not None and (
+        isinstance(issued, bool) or not isinstance(issued, int | float) or not math.isfinite(issued)
+    ):
+        raise ValueError("sessionIssuedAt must be epoch seconds on the simulator clock")
+    with sim.lock:
+        result = signin.sign_in(
+            sim, body["user"], secret=secret, session_from=None if issued is None else float(issued)
+        )
+    return result.to_json()
+
+
+def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
     """Serve one control request; return (status, JSON body)."""
-    from crisiskit.sim import seed as seeding
-
     sim = app.sim
     route = path.rstrip("/")
     try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        return 400, {"error": "the body is not valid JSON"}
+        body = jsonbody.parse(raw) if raw else None
+    except jsonbody.JsonRejected as exc:
+        return 400, {"error": f"the body is not acceptable JSON: {exc}"}
     try:
         if route == "/_sim/state" and method == "GET":
             return 200, state(sim)
@@ -223,21 +335,41 @@ def handle(app: SimApp, method: str, path: str, raw: bytes) -> tuple[int, Any]:
         if route == "/_sim/reset" and method == "POST":
             reset(app)
             return 200, {"reset": True}
+        if route == "/_sim/tokens" and method == "GET":
+            return 200, tokens(app)
+        if route == "/_sim/tokens" and method == "PUT":
+            return 200, set_token(app, body)
         if route == "/_sim/profile" and method == "GET":
-            return 200, {**sim.profile.to_json(), "tapPolicyEnabled": sim.tenant.tap_policy_enabled}
+            return 200, profile_view(sim)
         if route == "/_sim/profile" and method == "PUT":
             return 200, set_profile(app, body)
         if route == "/_sim/seed" and method == "POST":
             with sim.lock:
-                created = seeding.apply_seed(sim, body)
+                before = copy.deepcopy(sim.tenant)
+                try:
+                    created = seeding.apply_seed(sim, body)
+                except (ValueError, TypeError, KeyError, SimError):
+                    sim.tenant = before  # all or nothing: a bad entry changes nothing
+                    sim.invalidate_upns()
+                    raise
                 sim.save()
             return 200, created
         if route == "/_sim/clock" and method == "POST":
-            if not isinstance(body, dict) or not isinstance(body.get("advance"), int | float):
-                raise ValueError('expected {"advance": seconds}')
+            advance = body.get("advance") if isinstance(body, dict) else None
+            if (
+                isinstance(advance, bool)
+                or not isinstance(advance, int | float)
+                or not math.isfinite(advance)
+                or not 0 <= advance <= 100 * 365 * 86400
+            ):
+                raise ValueError('expected {"advance": seconds}, a number from 0 to 100 years')
             with sim.lock:
-                sim.advance(float(body["advance"]))
+                sim.advance(float(advance))
+                if cascade.expire(sim):
+                    sim.save()
             return 200, {"now": sim.iso(), "offset": sim.clock_offset}
+        if route == "/_sim/signin" and method == "POST":
+            return 200, sign_in(sim, body)
         if route == "/_sim/downloads" and method == "POST":
             count = body.get("corruptNext") if isinstance(body, dict) else None
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:

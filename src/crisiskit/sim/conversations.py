@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import mail, odata, outlook
+from crisiskit.sim import odata, outlook
+from crisiskit.sim.errors import SimError, mail_item_not_found
+from crisiskit.sim.mailbox import mailbox_group
 from crisiskit.sim.mailseed import email_address
-from crisiskit.sim.router import Router, SimError, SimRequest, SimResponse, strip_internal
+from crisiskit.sim.permissions import EXCHANGE_DENIED
+from crisiskit.sim.router import Router, SimRequest, SimResponse, strip_internal
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
@@ -50,6 +53,7 @@ ROUTES: list[tuple[str, str]] = [
 PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", template): None if "attachments" in template else _GROUP for template, _ in ROUTES
 }
+DENIED = EXCHANGE_DENIED
 
 
 def register(router: Router) -> None:
@@ -59,21 +63,6 @@ def register(router: Router) -> None:
 
 
 # ---------------------------------------------------------------- lookups
-
-
-def group_mailbox_ready(sim: Simulator, group: dict[str, Any]) -> bool:
-    """Tell whether a group's mailbox exists by now (Microsoft 365 groups only)."""
-    if "Unified" not in group.get("groupTypes", []):
-        return False
-    return sim.now() >= float(group.get("_createdAt", 0.0)) + sim.profile.mailbox_delay_s
-
-
-def mailbox_group(sim: Simulator, group_id: str) -> dict[str, Any]:
-    group = sim.get_group(group_id)
-    sim.check_replicated(group["id"])
-    if not group_mailbox_ready(sim, group):
-        raise mail.mailbox_not_enabled()
-    return group
 
 
 def _threads(sim: Simulator, group_id: str, conversation: str | None) -> list[dict[str, Any]]:
@@ -91,9 +80,9 @@ def _thread(
 ) -> dict[str, Any]:
     thread = sim.tenant.threads.get(thread_id)
     if thread is None or thread.get("_groupId") != group["id"]:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     if conversation is not None and thread.get("_conversationId") != conversation:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     return thread
 
 
@@ -105,7 +94,7 @@ def _posts(sim: Simulator, thread_id: str) -> list[dict[str, Any]]:
 def _post(sim: Simulator, thread: dict[str, Any], post_id: str) -> dict[str, Any]:
     post = sim.tenant.posts.get(post_id)
     if post is None or post.get("_threadId") != thread["id"]:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     return post
 
 
@@ -124,7 +113,7 @@ def _post_view(sim: Simulator, req: SimRequest, post: dict[str, Any]) -> dict[st
 def _conversation_view(sim: Simulator, group_id: str, conversation: str) -> dict[str, Any]:
     threads = _threads(sim, group_id, conversation)
     if not threads:
-        raise outlook.item_not_found()
+        raise mail_item_not_found()
     senders: list[str] = []
     for t in threads:
         senders += [s for s in t["uniqueSenders"] if s not in senders]
@@ -251,7 +240,7 @@ def get_conversation(
     return outlook.item_response(req, _where(group, "conversations/$entity"), obj)
 
 
-# ---------------------------------------------------------------- seeding, cascades
+# ---------------------------------------------------------------- seeding
 
 
 def seed_conversation(
@@ -326,11 +315,3 @@ def seed_conversation(
             thread["preview"] = outlook.preview(body["_text"])
     sim.tenant.threads[thread_id] = thread
     return strip_internal(thread)
-
-
-def purge_group_conversations(sim: Simulator, group_id: str) -> None:
-    """Delete a purged group's threads, posts and their attachments for good."""
-    t = sim.tenant
-    t.threads = {k: v for k, v in t.threads.items() if v.get("_groupId") != group_id}
-    t.posts = {k: v for k, v in t.posts.items() if v.get("_groupId") != group_id}
-    outlook.purge_owner(sim, group_id)

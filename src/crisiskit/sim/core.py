@@ -1,9 +1,11 @@
 """The simulator's core: one tenant, one behaviour profile, one seeded random source, routing.
 
-`Simulator.dispatch` is shared by plain HTTP requests and `$batch` sub-requests. HTTP concerns
-(authentication, throttling, latency, injected faults, dropped connections) live in `app.py`,
-around `dispatch`; the endpoint families (`directory.py`, `groups.py`, ...) register handlers on
-one `Router` and keep their objects in the `Tenant`.
+`Simulator` is the context every handler receives. `Simulator.dispatch` is shared by plain HTTP
+requests and `$batch` sub-requests: it routes, checks the caller's application roles against the
+route's declared permissions, turns `SimError`s into Graph error bodies, logs and persists. HTTP
+concerns (authentication, throttling, latency, injected faults, dropped connections) live in
+`app.py`, around `dispatch`. The endpoint families register handlers on the `Router` the server
+builds and hands in; this module imports none of them.
 """
 
 from __future__ import annotations
@@ -18,58 +20,30 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from crisiskit.sim import permissions
+from crisiskit.sim.errors import SimError, internal_error, not_found, segment_not_found
 from crisiskit.sim.profiles import Profile
-from crisiskit.sim.router import Router, SimError, SimRequest, SimResponse
+from crisiskit.sim.router import Router, SimRequest, SimResponse
 from crisiskit.sim.tenant import Tenant
 
 MAX_LOG = 200_000  # request log entries kept (`/_sim/requests`)
 _KEY_SEGMENT = re.compile(r"\('([^']*)'\)")
 _SLASHES = re.compile(r"/{2,}")
-
-
-def not_found(what: str) -> SimError:
-    """Return the directory's 404 for an id or key that matches nothing."""
-    return SimError(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{what}' does not exist or one of its queried reference-property objects "
-        "are not present.",
-    )
-
-
-def build_router() -> Router:
-    """Build the router with every endpoint family, in the agreed order (first match wins)."""
-    from crisiskit.sim import (
-        authmethods,
-        calendars,
-        channelmessages,
-        contacts,
-        conversations,
-        directory,
-        drive,
-        groups,
-        mail,
-        mailfolders,
-        teammembers,
-        teams,
-    )
-
-    router = Router()
-    workloads = (mailfolders, conversations, calendars, contacts, channelmessages, teammembers)
-    for family in (directory, groups, teams, drive, authmethods, mail, *workloads):
-        family.register(router)
-    return router
+_CALL = re.compile(r"\(\)(?=/|$)")  # `users/delta()`: a function called without parameters
 
 
 def normalize_path(path: str) -> str:
-    """Collapse `//` (the SDK produces it), drop a trailing `/`, turn `x('id')` into `x/id`."""
+    """Collapse `//` (the SDK produces it), drop a trailing `/`, turn `x('id')` into `x/id`,
+    and `delta()` into `delta` (the SDK calls functions with their empty parentheses)."""
     if "//" in path:
         path = _SLASHES.sub("/", path)
+    if "()" in path:
+        path = _CALL.sub("", path)
     if "('" in path:
         path = _KEY_SEGMENT.sub(lambda m: "/" + m.group(1), path)
     if len(path) > 1 and path.endswith("/"):
@@ -86,6 +60,7 @@ class Simulator:
         profile: Profile | None = None,
         seed: int = 0,
         state_file: Path | None = None,
+        router: Router | None = None,
     ) -> None:
         self.tenant = tenant if tenant is not None else Tenant()
         self.profile = profile if profile is not None else Profile.named("instant")
@@ -93,7 +68,7 @@ class Simulator:
         self.rng = random.Random(seed)
         self.requests_log: list[dict[str, Any]] = []
         self.state_file = state_file
-        self.router = build_router()
+        self.router = router if router is not None else Router()
         # Handlers run on the server's event loop; tests and the control API read the tenant from
         # other threads, so every mutation and snapshot holds this lock.
         self.lock = threading.RLock()
@@ -105,6 +80,11 @@ class Simulator:
         self.initial_rng_state = self.rng.getstate()
         self._upn_index: dict[str, str] = {}
         self._upn_index_key: tuple[int, int] = (0, -1)
+        self.replica_writes = 0  # counts replication records, to prune them now and then
+        self.next_expiry = 0.0  # simulated time of the next automatic purge check
+        # Run before each request, under the lock: the server hands in `cascade.expire`, the
+        # automatic purge of deleted items on the simulator's clock.
+        self.before_dispatch: Callable[[Simulator], object] | None = None
 
     def mark_initial(self) -> None:
         """Remember the tenant, profile and random state as what `/_sim/reset` returns to."""
@@ -146,7 +126,7 @@ class Simulator:
 
     # -- eventual consistency ----------------------------------------------------------------
     def touch(self, obj_id: str) -> None:
-        """Record that `obj_id` was just written (reads by id may lag behind it)."""
+        """Record that `obj_id` (not a user or group) was just written."""
         self.tenant.written_at[obj_id] = self.now()
 
     def is_young(self, obj_id: str) -> bool:
@@ -219,66 +199,6 @@ class Simulator:
         match = re.search(r"/(?:directoryObjects|users|groups)(?:/|\(')([^/()']+)'?\)?/?$", url)
         return self.directory_object(match.group(1)) if match else None
 
-    # -- soft delete, restore, purge -----------------------------------------------------------
-    def _release_licences(self, user: dict[str, Any]) -> None:
-        for lic in user.get("assignedLicenses") or []:
-            sku = self.tenant.skus.get(str(lic.get("skuId")))
-            if sku is not None and sku.get("consumedUnits", 0) > 0:
-                sku["consumedUnits"] -= 1
-
-    def _take_licences(self, user: dict[str, Any]) -> None:
-        for lic in user.get("assignedLicenses") or []:
-            sku = self.tenant.skus.get(str(lic.get("skuId")))
-            if sku is not None:
-                sku["consumedUnits"] = sku.get("consumedUnits", 0) + 1
-
-    def soft_delete_user(self, user_id: str) -> None:
-        """Move a user to deleted items: seats released, memberships removed, methods kept."""
-        user = self.tenant.users.pop(user_id)
-        self._release_licences(user)
-        for group in self.tenant.groups.values():
-            for key in ("_members", "_owners"):
-                if user_id in group.get(key, []):
-                    group[key] = [m for m in group[key] if m != user_id]
-        user["deletedDateTime"] = self.iso()
-        user["_kind"] = "user"
-        self.tenant.deleted[user_id] = user
-        self.touch(user_id)
-
-    def restore(self, user_id: str) -> dict[str, Any]:
-        """Bring a deleted user back; 400 if its userPrincipalName was reused meanwhile.
-
-        Groups are restored by `groups.restore_group`, which owns what a group carries.
-        """
-        entry = self.tenant.deleted.get(user_id)
-        if entry is None or entry.get("_kind") != "user":
-            raise not_found(user_id)
-        if self.user_by_upn(str(entry.get("userPrincipalName", ""))) is not None:
-            raise SimError(
-                400,
-                "Request_BadRequest",
-                "Another object with the same value for property userPrincipalName already "
-                "exists.",
-                details=[{"code": "ObjectConflict", "target": "userPrincipalName"}],
-            )
-        del self.tenant.deleted[user_id]
-        entry.pop("_kind", None)
-        entry.pop("@odata.type", None)
-        entry["deletedDateTime"] = None
-        self._take_licences(entry)
-        self.tenant.users[user_id] = entry
-        self.touch(user_id)
-        return entry
-
-    def purge(self, user_id: str) -> None:
-        """Delete a deleted user for good, with its authentication methods and messages."""
-        if self.tenant.deleted.pop(user_id, None) is None:
-            raise not_found(user_id)
-        t = self.tenant
-        t.auth_methods = {k: v for k, v in t.auth_methods.items() if v.get("_userId") != user_id}
-        t.messages = {k: v for k, v in t.messages.items() if v.get("_userId") != user_id}
-        t.written_at.pop(user_id, None)
-
     # -- persistence ---------------------------------------------------------------------------
     def save(self) -> None:
         """Write the tenant atomically to the state file, if there is one."""
@@ -341,11 +261,11 @@ class Simulator:
             try:
                 found = self.router.match(req.method, req.path)
                 if found is None:
-                    segment = req.path.strip("/").split("/")[-1] or req.path
-                    raise SimError(
-                        400, "BadRequest", f"Resource not found for the segment '{segment}'."
-                    )
+                    raise segment_not_found(req.path.strip("/").split("/")[-1] or req.path)
                 route, params = found
+                if self.before_dispatch is not None:
+                    self.before_dispatch(self)
+                permissions.check(route.rule, req.principal)
                 resp = route.handler(self, req, **params)
                 if route.write and resp.status < 400:
                     resp.write = True
@@ -354,11 +274,7 @@ class Simulator:
                 resp = self.error_response(err, request_id, client_request_id)
             except Exception:  # a bug in a handler: answer like Graph, keep serving
                 traceback.print_exc(file=sys.stderr)
-                resp = self.error_response(
-                    SimError(500, "generalException", "An internal server error occurred."),
-                    request_id,
-                    client_request_id,
-                )
+                resp = self.error_response(internal_error(), request_id, client_request_id)
             resp.headers["request-id"] = request_id
             resp.headers["client-request-id"] = client_request_id
             self.log(req, resp.status)
@@ -383,8 +299,11 @@ class Simulator:
 
 
 def save_tenant(tenant: Tenant, path: Path) -> None:
-    """Write a tenant atomically: temporary file, fsync, rename (a kill never leaves half)."""
-    data = json.dumps(tenant.to_json(), separators=(",", ":")).encode()
+    """Write a tenant atomically: temporary file, fsync, rename (a kill never leaves half).
+
+    Passes are written as hashes only (`Tenant.to_disk`).
+    """
+    data = json.dumps(tenant.to_disk(), separators=(",", ":")).encode()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -18,7 +18,8 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.sim import blobs
-from crisiskit.sim.router import SimError, SimRequest, SimResponse
+from crisiskit.sim.errors import SimError
+from crisiskit.sim.router import SimRequest, SimResponse
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator

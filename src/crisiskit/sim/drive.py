@@ -29,16 +29,15 @@ from crisiskit.sim import blobs, odata
 from crisiskit.sim.driveitems import (
     content_size,
     folder_chain,
-    invalid,
     item_id_from,
-    item_not_found,
     item_view,
     put_content,
     serve_item,
 )
+from crisiskit.sim.errors import invalid_request as invalid
+from crisiskit.sim.errors import item_not_found, mysite_not_found, not_found
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -51,24 +50,35 @@ if TYPE_CHECKING:
 QUOTA = 27487790694400  # 25 TiB, what a group library reports
 ONEDRIVE_QUOTA = 1099511627776  # 1 TiB, a OneDrive for Business default
 
-_READ = ("Files.Read.All", "Files.ReadWrite.All", "Sites.Read.All", "Sites.ReadWrite.All")
-_WRITE = ("Files.ReadWrite.All", "Sites.ReadWrite.All")
-# Application permissions per route added for OneDrive (drive-get.md, drive-list.md,
-# driveitem-list-children.md, driveitem-get.md, driveitem-get-content.md,
-# driveitem-put-content.md, driveitem-post-children.md, driveitem-update.md, driveitem-delete.md).
+FILES_READ = ("Files.Read.All", "Files.ReadWrite.All", "Sites.Read.All", "Sites.ReadWrite.All")
+FILES_WRITE = ("Files.ReadWrite.All", "Sites.ReadWrite.All")
+# Application permissions per route (site-get, drive-get, drive-list, driveitem-get,
+# driveitem-list-children, driveitem-get-content, driveitem-post-children,
+# driveitem-put-content, driveitem-update, driveitem-delete), for group libraries and OneDrives
+# alike; SharePoint refuses with `accessDenied`.
+ITEM_ROOTS = (
+    "/groups/{group_id}/drive/{rest:path}",
+    "/users/{user_id}/drive/{rest:path}",
+    "/drives/{drive_id}/{rest:path}",
+)
 PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
-    ("GET", "/users/{user_id}/drive"): _READ,
-    ("GET", "/users/{user_id}/drives"): _READ,
-    ("GET", "/users/{user_id}/drive/{rest:path}"): _READ,
-    ("POST", "/users/{user_id}/drive/{rest:path}"): _WRITE,
-    ("PUT", "/users/{user_id}/drive/{rest:path}"): _WRITE,
-    ("PATCH", "/users/{user_id}/drive/{rest:path}"): _WRITE,
-    ("DELETE", "/users/{user_id}/drive/{rest:path}"): _WRITE,
+    ("GET", "/groups/{group_id}/sites/root"): ("Sites.Read.All", "Sites.ReadWrite.All"),
+    ("GET", "/groups/{group_id}/drive"): FILES_READ,
+    ("GET", "/groups/{group_id}/drives"): FILES_READ,
+    ("GET", "/users/{user_id}/drive"): FILES_READ,
+    ("GET", "/users/{user_id}/drives"): FILES_READ,
+    ("GET", "/drives/{drive_id}"): FILES_READ,
+    **{
+        (method, template): FILES_READ if method == "GET" else FILES_WRITE
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for template in ITEM_ROOTS
+    },
     # The tenant's root site and its library (site-get.md, drive-get.md).
     ("GET", "/sites/root"): ("Sites.Read.All", "Sites.ReadWrite.All"),
-    ("GET", "/sites/root/drive"): _READ,
+    ("GET", "/sites/root/drive"): FILES_READ,
 }
 ROOT_SITE = "site:root"  # the key the root site's drive id derives from
+DENIED = ("accessDenied", "Either scp or roles claim need to be present in the token.")
 
 
 def register(router: Router) -> None:
@@ -117,6 +127,8 @@ def site_ready(sim: Simulator, group: dict[str, Any]) -> bool:
     """Tell whether the group's SharePoint site has been provisioned by now."""
     if group.get("_noOwner") or "Unified" not in group.get("groupTypes", []):
         return False
+    if sim.now() < float(group.get("_workloadsAt", 0.0)):
+        return False  # a restored group's site comes back after `restore_delay_s` (cascade)
     return sim.now() >= float(group.get("_createdAt", 0.0)) + sim.profile.site_delay_s
 
 
@@ -265,7 +277,7 @@ def _ready_user(sim: Simulator, user_id: str) -> dict[str, Any]:
     user = sim.get_user(user_id)
     sim.check_replicated(user["id"])
     if not onedrive_ready(sim, user):
-        raise SimError(404, "ResourceNotFound", "User's mysite not found.")
+        raise mysite_not_found()
     return user
 
 
@@ -389,7 +401,7 @@ def drive_item(sim: Simulator, req: SimRequest, drive_id: str, rest: str) -> Sim
     return serve_item(sim, req, _drive(sim, drive_id), rest)
 
 
-# ---------------------------------------------------------------- seeding, cascades
+# ---------------------------------------------------------------- seeding
 
 
 def seed_file(
@@ -423,7 +435,7 @@ def seed_file(
             None,
         )
         if record is None:
-            raise SimError(404, "Request_ResourceNotFound", f"No group '{owner}' to seed into.")
+            raise not_found(owner)  # no group to seed into
         drive = ensure_drive(sim, record)
     parts = [p for p in path.replace("\\", "/").split("/") if p]
     if not parts:
@@ -434,10 +446,3 @@ def seed_file(
     parent = folder_chain(sim, root, parts[:-1])
     item, _ = put_content(sim, parent, parts[-1], content, "replace", ref=ref)
     return item_view(sim, item)
-
-
-def purge_user_drive(sim: Simulator, user_id: str) -> None:
-    """Delete a user's OneDrive and its items for good (the user was purged)."""
-    t = sim.tenant
-    t.drives = {k: d for k, d in t.drives.items() if d.get("_userId") != user_id}
-    t.drive_items = {k: i for k, i in t.drive_items.items() if i.get("_userId") != user_id}

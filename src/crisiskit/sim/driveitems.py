@@ -36,9 +36,11 @@ from urllib.parse import quote, unquote
 
 from crisiskit.sim import blobs, odata
 from crisiskit.sim.downloads import download_url, none_match
+from crisiskit.sim.errors import SimError, item_not_found, segment_not_found
+from crisiskit.sim.errors import invalid_request as invalid
+from crisiskit.sim.errors import name_already_exists as name_clash
 from crisiskit.sim.quickxor import quickxor_b64
 from crisiskit.sim.router import (
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -64,21 +66,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _ETAGS = re.compile(r'"[^"]*"|\*')
 
 
-# ---------------------------------------------------------------- errors, ids, names
-
-
-def item_not_found(what: str = "The resource could not be found.") -> SimError:
-    return SimError(404, "itemNotFound", what)
-
-
-def invalid(message: str) -> SimError:
-    return SimError(400, "invalidRequest", message)
-
-
-def name_clash(name: str) -> SimError:
-    return SimError(
-        409, "nameAlreadyExists", f"The specified item name already exists. Name: {name}"
-    )
+# ---------------------------------------------------------------- ids, names
 
 
 def new_item_id(sim: Simulator) -> str:
@@ -361,7 +349,7 @@ def parse_rest(rest: str) -> tuple[str | None, str, str]:
         if not item_id:
             raise invalid("An item id is required.")
     else:
-        raise SimError(400, "BadRequest", f"Resource not found for the segment '{rest}'.")
+        raise segment_not_found(rest)
     path = ""
     if remainder.startswith(":"):
         inner = remainder[1:]
@@ -373,7 +361,7 @@ def parse_rest(rest: str) -> tuple[str | None, str, str]:
         path = path.strip("/")
     tail = remainder.strip("/").lower()
     if tail not in ("", "children", "content"):
-        raise SimError(400, "BadRequest", f"Resource not found for the segment '{tail}'.")
+        raise segment_not_found(tail)
     return item_id, path, tail
 
 

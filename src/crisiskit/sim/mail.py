@@ -1,4 +1,4 @@
-"""Simulated Exchange Online: mailbox readiness, mailbox settings, messages, attachments, MIME.
+"""Simulated Exchange Online: mailbox settings, messages, attachments, MIME.
 
 A mailbox exists `profile.mailbox_delay_s` after an Exchange-bearing licence was assigned to
 the user (`_licensedAt`, set by licence assignment); before that, and for a user without such a
@@ -8,39 +8,53 @@ service. Messages are seeded through the control API (`mailseed.py`) into folder
 as JSON with `@odata.etag`, bodies in HTML unless `Prefer: outlook.body-content-type="text"`,
 with their file attachments (message-list-attachments.md, attachment-get.md), or as MIME
 (`/messages/{id}/$value`, attachments included, answered `text/plain` as message-get.md's
-example shows).
+example shows). Readiness, folders and messages are `mailbox.py`'s, shared with the other
+Exchange families.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from crisiskit.sim import blobs, odata, outlook
-from crisiskit.sim.router import Router, SimError, SimRequest, SimResponse, json_response
+from crisiskit.sim import odata, outlook
+from crisiskit.sim.mailbox import (
+    attachment_response,
+    attachments_response,
+    find_message,
+    folder_id,
+    mailbox_user,
+    message_response,
+    messages_of,
+    messages_page,
+    mime_response,
+)
+from crisiskit.sim.permissions import EXCHANGE_DENIED
+from crisiskit.sim.router import Router, SimRequest, SimResponse, json_response
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
-MESSAGES_DEFAULT_TOP = 10
-MESSAGES_MAX_TOP = 1000
 TIME_ZONE = "Romance Standard Time"
-MIME_TYPE = "text/plain"  # message-get.md, example 4: `Content-type: text/plain`
 
 _LIST = ("Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite")
 _READ = ("Mail.Read", "Mail.ReadWrite")
 _USER = "/users/{user_id}/messages/{message_id}"
-# Application permissions per added route (message-get.md, message-list-attachments.md,
-# attachment-get.md: the body, the MIME and attachments need Mail.Read, not Mail.ReadBasic.All).
+# Application permissions per route (user-get-mailboxsettings, user-list-messages, message-get,
+# message-list-attachments, attachment-get: the body, the MIME and attachments need Mail.Read,
+# not Mail.ReadBasic.All); Exchange refuses with ErrorAccessDenied.
 PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/users/{user_id}/mailboxSettings"): (
+        "MailboxSettings.Read",
+        "MailboxSettings.ReadWrite",
+    ),
+    ("GET", "/users/{user_id}/messages"): _LIST,
+    ("GET", f"{_USER}/$value"): _READ,
+    ("GET", _USER): _LIST,
     ("GET", f"{_USER}/attachments"): _READ,
     ("GET", f"{_USER}/attachments/{{attachment_id}}"): _READ,
     ("GET", f"{_USER}/attachments/{{attachment_id}}/$value"): _READ,
 }
+DENIED = EXCHANGE_DENIED
 
 
 def register(router: Router) -> None:
@@ -52,35 +66,6 @@ def register(router: Router) -> None:
     router.route("GET", f"{_USER}/attachments")(list_attachments)
     router.route("GET", f"{_USER}/$value")(get_message_mime)
     router.route("GET", _USER)(get_message)
-
-
-def mailbox_not_enabled() -> SimError:
-    return SimError(
-        404,
-        "MailboxNotEnabledForRESTAPI",
-        "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
-    )
-
-
-def mailbox_ready(sim: Simulator, user: dict[str, Any]) -> bool:
-    """Tell whether the user's Exchange mailbox has been provisioned by now."""
-    licensed = user.get("_licensedAt")
-    return licensed is not None and sim.now() >= float(licensed) + sim.profile.mailbox_delay_s
-
-
-def mailbox_user(sim: Simulator, user_id: str) -> dict[str, Any]:
-    """Return the user whose mailbox a request addresses; 404 until the mailbox exists."""
-    user = sim.get_user(user_id)
-    sim.check_replicated(user["id"])
-    if not mailbox_ready(sim, user):
-        raise mailbox_not_enabled()
-    return user
-
-
-def folder_id(user_id: str, name: str) -> str:
-    """Return the id of a user's well-known folder (stable: derived from the user and name)."""
-    raw = f"{user_id}:{name}".encode()
-    return "AAMkA" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def get_mailbox_settings(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
@@ -120,113 +105,16 @@ def get_mailbox_settings(sim: Simulator, req: SimRequest, user_id: str) -> SimRe
 # ---------------------------------------------------------------- messages
 
 
-def messages_of(sim: Simulator, user_id: str, parent: str | None = None) -> list[dict[str, Any]]:
-    """Return a mailbox's messages (of one folder if `parent`), newest first."""
-    found = [
-        m
-        for m in sim.tenant.messages.values()
-        if m.get("_userId") == user_id and (parent is None or m.get("parentFolderId") == parent)
-    ]
-    return sorted(found, key=lambda m: str(m.get("receivedDateTime")), reverse=True)
-
-
-def message_view(message: dict[str, Any], req: SimRequest) -> dict[str, Any]:
-    return outlook.view(message, req)
-
-
-def messages_page(
-    sim: Simulator, req: SimRequest, user: dict[str, Any], items: list[dict[str, Any]], where: str
-) -> SimResponse:
-    """Answer a message listing: filtered, ordered, `$select`ed, paged by 10 (≤ 1000)."""
-    views = [message_view(m, req) for m in items]
-    return outlook.page(
-        sim,
-        req,
-        views,
-        f"users('{user['id']}')/{where}",
-        default_top=MESSAGES_DEFAULT_TOP,
-        max_top=MESSAGES_MAX_TOP,
-    )
-
-
 def list_messages(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     """List a mailbox's messages, every folder at once (`GET /users/{id}/messages`)."""
     user = mailbox_user(sim, user_id)
     return messages_page(sim, req, user, messages_of(sim, user["id"]), "messages")
 
 
-def find_message(
-    sim: Simulator, user: dict[str, Any], message_id: str, parent: str | None = None
-) -> dict[str, Any]:
-    message = sim.tenant.messages.get(message_id)
-    if message is None or message.get("_userId") != user["id"]:
-        raise outlook.item_not_found()
-    if parent is not None and message.get("parentFolderId") != parent:
-        raise outlook.item_not_found()
-    return message
-
-
-def message_response(sim: Simulator, req: SimRequest, message: dict[str, Any]) -> SimResponse:
-    obj = outlook.select(message_view(message, req), req)
-    return outlook.item_response(req, f"users('{message['_userId']}')/messages/$entity", obj)
-
-
 def get_message(sim: Simulator, req: SimRequest, user_id: str, message_id: str) -> SimResponse:
     """Read one message (`GET /users/{id}/messages/{mid}`)."""
     user = mailbox_user(sim, user_id)
     return message_response(sim, req, find_message(sim, user, message_id))
-
-
-def _boundary(message: dict[str, Any], part: str) -> str:
-    return f"_{part}_" + hashlib.sha256(message["id"].encode()).hexdigest()[:32] + "_"
-
-
-def build_mime(sim: Simulator, message: dict[str, Any]) -> bytes:
-    """Return a message's MIME (an .eml file): text and HTML bodies, then its attachments."""
-    mime = EmailMessage(policy=policy.SMTP)
-
-    def addresses(recipients: list[dict[str, Any]]) -> list[Address]:
-        out = []
-        for r in recipients:
-            email = r.get("emailAddress") or {}
-            out.append(
-                Address(display_name=str(email.get("name") or ""), addr_spec=email["address"])
-            )
-        return out
-
-    sender = (message.get("from") or {}).get("emailAddress") or {}
-    mime["From"] = Address(display_name=str(sender.get("name") or ""), addr_spec=sender["address"])
-    mime["To"] = addresses(message.get("toRecipients") or [])
-    if message.get("ccRecipients"):
-        mime["Cc"] = addresses(message["ccRecipients"])
-    mime["Subject"] = str(message.get("subject") or "")
-    mime["Date"] = str(message["_date"])
-    mime["Message-ID"] = str(message["internetMessageId"])
-    mime.set_content(str(message.get("_text", "")))
-    mime.add_alternative(str(message.get("_html", "")), subtype="html")
-    attachments = outlook.attachments_of(sim, message["id"])
-    if attachments:
-        mime.make_mixed()
-        for record in attachments:
-            maintype, _, subtype = str(record["contentType"]).partition("/")
-            mime.add_attachment(
-                blobs.read(sim, record["_blob"]),
-                maintype=maintype or "application",
-                subtype=subtype or "octet-stream",
-                filename=str(record["name"]),
-                disposition="inline" if record.get("isInline") else "attachment",
-            )
-        mime.set_boundary(_boundary(message, "004"))
-        for part in mime.iter_parts():
-            if part.get_content_type() == "multipart/alternative":
-                part.set_boundary(_boundary(message, "000"))
-    else:
-        mime.set_boundary(_boundary(message, "000"))
-    return mime.as_bytes()
-
-
-def mime_response(sim: Simulator, message: dict[str, Any]) -> SimResponse:
-    return SimResponse(status=200, raw=build_mime(sim, message), content_type=MIME_TYPE)
 
 
 def get_message_mime(sim: Simulator, req: SimRequest, user_id: str, message_id: str) -> SimResponse:
@@ -236,21 +124,6 @@ def get_message_mime(sim: Simulator, req: SimRequest, user_id: str, message_id: 
 
 
 # ---------------------------------------------------------------- attachments
-
-
-def attachments_response(sim: Simulator, req: SimRequest, message: dict[str, Any]) -> SimResponse:
-    items = [outlook.attachment_view(sim, a) for a in outlook.attachments_of(sim, message["id"])]
-    where = f"users('{message['_userId']}')/messages('{message['id']}')/attachments"
-    return outlook.page(sim, req, items, where, default_top=100, max_top=1000)
-
-
-def attachment_response(
-    sim: Simulator, req: SimRequest, message: dict[str, Any], attachment_id: str
-) -> SimResponse:
-    record = outlook.find_attachment(sim, message["id"], attachment_id)
-    obj = odata.apply_select(outlook.attachment_view(sim, record), req.query.get("$select"))
-    where = f"users('{message['_userId']}')/messages('{message['id']}')/attachments/$entity"
-    return outlook.item_response(req, where, obj)
 
 
 def list_attachments(sim: Simulator, req: SimRequest, user_id: str, message_id: str) -> SimResponse:

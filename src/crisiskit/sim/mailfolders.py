@@ -6,7 +6,8 @@ Store", not listed), and under it `archive`, `conversationhistory`, `deleteditem
 `inbox`, `junkemail`, `outbox`, `sentitems`. The other well-known names of the reference
 (clutter, conflicts, syncissues, ...) are not simulated: they answer 404 `ErrorItemNotFound`.
 Display names are those of a French mailbox (mailboxSettings answers `fr-FR`), as Exchange
-localises them. Child folders are seeded (`mailseed.py`) and stored in `tenant.mail_folders`.
+localises them. Child folders are seeded (`mailseed.py`) and stored in `tenant.mail_folders`;
+folders are resolved by `mailbox.py`.
 
 `GET /users/{id}/mailFolders` lists the root's children, `.../childFolders` a folder's, both
 paged by 10 (user-list-mailfolders.md) and without hidden folders unless
@@ -18,24 +19,14 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import mail, outlook
+from crisiskit.sim import mailbox, outlook
+from crisiskit.sim.mailbox import ROOT, folders_of, resolve
+from crisiskit.sim.permissions import EXCHANGE_DENIED
 from crisiskit.sim.router import Router, SimRequest, SimResponse, strip_internal
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
-ROOT = "msgfolderroot"
-# Well-known name -> display name in a fr-FR mailbox.
-WELL_KNOWN = {
-    "archive": "Archive",
-    "conversationhistory": "Historique des conversations",
-    "deleteditems": "Éléments supprimés",
-    "drafts": "Brouillons",
-    "inbox": "Boîte de réception",
-    "junkemail": "Courrier indésirable",
-    "outbox": "Boîte d'envoi",
-    "sentitems": "Éléments envoyés",
-}
 FOLDERS_DEFAULT_TOP = 10
 FOLDERS_MAX_TOP = 1000
 
@@ -58,6 +49,7 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", _M + "/attachments/{attachment_id}"): _READ,
     ("GET", _M + "/attachments/{attachment_id}/$value"): _READ,
 }
+DENIED = EXCHANGE_DENIED
 
 
 def register(router: Router) -> None:
@@ -76,56 +68,10 @@ def register(router: Router) -> None:
 # ---------------------------------------------------------------- folders
 
 
-def _default(user_id: str, name: str) -> dict[str, Any]:
-    return {
-        "id": mail.folder_id(user_id, name),
-        "displayName": WELL_KNOWN.get(name, "Haut de la banque d'informations"),
-        "parentFolderId": mail.folder_id(user_id, ROOT) if name != ROOT else None,
-        "isHidden": False,
-        "_userId": user_id,
-        "_wellKnown": name,
-    }
-
-
-def folders_of(sim: Simulator, user_id: str) -> list[dict[str, Any]]:
-    """Return every folder of a mailbox but the root: the well-known ones, then the seeded."""
-    found = [_default(user_id, name) for name in WELL_KNOWN]
-    found += [f for f in sim.tenant.mail_folders.values() if f.get("_userId") == user_id]
-    return found
-
-
-def _by_id(sim: Simulator, user_id: str, key: str) -> dict[str, Any] | None:
-    lowered = key.lower()
-    if lowered == ROOT or lowered in WELL_KNOWN:
-        return _default(user_id, lowered)
-    for name in (ROOT, *WELL_KNOWN):
-        if key == mail.folder_id(user_id, name):
-            return _default(user_id, name)
-    found = sim.tenant.mail_folders.get(key)
-    return found if found is not None and found.get("_userId") == user_id else None
-
-
-def resolve(sim: Simulator, user_id: str, path: str) -> dict[str, Any]:
-    """Resolve `{id}` or `{id}/childFolders/{id}/...` (ids or well-known names) to a folder."""
-    parts = [p for p in path.split("/") if p]
-    folder = _by_id(sim, user_id, parts[0]) if parts else None
-    rest = parts[1:]
-    while folder is not None and rest:
-        if len(rest) < 2 or rest[0].lower() != "childfolders":
-            raise outlook.item_not_found()
-        child = _by_id(sim, user_id, rest[1])
-        if child is None or child.get("parentFolderId") != folder["id"]:
-            raise outlook.item_not_found()
-        folder, rest = child, rest[2:]
-    if folder is None:
-        raise outlook.item_not_found()
-    return folder
-
-
 def folder_view(sim: Simulator, folder: dict[str, Any]) -> dict[str, Any]:
     user_id = folder["_userId"]
     kids = [f for f in folders_of(sim, user_id) if f.get("parentFolderId") == folder["id"]]
-    messages = mail.messages_of(sim, user_id, folder["id"])
+    messages = mailbox.messages_of(sim, user_id, folder["id"])
     view = strip_internal(folder)
     view.update(
         childFolderCount=len(kids),
@@ -163,14 +109,14 @@ def _children_page(
 
 def list_folders(sim: Simulator, req: SimRequest, user_id: str) -> SimResponse:
     """List the root's folders (`GET /users/{id}/mailFolders`), 10 per page."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     where = f"users('{user['id']}')/mailFolders"
-    return _children_page(sim, req, user, mail.folder_id(user["id"], ROOT), where)
+    return _children_page(sim, req, user, mailbox.folder_id(user["id"], ROOT), where)
 
 
 def get_folder(sim: Simulator, req: SimRequest, user_id: str, folder_path: str) -> SimResponse:
     """Read a folder by id or well-known name (`GET /users/{id}/mailFolders/{fid}`)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     folder = resolve(sim, user["id"], folder_path)
     obj = outlook.select(folder_view(sim, folder), req)
     return outlook.item_response(req, f"users('{user['id']}')/mailFolders/$entity", obj)
@@ -178,7 +124,7 @@ def get_folder(sim: Simulator, req: SimRequest, user_id: str, folder_path: str) 
 
 def child_folders(sim: Simulator, req: SimRequest, user_id: str, folder_path: str) -> SimResponse:
     """List a folder's child folders (`GET .../mailFolders/{fid}/childFolders`), 10 per page."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     folder = resolve(sim, user["id"], folder_path)
     where = f"users('{user['id']}')/mailFolders('{folder['id']}')/childFolders"
     return _children_page(sim, req, user, folder["id"], where)
@@ -188,39 +134,39 @@ def child_folders(sim: Simulator, req: SimRequest, user_id: str, folder_path: st
 
 
 def _message(sim: Simulator, user_id: str, folder_path: str, message_id: str) -> dict[str, Any]:
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     folder = resolve(sim, user["id"], folder_path)
-    return mail.find_message(sim, user, message_id, folder["id"])
+    return mailbox.find_message(sim, user, message_id, folder["id"])
 
 
 def folder_messages(sim: Simulator, req: SimRequest, user_id: str, folder_path: str) -> SimResponse:
     """List a folder's messages (`GET .../mailFolders/{fid}/messages`), 10 per page (≤ 1000)."""
-    user = mail.mailbox_user(sim, user_id)
+    user = mailbox.mailbox_user(sim, user_id)
     folder = resolve(sim, user["id"], folder_path)
-    items = mail.messages_of(sim, user["id"], folder["id"])
+    items = mailbox.messages_of(sim, user["id"], folder["id"])
     where = f"mailFolders('{folder['id']}')/messages"
-    return mail.messages_page(sim, req, user, items, where)
+    return mailbox.messages_page(sim, req, user, items, where)
 
 
 def folder_message(
     sim: Simulator, req: SimRequest, user_id: str, folder_path: str, message_id: str
 ) -> SimResponse:
     """Read one message of a folder."""
-    return mail.message_response(sim, req, _message(sim, user_id, folder_path, message_id))
+    return mailbox.message_response(sim, req, _message(sim, user_id, folder_path, message_id))
 
 
 def folder_message_mime(
     sim: Simulator, req: SimRequest, user_id: str, folder_path: str, message_id: str
 ) -> SimResponse:
     """Download one message of a folder as MIME."""
-    return mail.mime_response(sim, _message(sim, user_id, folder_path, message_id))
+    return mailbox.mime_response(sim, _message(sim, user_id, folder_path, message_id))
 
 
 def folder_attachments(
     sim: Simulator, req: SimRequest, user_id: str, folder_path: str, message_id: str
 ) -> SimResponse:
     """List the attachments of a message of a folder."""
-    return mail.attachments_response(sim, req, _message(sim, user_id, folder_path, message_id))
+    return mailbox.attachments_response(sim, req, _message(sim, user_id, folder_path, message_id))
 
 
 def folder_attachment(
@@ -233,7 +179,7 @@ def folder_attachment(
 ) -> SimResponse:
     """Read one attachment of a message of a folder."""
     message = _message(sim, user_id, folder_path, message_id)
-    return mail.attachment_response(sim, req, message, attachment_id)
+    return mailbox.attachment_response(sim, req, message, attachment_id)
 
 
 def folder_attachment_value(
@@ -247,63 +193,3 @@ def folder_attachment_value(
     """Download one attachment of a message of a folder."""
     message = _message(sim, user_id, folder_path, message_id)
     return outlook.attachment_value(sim, outlook.find_attachment(sim, message["id"], attachment_id))
-
-
-# ---------------------------------------------------------------- seeding, cascades
-
-
-def ensure_path(sim: Simulator, user_id: str, path: str) -> dict[str, Any]:
-    """Return the folder at `path` (`inbox`, `inbox/Projets/2026`), creating child folders.
-
-    The first segment is a well-known name or a top-level display name; the next ones are
-    display names of child folders (case-insensitive).
-    """
-    parts = [p.strip() for p in path.replace("\\", "/").split("/") if p.strip()]
-    if not parts:
-        parts = ["inbox"]
-    first = parts[0]
-    root_id = mail.folder_id(user_id, ROOT)
-    folder = _by_id(sim, user_id, first) if first.lower() in WELL_KNOWN else None
-    if folder is None:
-        folder = _child_named(sim, user_id, root_id, first) or create_folder(
-            sim, user_id, root_id, first
-        )
-    for name in parts[1:]:
-        folder = _child_named(sim, user_id, folder["id"], name) or create_folder(
-            sim, user_id, folder["id"], name
-        )
-    return folder
-
-
-def _child_named(sim: Simulator, user_id: str, parent_id: str, name: str) -> dict[str, Any] | None:
-    lowered = name.casefold()
-    return next(
-        (
-            f
-            for f in folders_of(sim, user_id)
-            if f.get("parentFolderId") == parent_id
-            and str(f.get("displayName", "")).casefold() == lowered
-        ),
-        None,
-    )
-
-
-def create_folder(
-    sim: Simulator, user_id: str, parent_id: str, name: str, hidden: bool = False
-) -> dict[str, Any]:
-    """Store a child folder (for seeding); return the record."""
-    folder: dict[str, Any] = {
-        "id": outlook.outlook_id(sim, "AAMkA", 33),
-        "displayName": name,
-        "parentFolderId": parent_id,
-        "isHidden": hidden,
-        "_userId": user_id,
-    }
-    sim.tenant.mail_folders[folder["id"]] = folder
-    return folder
-
-
-def purge_user_folders(sim: Simulator, user_id: str) -> None:
-    """Delete a purged user's child folders for good."""
-    t = sim.tenant
-    t.mail_folders = {k: f for k, f in t.mail_folders.items() if f.get("_userId") != user_id}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import mailfolders, outlook
+from crisiskit.sim import mailbox, outlook
 from crisiskit.sim.router import strip_internal
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def seed_message(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
     """Deliver one message to a mailbox folder; return its Graph JSON."""
     user = sim.get_user(str(spec["user"]))
     folder_path = str(spec.get("folder") or "inbox")
-    folder = mailfolders.ensure_path(sim, user["id"], folder_path)
+    folder = mailbox.ensure_path(sim, user["id"], folder_path)
     upn = str(user.get("mail") or user.get("userPrincipalName"))
     owner = {"emailAddress": {"name": str(user.get("displayName") or upn), "address": upn}}
     if spec.get("from"):

@@ -21,7 +21,8 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.sim import blobs, odata
-from crisiskit.sim.router import SimError, SimRequest, SimResponse, json_response, strip_internal
+from crisiskit.sim.errors import invalid_parameter, mail_item_not_found
+from crisiskit.sim.router import SimRequest, SimResponse, json_response, strip_internal
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
@@ -32,14 +33,6 @@ _HTML_HEAD = (
     '<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n'
     "</head>\r\n<body>\r\n"
 )
-
-
-def item_not_found() -> SimError:
-    return SimError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
-
-
-def bad_parameter(message: str) -> SimError:
-    return SimError(400, "ErrorInvalidParameter", message)
 
 
 # ---------------------------------------------------------------- ids, times
@@ -63,7 +56,7 @@ def parse_time(sim: Simulator, value: Any, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise bad_parameter(f"Invalid {what} '{value}'.") from None
+        raise invalid_parameter(f"Invalid {what} '{value}'.") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -107,7 +100,7 @@ def bodies(content: str, content_type: str) -> dict[str, str]:
     if content_type.lower() == "html":
         return {"_html": content, "_text": text_of(content)}
     if content_type.lower() != "text":
-        raise bad_parameter(f"Invalid body contentType '{content_type}': text or html.")
+        raise invalid_parameter(f"Invalid body contentType '{content_type}': text or html.")
     return {"_html": html_of(content), "_text": content}
 
 
@@ -254,7 +247,7 @@ def attachment_view(sim: Simulator, record: dict[str, Any]) -> dict[str, Any]:
 def find_attachment(sim: Simulator, parent_id: str, attachment_id: str) -> dict[str, Any]:
     record = sim.tenant.attachments.get(attachment_id)
     if record is None or record.get("_parentId") != parent_id:
-        raise item_not_found()
+        raise mail_item_not_found()
     return record
 
 
@@ -263,9 +256,3 @@ def attachment_value(sim: Simulator, record: dict[str, Any]) -> SimResponse:
     return SimResponse(
         status=200, raw=blobs.read(sim, record["_blob"]), content_type=str(record["contentType"])
     )
-
-
-def purge_owner(sim: Simulator, owner_id: str) -> None:
-    """Drop every attachment stored for `owner_id` (a purged user or group)."""
-    t = sim.tenant
-    t.attachments = {k: a for k, a in t.attachments.items() if a.get("_ownerId") != owner_id}

@@ -13,8 +13,24 @@ from typing import Any
 PROFILE_NAMES = ("instant", "realistic", "hostile")
 
 # Knobs that are delays in seconds, multiplied by `scale`.
-SCALED = ("replication_lag_s", "mailbox_delay_s", "site_delay_s", "team_op_s")
-RATES = ("replication_404_rate", "transient_5xx_rate", "commit_then_5xx_rate", "drop_rate")
+SCALED = (
+    "replication_lag_s",
+    "deleted_items_lag_s",
+    "mailbox_delay_s",
+    "site_delay_s",
+    "team_op_s",
+    "restore_delay_s",
+)
+RATES = (
+    "replication_404_rate",
+    "stale_read_rate",
+    "transient_5xx_rate",
+    "commit_then_5xx_rate",
+    "drop_rate",
+)
+# Microsoft 365 groups and users stay 30 days in deleted items (directory-deleteditems-*):
+# a policy of the service, not a delay a client waits on, so `scale` does not shrink it.
+RETENTION_S = 30 * 86400.0
 
 # Real service (GRAPH.md): a group needs ~15 min before its team can be created, mailboxes
 # and sites appear "minutes" later, a team operation takes tens of seconds. One minute of the
@@ -25,6 +41,9 @@ _REALISTIC: dict[str, float] = {
     "throttle_burst": 0.0,
     "replication_lag_s": 15.0,
     "replication_404_rate": 0.3,
+    "stale_read_rate": 0.3,
+    "deleted_items_lag_s": 15.0,
+    "restore_delay_s": 5.0,
     "mailbox_delay_s": 5.0,
     "site_delay_s": 3.0,
     "team_op_s": 2.0,
@@ -38,6 +57,7 @@ _HOSTILE: dict[str, float] = {
     "throttle_rate": 20.0,
     "throttle_burst": 10.0,
     "replication_404_rate": 0.5,
+    "stale_read_rate": 0.5,
     "transient_5xx_rate": 0.05,
     "commit_then_5xx_rate": 0.05,
     "drop_rate": 0.03,
@@ -52,7 +72,11 @@ class Profile:
     throttle_rate: float = 0.0  # requests per second per client; 0 = no throttling
     throttle_burst: float = 0.0  # bucket size; 0 with a rate means max(1, rate)
     replication_lag_s: float = 0.0
-    replication_404_rate: float = 0.0
+    replication_404_rate: float = 0.0  # a read by id misses an object written within the lag
+    stale_read_rate: float = 0.0  # a read or list shows the version before a recent write
+    deleted_items_lag_s: float = 0.0  # soft-deleted objects reach deletedItems lists after it
+    restore_delay_s: float = 0.0  # a restored group's team and site come back after it
+    deleted_retention_s: float = RETENTION_S  # then deleted items are purged automatically
     mailbox_delay_s: float = 0.0
     site_delay_s: float = 0.0
     team_op_s: float = 0.0

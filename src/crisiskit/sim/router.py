@@ -1,8 +1,10 @@
 """Request dispatch for the Graph simulator, shared by HTTP requests and `$batch` sub-requests.
 
 A handler is a plain function `handler(sim, req, **path_params) -> SimResponse`. It raises
-`SimError` for a Graph-shaped error; the dispatcher turns it into the standard error body.
-Routes are registered per endpoint family (`directory.py`, `groups.py`, ...) on one `Router`.
+`crisiskit.sim.errors.SimError` for a Graph-shaped error; the dispatcher turns it into the
+standard error body. The server builds one `Router` from the endpoint families it is given
+(`Router(families)`): each family module offers `register(router)` and `PERMISSIONS`, the
+application permissions of each of its routes, which the router attaches to them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
+
+from crisiskit.sim.errors import method_not_allowed
+from crisiskit.sim.permissions import Principal, Rule
 
 PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 
@@ -27,6 +33,7 @@ class SimRequest:
     client: str = "anonymous"  # throttling key (the bearer token, else the peer address)
     base_url: str = "http://127.0.0.1/v1.0"  # for @odata.nextLink, Location, download URLs
     via_batch: bool = False
+    principal: Principal | None = None  # who calls; None for the simulator's own calls
 
 
 @dataclass
@@ -41,26 +48,6 @@ class SimResponse:
     write: bool = False  # set by the dispatcher: a write that succeeded (faults apply after it)
 
 
-class SimError(Exception):
-    """A Graph error: `{"error": {"code", "message", "innerError": {...}}}` with this status."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        details: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
-
-
 Handler = Callable[..., SimResponse]
 
 
@@ -71,13 +58,40 @@ class Route:
     handler: Handler
     write: bool
     template: str
+    family: str = ""
+    # Application permissions that grant the call (any one), or None when the reference says
+    # application permissions are not supported; `declared` is False when the family gave none.
+    rule: Rule | None = None
 
 
 class Router:
     """Match (method, path) to a handler; the first registered route that matches wins."""
 
-    def __init__(self) -> None:
+    def __init__(self, families: tuple[ModuleType, ...] = ()) -> None:
         self.routes: list[Route] = []
+        for family in families:
+            self.add_family(family)
+
+    def add_family(self, family: ModuleType) -> None:
+        """Register a family's routes and attach its `PERMISSIONS` (and `DENIED` code) to them."""
+        first = len(self.routes)
+        family.register(self)
+        declared: dict[tuple[str, str], tuple[str, ...] | None] = getattr(family, "PERMISSIONS", {})
+        denied: tuple[str, str] | None = getattr(family, "DENIED", None)
+        name = family.__name__.rsplit(".", 1)[-1]
+        for route in self.routes[first:]:
+            route.family = name
+            key = (route.method, route.template)
+            if key in declared:
+                route.rule = Rule(declared[key], denied)
+
+    def grants(self) -> set[str]:
+        """Return every application permission some route accepts (an all-consented app)."""
+        return {g for r in self.routes if r.rule and r.rule.grants for g in r.rule.grants}
+
+    def undeclared(self) -> list[tuple[str, str, str]]:
+        """Return (family, method, template) of every route without a permission entry."""
+        return [(r.family, r.method, r.template) for r in self.routes if r.rule is None]
 
     def route(
         self, method: str, template: str, *, write: bool | None = None
@@ -121,7 +135,7 @@ class Router:
             if r.method == method.upper():
                 return r, m.groupdict()
         if allowed:
-            raise SimError(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed.")
+            raise method_not_allowed(method)
         return None
 
 

@@ -15,11 +15,12 @@ they are as valid and as old as real pre-existing objects.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim.router import SimError, SimRequest, SimResponse
+from crisiskit.sim import seedworkloads as workloads
+from crisiskit.sim.errors import SimError
+from crisiskit.sim.router import SimRequest, SimResponse
 from crisiskit.sim.tenant import Tenant
 
 if TYPE_CHECKING:
@@ -85,8 +86,8 @@ def sku(tenant: Tenant, part_number: str, seats: int = SEATS) -> dict[str, Any]:
     }
 
 
-def seed_tenant(sim: Simulator, inventory: Inventory | None) -> None:
-    """Seed domains, extension, SKU and decoys from `inventory` (or generic values)."""
+def seed_tenant(sim: Simulator, inventory: Inventory | None, seats: int = SEATS) -> None:
+    """Seed domains, extension, SKU (`seats` seats) and decoys from `inventory` (or generic)."""
     t = sim.tenant
     if inventory is not None:
         tenant = inventory.tenant
@@ -99,7 +100,7 @@ def seed_tenant(sim: Simulator, inventory: Inventory | None) -> None:
     onmicrosoft = initial_domain(domain)
     t.verified_domains = [domain, onmicrosoft]
     t.extension_properties = [extension_name(client_id)]
-    record = sku(t, part)
+    record = sku(t, part, seats)
     t.skus = {record["skuId"]: record}
     add_decoys(sim, domain, onmicrosoft)
 
@@ -123,6 +124,7 @@ def _backdate(sim: Simulator, obj: dict[str, Any], age_s: float) -> None:
     if obj.get("createdDateTime"):
         obj["createdDateTime"] = sim.iso(when)
     sim.tenant.written_at.pop(obj["id"], None)
+    sim.tenant.replicas.pop(obj["id"], None)  # as old as that: every replica has it
 
 
 def create_user(sim: Simulator, spec: dict[str, Any], age_s: float = DECOY_AGE_S) -> dict[str, Any]:
@@ -235,7 +237,6 @@ def apply_seed(sim: Simulator, payload: Any) -> dict[str, Any]:
 
     Returns the ids created, per kind. Raises ValueError naming the first bad entry.
     """
-    workloads: Any = importlib.import_module("crisiskit.sim.seedworkloads")
     kinds = ("users", "groups", *workloads.KINDS)
     if not isinstance(payload, dict):
         raise ValueError(f"expected a JSON object with any of: {', '.join(kinds)}")

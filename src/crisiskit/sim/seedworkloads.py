@@ -22,7 +22,8 @@ from crisiskit.sim import (
     drive,
     mailseed,
 )
-from crisiskit.sim.router import SimError, SimRequest
+from crisiskit.sim.errors import SimError
+from crisiskit.sim.router import SimRequest
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator

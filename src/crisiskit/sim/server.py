@@ -20,15 +20,59 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.errors import InputError
+from crisiskit.sim import (
+    authmethods,
+    calendars,
+    cascade,
+    channelmessages,
+    contacts,
+    conversations,
+    deleted,
+    delta,
+    drive,
+    groups,
+    licences,
+    mail,
+    mailfolders,
+    members,
+    teammembers,
+    teams,
+    users,
+)
 from crisiskit.sim.app import SimApp
 from crisiskit.sim.core import Simulator, load_tenant
 from crisiskit.sim.profiles import Profile
-from crisiskit.sim.seed import seed_tenant
+from crisiskit.sim.router import Router
+from crisiskit.sim.seed import SEATS, seed_tenant
 
 if TYPE_CHECKING:
     from crisiskit.inventory.models import Inventory
 
 START_DEADLINE_S = 10.0
+# The endpoint families, in routing order (the first route that matches wins).
+FAMILIES = (
+    delta,
+    users,
+    licences,
+    deleted,
+    groups,
+    members,
+    teams,
+    drive,
+    authmethods,
+    mail,
+    mailfolders,
+    conversations,
+    calendars,
+    contacts,
+    channelmessages,
+    teammembers,
+)
+
+
+def build_router() -> Router:
+    """Build the router of every endpoint family, with their declared permissions."""
+    return Router(FAMILIES)
 
 
 def build_simulator(
@@ -39,13 +83,18 @@ def build_simulator(
     scale: float = 1.0,
     seed: int = 0,
     empty: bool = False,
+    seats: int | None = None,
 ) -> Simulator:
-    """Create a simulator: reload `state_file` if it exists, else seed a new tenant."""
+    """Create a simulator: reload `state_file` if it exists, else seed a new tenant.
+
+    `seats`: the seeded SKU's seats (default 250); on a reloaded tenant, its SKUs are set to it.
+    """
     try:
         behaviour = Profile.named(profile, scale)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    sim = Simulator(profile=behaviour, seed=seed, state_file=state_file)
+    sim = Simulator(profile=behaviour, seed=seed, state_file=state_file, router=build_router())
+    sim.before_dispatch = cascade.expire
     if state_file is not None and state_file.exists():
         try:
             sim.tenant = load_tenant(state_file)
@@ -56,8 +105,11 @@ def build_simulator(
             ) from None
     else:
         if not empty:
-            seed_tenant(sim, inventory)
+            seed_tenant(sim, inventory, SEATS if seats is None else seats)
         sim.save()
+    if seats is not None:
+        for sku in sim.tenant.skus.values():
+            sku["prepaidUnits"]["enabled"] = seats
     sim.mark_initial()
     return sim
 
@@ -144,10 +196,15 @@ def serve(
     scale: float = 1.0,
     seed: int = 0,
     token: str | None = None,
+    roles: tuple[str, ...] | None = None,
     empty: bool = False,
     inventory: Inventory | None = None,
+    seats: int | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout."""
+    """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout.
+
+    `roles` are the application roles a token holds (default: README's least-privilege set).
+    """
     sim = build_simulator(
         inventory=inventory,
         state_file=state_file,
@@ -155,6 +212,7 @@ def serve(
         scale=scale,
         seed=seed,
         empty=empty,
+        seats=seats,
     )
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
@@ -175,7 +233,7 @@ def serve(
             flush=True,
         )
 
-    server = _server(SimApp(sim, token=token), announce)
+    server = _server(SimApp(sim, token=token, roles=roles), announce)
     server.run(sockets=[sock])
 
 
@@ -197,6 +255,8 @@ class EmbeddedSimulator:
         empty: bool = False,
         scale: float = 1.0,
         http: str = "auto",
+        roles: tuple[str, ...] | None = None,
+        seats: int | None = None,
     ) -> None:
         self.http = http
         self.simulator = build_simulator(
@@ -206,8 +266,9 @@ class EmbeddedSimulator:
             scale=scale,
             seed=seed,
             empty=empty,
+            seats=seats,
         )
-        self.app = SimApp(self.simulator, token=token)
+        self.app = SimApp(self.simulator, token=token, roles=roles)
         self.token = token or "sim-token"
         self._sock = _bind("127.0.0.1", 0)
         self.port: int = self._sock.getsockname()[1]
@@ -293,6 +354,25 @@ class EmbeddedSimulator:
     def corrupt_downloads(self, count: int) -> None:
         """Serve the next `count` file downloads with one wrong byte (`POST /_sim/downloads`)."""
         self._call("POST", "/_sim/downloads", {"corruptNext": count})
+
+    def set_roles(
+        self, roles: list[str], *, token: str | None = None, app_only: bool = True
+    ) -> dict[str, Any]:
+        """Give `token` (default: every token not registered) these application roles.
+
+        `app_only=False` makes it a delegated token (a signed-in administrator), which is not
+        checked against application permissions. `reset()` forgets it.
+        """
+        body: dict[str, Any] = {"roles": roles, "appOnly": app_only}
+        if token is not None:
+            body["token"] = token
+        result: dict[str, Any] = self._call("PUT", "/_sim/tokens", body)
+        return result
+
+    def sign_in(self, user: str, **options: Any) -> dict[str, Any]:
+        """Ask whether `user` could sign in now (`POST /_sim/signin`)."""
+        result: dict[str, Any] = self._call("POST", "/_sim/signin", {"user": user, **options})
+        return result
 
     def advance(self, seconds: float) -> None:
         """Move the simulated clock forward (`POST /_sim/clock`)."""

@@ -1,4 +1,7 @@
-"""Creating a team: on an existing group, or from scratch with its Microsoft 365 group.
+"""Teams' records: creating a team (on an existing group, or from scratch), its channels, lookups.
+
+Shared by the Teams families (`teams.py`, `teammembers.py`, `channelmessages.py`), which serve
+the routes; this module imports no family (the group a team brings is `groupcreate`'s).
 
 `POST /teams` (team-post.md) answers 202, `Location: /teams('{id}')/operations('{op}')`, and
 a teamsAsyncOperation that succeeds `profile.team_op_s` later; `template@odata.bind`
@@ -12,7 +15,8 @@ a teamsAsyncOperation that succeeds `profile.team_op_s` later; `template@odata.b
 - From scratch (no group@odata.bind): `displayName` (≤ 256 characters), `description`
   (≤ 1024), `visibility` (private|public, default public), `members`
   (aadUserConversationMember with `user@odata.bind` by id or UPN, `roles` [] or ["owner"]; an
-  owner is required with application permissions, which every simulator caller has), and
+  owner is required with application permissions, and of every caller here: a delegated caller
+  would become the owner, and the simulator's signed-in administrator is no user), and
   `channels` (validated like `POST /channels`). The Microsoft 365 group is created at once with
   the team's id, its mailNickname derived from the display name as Teams does (observed, not
   documented: ASCII letters and digits only, then a 3-digit suffix if taken), so the team id
@@ -27,9 +31,11 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from crisiskit.sim import groups
-from crisiskit.sim.groups import bad_request
-from crisiskit.sim.router import SimError, SimRequest, SimResponse, json_response, strip_internal
+from crisiskit.sim import replication
+from crisiskit.sim.errors import SimError, bad_request, team_not_found, teams_not_found
+from crisiskit.sim.groupcreate import new_group
+from crisiskit.sim.objects import link
+from crisiskit.sim.router import SimRequest, SimResponse, json_response, strip_internal
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
@@ -87,10 +93,6 @@ MAX_TEAM_NAME = 256
 MAX_DESCRIPTION = 1024
 
 
-def team_not_found(team_id: str) -> SimError:
-    return SimError(404, "NotFound", f"No team found with Group Id {team_id}")
-
-
 def thread_id(sim: Simulator) -> str:
     return f"19:{sim.rng.getrandbits(128):032x}@thread.tacv2"
 
@@ -112,7 +114,7 @@ def check_channel_name(sim: Simulator, team_id: str, name: Any, exclude: str | N
         or name.startswith(("_", "."))
         or name.endswith(".")
     ):
-        raise bad_request(f"Channel name '{name}' is invalid.", "BadRequest")
+        raise bad_request(f"Channel name '{name}' is invalid.", code="BadRequest")
     for cid, channel in sim.tenant.channels.items():
         if (
             cid != exclude
@@ -120,7 +122,7 @@ def check_channel_name(sim: Simulator, team_id: str, name: Any, exclude: str | N
             and str(channel["displayName"]).lower() == name.lower()
         ):
             raise bad_request(
-                "Channel name already existed, please use other name.", "NameAlreadyExists"
+                "Channel name already existed, please use other name.", code="NameAlreadyExists"
             )
     return name
 
@@ -157,7 +159,7 @@ def new_channel(
 def check_group_can_host_team(sim: Simulator, group_id: str) -> dict[str, Any]:
     group = sim.tenant.groups.get(group_id)
     if group is None:
-        raise SimError(404, "NotFound", f"Group {group_id} not found.")
+        raise teams_not_found(f"Group {group_id} not found.")
     age = sim.now() - float(group.get("_createdAt", 0.0))
     if age < sim.profile.replication_lag_s:
         # Documented: a group younger than 15 minutes may not be replicated to Teams yet.
@@ -168,12 +170,29 @@ def check_group_can_host_team(sim: Simulator, group_id: str) -> dict[str, Any]:
             f"Group {group_id} is not found; it may not be replicated yet.",
         )
     if "Unified" not in group.get("groupTypes", []):
-        raise bad_request("A team can only be created on a Microsoft 365 group.", "BadRequest")
+        raise bad_request("A team can only be created on a Microsoft 365 group.", code="BadRequest")
     if not group.get("_owners"):
-        raise bad_request(f"Team owner not found for group {group_id}.", "BadRequest")
+        raise bad_request(f"Team owner not found for group {group_id}.", code="BadRequest")
     if group_id in sim.tenant.teams:
         raise SimError(409, "Conflict", "Team already exists.")
     return group
+
+
+def live_team(sim: Simulator, team_id: str) -> dict[str, Any]:
+    """Return a team whose creation has completed, or raise the Teams 404."""
+    team = sim.tenant.teams.get(team_id) or sim.tenant.teams.get(team_id.lower())
+    if team is None or sim.now() < team.get("_readyAt", 0.0):
+        raise team_not_found(team_id)
+    return team
+
+
+def channel_of(sim: Simulator, team_id: str, channel_id: str) -> dict[str, Any]:
+    """Return a channel of a live team, or raise the Teams 404."""
+    team = live_team(sim, team_id)
+    channel = sim.tenant.channels.get(channel_id)
+    if channel is None or channel.get("_teamId") != team["id"]:
+        raise teams_not_found(f"Channel {channel_id} not found in team {team_id}.")
+    return channel
 
 
 def new_team(
@@ -208,33 +227,37 @@ def new_team(
     sim.tenant.teams[group["id"]] = team
     new_channel(sim, group["id"], "General", group.get("description"), thread=thread)
     if "Team" not in group["resourceProvisioningOptions"]:
+        replication.before_write(sim, "group", group["id"])  # the group now says it has a team
         group["resourceProvisioningOptions"].append("Team")
     return team
 
 
 def add_member(sim: Simulator, group: dict[str, Any], user_id: str, owner: bool) -> None:
-    """Make a user a member (and an owner if `owner`) of a team's group, licences included."""
+    """Make a user a member (and an owner if `owner`) of a team's group, licences included.
+
+    Through `objects.link`, as any directory membership write (replication, change feed).
+    """
     if user_id not in group["_members"]:
-        group["_members"].append(user_id)
-        if user_id in sim.tenant.users:
-            groups.apply_group_licences(sim, group, sim.tenant.users[user_id])
+        link(sim, group, "members", user_id)
     if owner and user_id not in group["_owners"]:
-        group["_owners"].append(user_id)
+        link(sim, group, "owners", user_id)
 
 
 def member_user(sim: Simulator, member: Any) -> tuple[dict[str, Any] | None, bool]:
     """Resolve an aadUserConversationMember to (user or None, is owner); 400 if malformed."""
     if not isinstance(member, dict):
-        raise bad_request("Each member must be an aadUserConversationMember.", "BadRequest")
+        raise bad_request("Each member must be an aadUserConversationMember.", code="BadRequest")
     kind = str(member.get("@odata.type", "")).lstrip("#").lower()
     if kind != MEMBER_TYPE.lstrip("#").lower():
-        raise bad_request(f"Unsupported member type '{member.get('@odata.type')}'.", "BadRequest")
+        raise bad_request(
+            f"Unsupported member type '{member.get('@odata.type')}'.", code="BadRequest"
+        )
     roles = member.get("roles", [])
     if not isinstance(roles, list) or any(str(r).lower() not in ("owner",) for r in roles):
-        raise bad_request(f"Invalid roles {roles!r}: [] or ['owner'].", "BadRequest")
+        raise bad_request(f"Invalid roles {roles!r}: [] or ['owner'].", code="BadRequest")
     m = USER_BIND.search(str(member.get("user@odata.bind", "")))
     if m is None:
-        raise bad_request("Invalid URL format specified in user@odata.bind.", "BadRequest")
+        raise bad_request("Invalid URL format specified in user@odata.bind.", code="BadRequest")
     key = m.group(1)
     user = sim.tenant.users.get(key) or (sim.user_by_upn(key) if "@" in key else None)
     return user, "owner" in [str(r).lower() for r in roles]
@@ -250,10 +273,10 @@ def _template(body: dict[str, Any]) -> str:
         raise bad_request(
             "A team template is required: template@odata.bind, e.g. "
             "https://graph.microsoft.com/v1.0/teamsTemplates('standard').",
-            "BadRequest",
+            code="BadRequest",
         )
     if m.group(1).lower() not in TEMPLATES:
-        raise bad_request(f"Unknown team template '{m.group(1)}'.", "BadRequest")
+        raise bad_request(f"Unknown team template '{m.group(1)}'.", code="BadRequest")
     return m.group(1)
 
 
@@ -300,11 +323,13 @@ def post_team(sim: Simulator, req: SimRequest) -> SimResponse:
         raise bad_request(
             f"Property '{refused[0]}' cannot be set when creating a team from a group: the "
             "team inherits the group's displayName, visibility, specialization and members.",
-            "BadRequest",
+            code="BadRequest",
         )
     m = GROUP_BIND.search(bind) if isinstance(bind, str) else None
     if m is None:
-        raise bad_request("Invalid URL format specified in @odata.bind for group.", "BadRequest")
+        raise bad_request(
+            "Invalid URL format specified in @odata.bind for group.", code="BadRequest"
+        )
     group = check_group_can_host_team(sim, m.group(1))
     now = sim.now()
     team = new_team(sim, group, body, ready_at=now + sim.profile.team_op_s)
@@ -315,41 +340,44 @@ def _from_scratch(sim: Simulator, body: dict[str, Any]) -> SimResponse:
     name = body.get("displayName")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_TEAM_NAME:
         raise bad_request(
-            f"displayName is required and must be 1 to {MAX_TEAM_NAME} characters.", "BadRequest"
+            f"displayName is required and must be 1 to {MAX_TEAM_NAME} characters.",
+            code="BadRequest",
         )
     description = body.get("description")
     if description is not None and (
         not isinstance(description, str) or len(description) > MAX_DESCRIPTION
     ):
         raise bad_request(
-            f"description must be at most {MAX_DESCRIPTION} characters.", "BadRequest"
+            f"description must be at most {MAX_DESCRIPTION} characters.", code="BadRequest"
         )
     visibility = str(body.get("visibility") or "public").lower()
     if visibility not in ("private", "public"):
-        raise bad_request(f"Invalid visibility '{body.get('visibility')}'.", "BadRequest")
+        raise bad_request(f"Invalid visibility '{body.get('visibility')}'.", code="BadRequest")
     members = body.get("members") or []
     if not isinstance(members, list):
-        raise bad_request("members must be a collection of conversation members.", "BadRequest")
+        raise bad_request(
+            "members must be a collection of conversation members.", code="BadRequest"
+        )
     resolved: list[tuple[str, bool]] = []
     for member in members:
         user, owner = member_user(sim, member)
         if user is None:
-            raise SimError(404, "NotFound", f"Member {member.get('user@odata.bind')} not found.")
+            raise teams_not_found(f"Member {member.get('user@odata.bind')} not found.")
         resolved.append((user["id"], owner))
     if not any(owner for _, owner in resolved):
         raise bad_request(
             "An owner is required in 'members' to create a team with application permissions.",
-            "BadRequest",
+            code="BadRequest",
         )
     channels = body.get("channels") or []
     if not isinstance(channels, list) or not all(isinstance(c, dict) for c in channels):
-        raise bad_request("channels must be a collection of channels.", "BadRequest")
+        raise bad_request("channels must be a collection of channels.", code="BadRequest")
     for spec in channels:  # all checked before anything is created
         check_channel_name(sim, "", spec.get("displayName"), None)
     names = [str(c.get("displayName")) for c in channels]
     if "general" in [n.lower() for n in names] or len({n.lower() for n in names}) != len(names):
         raise bad_request(
-            "Channel name already existed, please use other name.", "NameAlreadyExists"
+            "Channel name already existed, please use other name.", code="NameAlreadyExists"
         )
     first_owner = next(uid for uid, owner in resolved if owner)
     group_body = {
@@ -362,8 +390,7 @@ def _from_scratch(sim: Simulator, body: dict[str, Any]) -> SimResponse:
         "visibility": visibility.capitalize(),
         "owners@odata.bind": [f"https://graph.microsoft.com/v1.0/users/{first_owner}"],
     }
-    created = groups.create_group(sim, SimRequest(method="POST", path="/groups", body=group_body))
-    group = sim.tenant.groups[created.body["id"]]
+    group = new_group(sim, group_body)
     for user_id, owner in resolved:
         add_member(sim, group, user_id, owner)
     now = sim.now()
@@ -384,7 +411,7 @@ def get_operation(sim: Simulator, req: SimRequest, team_id: str, operation_id: s
     """Poll a teamsAsyncOperation: notStarted → inProgress → succeeded over `team_op_s`."""
     op = sim.tenant.operations.get(operation_id)
     if op is None or op["targetResourceId"].lower() != team_id.lower():
-        raise SimError(404, "NotFound", f"Operation {operation_id} not found.")
+        raise teams_not_found(f"Operation {operation_id} not found.")
     now = sim.now()
     started, ready = op["_startedAt"], op["_readyAt"]
     if now >= ready:

@@ -15,10 +15,10 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.sim import odata
-from crisiskit.sim.groups import bad_request
+from crisiskit.sim.errors import bad_request
+from crisiskit.sim.permissions import TEAMS_DENIED
 from crisiskit.sim.router import Router, SimRequest, SimResponse, json_response
-from crisiskit.sim.teamcreate import add_member, member_user
-from crisiskit.sim.teams import live_team
+from crisiskit.sim.teamcreate import add_member, live_team, member_user
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
@@ -33,6 +33,7 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ),
     ("POST", "/teams/{team_id}/members/add"): ("TeamMember.ReadWrite.All",),
 }
+DENIED = TEAMS_DENIED
 
 
 def register(router: Router) -> None:
@@ -84,7 +85,7 @@ def add_members(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
     body = req.body if isinstance(req.body, dict) else {}
     values = body.get("values")
     if not isinstance(values, list) or not values:
-        raise bad_request("The request body needs 'values': a list of members.", "BadRequest")
+        raise bad_request("The request body needs 'values': a list of members.", code="BadRequest")
     resolved = [member_user(sim, v) for v in values]
     results: list[dict[str, Any]] = []
     for value, (user, owner) in zip(values, resolved, strict=True):

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim import odata
-from crisiskit.sim.groups import bad_request, group_for
+from crisiskit.sim import cascade, odata, replication
+from crisiskit.sim.errors import bad_request
+from crisiskit.sim.objects import group_for
+from crisiskit.sim.permissions import TEAMS_DENIED
 from crisiskit.sim.router import (
     Router,
-    SimError,
     SimRequest,
     SimResponse,
     json_response,
@@ -25,17 +26,95 @@ from crisiskit.sim.router import (
 )
 from crisiskit.sim.teamcreate import (
     DEFAULT_SETTINGS,
+    channel_of,
     check_channel_name,
     check_group_can_host_team,
     get_operation,
+    live_team,
     new_channel,
     new_team,
     post_team,
-    team_not_found,
 )
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
+
+TEAM_READ = (
+    "TeamSettings.Read.Group",
+    "TeamSettings.ReadWrite.Group",
+    "Team.ReadBasic.All",
+    "TeamSettings.Read.All",
+    "TeamSettings.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+CHANNEL_READ = (
+    "ChannelSettings.Read.Group",
+    "ChannelSettings.ReadWrite.Group",
+    "Channel.ReadBasic.All",
+    "ChannelSettings.Read.All",
+    "ChannelSettings.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+# Application permissions per route (team-put-teams, team-get, team-post, teams-list,
+# teamsasyncoperation-get, team-update, channel-post, channel-list, channel-get, channel-patch,
+# channel-delete); Teams refuses in its own words.
+PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("PUT", "/groups/{group_id}/team"): (
+        "Team.Create",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/groups/{group_id}/team"): TEAM_READ,
+    ("POST", "/teams"): (
+        "Team.Create",
+        "Teamwork.Migrate.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/teams"): (
+        "Team.ReadBasic.All",
+        "TeamSettings.Read.All",
+        "TeamSettings.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/teams/{team_id}/operations/{operation_id}"): TEAM_READ,
+    ("GET", "/teams/{team_id}"): TEAM_READ,
+    ("PATCH", "/teams/{team_id}"): (
+        "TeamSettings.ReadWrite.Group",
+        "TeamSettings.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("POST", "/teams/{team_id}/channels"): (
+        "Channel.Create.Group",
+        "Channel.Create",
+        "Teamwork.Migrate.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GET", "/teams/{team_id}/channels"): CHANNEL_READ,
+    ("GET", "/teams/{team_id}/channels/{channel_id}"): CHANNEL_READ,
+    ("PATCH", "/teams/{team_id}/channels/{channel_id}"): (
+        "ChannelSettings.ReadWrite.Group",
+        "ChannelSettings.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("DELETE", "/teams/{team_id}/channels/{channel_id}"): (
+        "Channel.Delete.Group",
+        "Channel.Delete.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+}
+DENIED = TEAMS_DENIED
 
 
 def register(router: Router) -> None:
@@ -71,14 +150,6 @@ def _team_view(sim: Simulator, team: dict[str, Any]) -> dict[str, Any]:
         "guestsCount": 0,
     }
     return view
-
-
-def live_team(sim: Simulator, team_id: str) -> dict[str, Any]:
-    """Return a team whose creation has completed, or raise the Teams 404."""
-    team = sim.tenant.teams.get(team_id) or sim.tenant.teams.get(team_id.lower())
-    if team is None or sim.now() < team.get("_readyAt", 0.0):
-        raise team_not_found(team_id)
-    return team
 
 
 # ---------------------------------------------------------------- team handlers
@@ -140,16 +211,17 @@ def update_team(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
         if key in DEFAULT_SETTINGS and isinstance(value, dict):
             team[key].update(value)
         elif key == "isArchived":
-            raise bad_request("Use the archive action to archive a team.", "BadRequest")
+            raise bad_request("Use the archive action to archive a team.", code="BadRequest")
         elif key in ("displayName", "description", "classification", "specialization"):
             if not (isinstance(value, str) and (value.strip() or key != "displayName")):
-                raise bad_request(f"Invalid value for team property '{key}'.", "BadRequest")
+                raise bad_request(f"Invalid value for team property '{key}'.", code="BadRequest")
             team[key] = value
             group = sim.tenant.groups.get(team["id"])
             if group is not None and key in ("displayName", "description"):
+                replication.before_write(sim, "group", group["id"])  # the group changes too
                 group[key] = value
         elif not key.startswith("@odata"):
-            raise bad_request(f"Property '{key}' cannot be updated on a team.", "BadRequest")
+            raise bad_request(f"Property '{key}' cannot be updated on a team.", code="BadRequest")
     return no_content()
 
 
@@ -163,20 +235,12 @@ def create_channel(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse
     name = check_channel_name(sim, team["id"], body.get("displayName"), None)
     membership = body.get("membershipType", "standard")
     if membership not in ("standard", "private", "shared"):
-        raise bad_request(f"Invalid membershipType '{membership}'.", "BadRequest")
+        raise bad_request(f"Invalid membershipType '{membership}'.", code="BadRequest")
     channel = new_channel(
         sim, team["id"], name, body.get("description"), membership, body.get("isFavoriteByDefault")
     )
     ctx = f"{req.base_url}/$metadata#teams('{team['id']}')/channels/$entity"
     return json_response(201, {"@odata.context": ctx, **strip_internal(channel)})
-
-
-def channel_of(sim: Simulator, team_id: str, channel_id: str) -> dict[str, Any]:
-    team = live_team(sim, team_id)
-    channel = sim.tenant.channels.get(channel_id)
-    if channel is None or channel.get("_teamId") != team["id"]:
-        raise SimError(404, "NotFound", f"Channel {channel_id} not found in team {team_id}.")
-    return channel
 
 
 def list_channels(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
@@ -211,7 +275,7 @@ def update_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: st
     body = req.body if isinstance(req.body, dict) else {}
     if "displayName" in body:
         if channel["displayName"] == "General":
-            raise bad_request("The General channel cannot be renamed.", "BadRequest")
+            raise bad_request("The General channel cannot be renamed.", code="BadRequest")
         channel["displayName"] = check_channel_name(
             sim, channel["_teamId"], body["displayName"], channel_id
         )
@@ -224,10 +288,6 @@ def delete_channel(sim: Simulator, req: SimRequest, team_id: str, channel_id: st
     """Delete a channel (`DELETE /teams/{id}/channels/{cid}`) → 204; General cannot go."""
     channel = channel_of(sim, team_id, channel_id)
     if channel["displayName"] == "General":
-        raise bad_request("The General channel cannot be deleted.", "BadRequest")
-    del sim.tenant.channels[channel_id]
-    t = sim.tenant  # its messages go with it
-    t.chat_messages = {
-        k: m for k, m in t.chat_messages.items() if m.get("_channelId") != channel_id
-    }
+        raise bad_request("The General channel cannot be deleted.", code="BadRequest")
+    cascade.delete_channel(sim, channel_id)  # its messages go with it
     return no_content()

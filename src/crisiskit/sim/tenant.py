@@ -6,11 +6,38 @@ with `_` (links and bookkeeping). `strip_internal` gives what Graph would return
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 STATE_FORMAT = "crisiskit-sim-state"
 STATE_VERSION = 1
+# Temporary Access Passes reach the state file only as a salted scrypt hash (n=2^12, r=8: about
+# 10 ms a pass; an 8-character pass from a 67-letter alphabet is then far out of reach offline).
+SCRYPT = {"n": 2**12, "r": 8, "p": 1}
+
+
+def hash_secret(secret: str) -> str:
+    """Return `scrypt$<salt>$<hash>` (base64) of a pass, with a fresh random salt."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    """Tell whether `secret` is the pass whose `hash_secret` is `stored`."""
+    try:
+        scheme, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), dklen=32, **SCRYPT)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(want, got)
 
 
 @dataclass
@@ -28,7 +55,7 @@ class Tenant:
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)  # id == group id
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_teamId"
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)  # teamsAsyncOperation
-    drives: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_groupId"
+    drives: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_groupId" | "_userId"
     # "_driveId", "_parentId", "_path", "_groupId" | "_userId", "_blob" (content reference)
     drive_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "_userId", "_kind", "_secret"
@@ -48,9 +75,31 @@ class Tenant:
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)  # "_kind": user|group
     # object id -> epoch seconds of last write
     written_at: dict[str, float] = field(default_factory=dict)
+    # object id -> {"at", "where", "prev"}: what a lagging replica still has (`replication`)
+    replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Change feed of users and groups for delta queries (`changes`): a sequence number, the
+    # last change of each object, and membership changes [seq, group, rel, member, removed].
+    change_seq: int = 0
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"seq", "kind"}
+    member_changes: list[list[Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "version": STATE_VERSION, "tenant": asdict(self)}
+
+    def to_disk(self) -> dict[str, Any]:
+        """Return `to_json()` with every Temporary Access Pass replaced by its hash.
+
+        The clear pass stays in memory (`_secret`, shown by `/_sim/state` to tests); the hash
+        is computed once per pass and kept beside it.
+        """
+        for method in self.auth_methods.values():
+            secret = method.get("_secret")
+            if isinstance(secret, str) and "_secretHash" not in method:
+                method["_secretHash"] = hash_secret(secret)
+        data = self.to_json()
+        for method in data["tenant"]["auth_methods"].values():
+            method.pop("_secret", None)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Tenant:
