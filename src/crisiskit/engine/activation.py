@@ -108,12 +108,6 @@ async def activate(
     (crisiskit.engine.preflight); a lost or emptied state beside earlier outputs refuses,
     unless `rebuild_state` asks to rebuild it from the tenant.
     """
-    if rebuild_state:
-        preflight.check_rebuild(ctx)
-    else:
-        preflight.check_state(ctx)
-    if not dry_run:
-        preflight.check_outputs(ctx.setup)
     lock = NoLock() if dry_run else ctx.lock
     claim = None if dry_run else claims.new_claim()
     try:
@@ -132,9 +126,18 @@ async def _activate(
     rebuild: bool,
 ) -> ActivationReport:
     dry_run = claim is None
+
+    def checks() -> None:
+        if rebuild:
+            preflight.check_rebuild(ctx)
+        else:
+            preflight.check_state(ctx)
+        if not dry_run:
+            preflight.check_outputs(ctx.setup)
+
     moment = ctx.clock.now()
     with ctx.graph.scope() as traffic:
-        async with lock.hold(ctx.commune, KIND) as held:
+        async with lock.hold(ctx.commune, KIND, before=checks) as held:
             planned = await plan_activation(ctx, claim, rebuild=rebuild)
             report = ActivationReport(plan=planned.plan, notices=held.notices)
             report.notices.extend(planned.notices)

@@ -35,10 +35,11 @@ if TYPE_CHECKING:
     from crisiskit.plan.observe import Observed
     from crisiskit.state.api import StateStore
 
-# Files an earlier run leaves in a home: under outputs/<commune>/, and the sandbox's tenant.
 UNRECORDED = "unrecorded:"  # the asset tag of a loan the tenant could not tell
+# Files an earlier run leaves in a home, under outputs/<commune>/ (sandbox runs too; the
+# sandbox's tenant file is not evidence: `--sandbox` creates it before any check).
 EVIDENCE_GLOBS = ("outputs/*/credentials.csv", "outputs/*/fiche-de-remise.*",
-                  "outputs/*/fiches-premiere-connexion.*", "sandbox/tenant.json")
+                  "outputs/*/fiches-premiere-connexion.*")
 
 
 def evidence(home: Path) -> list[str]:

@@ -23,7 +23,7 @@ default); `NoLock` for dry runs. `hold()` yields a `Hold`: while it lasts, a lea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,13 +71,20 @@ class Hold:
         return self._event
 
 
+Check = Callable[[], None]  # a pre-write check, called once the commune is held locally
+
+
 class CommuneLock(Protocol):
     """Exclusive hold on one commune for the length of a run (LockHeld if someone has it).
 
     `operation` names the run for whoever finds the commune held (activate, teardown, …).
+    `before` runs once this home holds the commune (its folders checked), before anything is
+    asked of the tenant: the operation's own checks (crisiskit.engine.preflight).
     """
 
-    def hold(self, commune: str, operation: str = "run") -> AbstractAsyncContextManager[Hold]: ...
+    def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AbstractAsyncContextManager[Hold]: ...
 
 
 class FileLock:
@@ -87,10 +94,14 @@ class FileLock:
         self.home = home
 
     @asynccontextmanager
-    async def hold(self, commune: str, operation: str = "run") -> AsyncIterator[Hold]:
+    async def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AsyncIterator[Hold]:
         from crisiskit.state.lock import commune_lock
 
         with commune_lock(self.home, commune):
+            if before is not None:
+                before()
             yield Hold()
 
 
@@ -98,7 +109,11 @@ class NoLock:
     """For read-only operations and dry runs: nothing is held."""
 
     @asynccontextmanager
-    async def hold(self, commune: str, operation: str = "run") -> AsyncIterator[Hold]:
+    async def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AsyncIterator[Hold]:
+        if before is not None:
+            before()
         yield Hold()
 
 

@@ -36,7 +36,7 @@ from crisiskit.engine.lease import (
     new_record,
     stop_before,
 )
-from crisiskit.engine.run import FileLock, Hold
+from crisiskit.engine.run import Check, FileLock, Hold
 from crisiskit.errors import LeaseLost, LeaseUnavailable, LockHeld, SignInFailed
 from crisiskit.graph.errors import GraphError
 
@@ -175,10 +175,12 @@ class TenantLock:
         self.host = host or socket.gethostname()
 
     @asynccontextmanager
-    async def hold(self, commune: str, operation: str = "run") -> AsyncIterator[Hold]:
+    async def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AsyncIterator[Hold]:
         from crisiskit.state.lock import lock_path
 
-        async with FileLock(self.home).hold(commune, operation):
+        async with FileLock(self.home).hold(commune, operation, before=before):
             record = new_record(
                 commune, operation, self.operator, self.host, os.getpid(),
                 home_identity(lock_path(self.home, commune)), self.ttl_s,
