@@ -74,3 +74,53 @@ def test_no_readme_heading_appears_twice() -> None:
     ]
     repeated = sorted({h for h in headings if headings.count(h) > 1})
     assert not repeated, f"headings repeated in README.md: {repeated}"
+
+
+def _table_after(heading: str) -> list[list[str]]:
+    """Return the rows (cells stripped) of the first table under `heading`."""
+    from markdown_it.rules_block.table import escapedSplit
+
+    lines = README.splitlines()
+    tokens = _markdown()
+    start = next(i for i, t in enumerate(tokens)
+                 if t.type == "heading_open" and tokens[i + 1].content == heading)
+    table = next(t for t in tokens[start:] if t.type == "table_open")
+    first, end = table.map
+    return [[c.strip() for c in escapedSplit(lines[n].strip())[1:-1]]
+            for n in range(first + 2, end)]
+
+
+def test_the_exit_code_table_is_the_one_the_code_uses() -> None:
+    from crisiskit import errors
+
+    codes = {int(row[0]) for row in _table_after("Exit codes")}
+    declared = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert codes == declared == {0, 1, 2, 3, 4, 130}
+
+
+def test_the_global_options_table_lists_the_options_every_command_accepts() -> None:
+    root = typer.main.get_command(app)
+    documented = {opt.strip("`").split(" ")[0] for row in _table_after("Global options")
+                  for opt in row[0].split(", ")}
+    declared = {o for p in root.params for o in p.opts if o != "--help"}
+    assert documented == declared
+
+
+def test_every_command_has_help_with_an_example_as_the_readme_says() -> None:
+    from typer.testing import CliRunner
+
+    assert "Every command and every command group has `--help` with an example." in README
+    runner = CliRunner()
+    commands = _command_paths(typer.main.get_command(app))
+    for path in ["", "audit", "inventory", "sim", "convention", "rgpd", *commands]:
+        result = runner.invoke(app, [*path.split(), "--help"])
+        assert result.exit_code == 0 and "Example: crisiskit" in result.stdout, path
+
+
+def test_the_quick_start_says_what_a_rerun_writes() -> None:
+    section = " ".join(README.split("## Quick start", 1)[1].split("\n## ", 1)[0].split())
+    # Made true by tests/documents/test_documents_activation.py (documents untouched) and
+    # tests/engine/test_activate_e2e.py (no write in the tenant).
+    assert "Run it again: the tenant gets no write, everything is reported present, and the " \
+        "documents are left as they are" in section
+    assert "nothing is written" not in section

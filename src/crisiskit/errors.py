@@ -3,6 +3,8 @@
     CrisisKitError                 exit 1 unless a subclass says otherwise
     ├── InputError                 exit 2: invalid inventory, playbook, argument, environment
     │                              value (CRISISKIT_*); nothing was changed
+    ├── Declined                   exit 4: the operator answered no to the confirmation;
+    │                              nothing was changed
     ├── PreconditionFailed         exit 3: a check refused the operation before any write
     │   │                          (convention, devices, seats, conflicts; missing credentials)
     │   ├── LockHeld               another run holds the commune's lock (flock or tenant lease)
@@ -20,6 +22,9 @@
         └── SchemaTooNew           (crisiskit.state.migrations) state written by a newer crisiskit
 
 The CLI catches CrisisKitError, prints its message to stderr and exits with `exit_code`.
+A Ctrl-C is not in the tree (it is Python's KeyboardInterrupt): the CLI ends the operation
+at its next wait, says what was done, and exits 130 (`EXIT_INTERRUPTED`, 128 + SIGINT, what
+shells report for a command stopped by Ctrl-C).
 Messages never contain secrets: secrets are `crisiskit.secrets.Secret`, which masks itself.
 
 Not in the tree, on purpose: `crisiskit.plan.model.PlanError` (a ValueError: a plan with
@@ -36,6 +41,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_PRECONDITION = 3
+EXIT_DECLINED = 4
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True, order=True)
@@ -72,6 +79,27 @@ class InputError(CrisisKitError):
         if not self.diagnostics:
             return super().__str__()
         return "\n".join(str(d) for d in self.diagnostics)
+
+
+class Declined(CrisisKitError):
+    """The operator answered no when asked to confirm: nothing was changed.
+
+    Not a failure (exit 1 means "started and could not finish, rerun") nor a refusal (exit 3
+    means "a check said no"): a script can tell that a person chose not to go ahead.
+    """
+
+    exit_code = EXIT_DECLINED
+
+
+def unknown(what: str, value: str, known: Iterable[str]) -> InputError:
+    """Return the InputError for a name that is not one of `known`, with "did you mean"."""
+    import difflib
+
+    names = list(dict.fromkeys(known))  # in the order given (the inventory's), once each
+    close = difflib.get_close_matches(value.lower(), names, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listed = ", ".join(names) if names else "none"
+    return InputError(f"unknown {what} {value!r}{hint} (known: {listed})")
 
 
 class PreconditionFailed(CrisisKitError):

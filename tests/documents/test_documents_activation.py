@@ -59,19 +59,40 @@ def test_activation_documents_and_where_passes_go(
     assert_unbroken(sheet_pdf, upns + ["AMP-PC-0001", "AMP-TEL-0001", "353918110542012"])
     assert_well_formed_html((out / "fiche-de-remise.html").read_text(encoding="utf-8"))
 
-    # A rerun: a new edition, whose activation time is still the first run's.
-    second = runner.invoke(app, args, env=env, catch_exceptions=False)
+    # A rerun that changes nothing leaves every document as it is (a signed sheet stays).
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()}
+    same = runner.invoke(app, args, env=env, catch_exceptions=False)
+    assert same.exit_code == 0, same.stderr
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()} == before
+    assert "Handover sheet unchanged, nothing it says has changed" in same.stdout
+
+    # A rerun after a fact the sheet prints changed (the town hall's address): a new edition,
+    # whose activation time is still the first run's.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "playbooks").symlink_to(REPO / "playbooks")
+    text = (REPO / "inventory.yaml").read_text(encoding="utf-8")
+    old_address = "Hôtel de Ville, Esplanade Charles de Gaulle, 13400 Aubagne"
+    assert old_address in text
+    (moved / "inventory.yaml").write_text(
+        text.replace(old_address, "Mairie annexe, 1 rue de la Paix, 13400 Aubagne"), "utf-8"
+    )
+    second = runner.invoke(app, ["-i", str(moved / "inventory.yaml"), *args[2:]], env=env,
+                           catch_exceptions=False)
     assert second.exit_code == 0, second.stderr
+    assert "Handover sheet: " in second.stdout
     with Store.open(home) as store:
         finished = [r.finished_at for r in store.runs("aubagne") if r.outcome == "ok"]
     first_end = datetime.fromisoformat(min(f for f in finished if f))
     md = (out / "fiche-de-remise.md").read_text(encoding="utf-8")
     assert "**Nouvelle édition**" in md
     assert f"| Activation du kit | {french_datetime(first_end)} |" in md
+    assert "Mairie annexe" in md
     assert "/home" not in md and str(home) not in md  # no operator-local path
 
     # Passes: in the credentials file and the slips' PDF, nowhere else.
-    texts = [first.stdout, first.stderr, second.stdout, second.stderr, sheet_pdf,
+    texts = [first.stdout, first.stderr, same.stdout, same.stderr, second.stdout, second.stderr,
+             sheet_pdf,
              pdf_text((out / "fiche-de-remise.pdf").read_bytes())]
     for path in home.rglob("*"):
         if path.is_file() and "sandbox" not in path.parts and path.name not in (

@@ -92,8 +92,13 @@ def test_activate_provisions_the_whole_kit(kit: Kit) -> None:
     sheet = (out / "fiche-de-remise.md").read_text("utf-8")
     assert "Aubagne" in sheet and "AMP-PC-0001" in sheet
     with Store.open(kit.home) as store:
-        seq, digest = store.audit_head()
-    # The audit chain's fingerprint at handover, printed to be signed on paper.
+        entries = store.audit_entries()
+    # The audit chain's fingerprint at handover, printed to be signed on paper: the entry
+    # before the one that records the writing of the sheet (with its facts' digest).
+    written = [i for i, e in enumerate(entries) if e.action == "documents.written"]
+    assert len(written) == 1 and written[0] == len(entries) - 1
+    seq, digest = entries[written[0] - 1].seq, entries[written[0] - 1].hash
+    assert entries[-1].details["facts"].startswith("sha256:")
     assert anchor_text((seq, digest)) in sheet
     assert kit.cli("audit", "verify", "--anchor", f"{seq}:{digest}").exit_code == 0
     for secret in secrets:
@@ -292,8 +297,13 @@ def test_declining_the_prompt_changes_nothing(kit: Kit, monkeypatch) -> None:
     result = CliRunner().invoke(
         app, ["-i", str(kit.inventory), "activate", "pertuis"], input="n\n", env=kit.env
     )
-    assert result.exit_code == 1
-    assert "Aborted: nothing was changed." in result.stderr
+    assert result.exit_code == 4  # declined: its own outcome, not "operation failed"
+    assert f"Declined: nothing was changed at the Graph endpoint {kit.sim.base_url}." in (
+        result.stderr
+    )
+    assert f"Apply this plan to pertuis at the Graph endpoint {kit.sim.base_url}?" in (
+        result.stderr
+    )
     assert kit.writes(mark) == []
     with Store.open(kit.home) as store:
         assert store.open_loans() == [] and store.runs("pertuis") == []

@@ -110,5 +110,9 @@ def test_plans_render_as_data_and_text_whatever_their_actions(capsys) -> None:
     header = next(line for line in out.splitlines() if "kind" in line)
     columns = [c.strip() for c in header.strip("┃ ").split("┃")]
     assert columns == ["kind", "create", "update", "present", "conflict", "delete", "disable"]
-    assert f"  - tap {upn}  (pass of a leaver)" in out
-    assert f"  / user {upn}" in out
+    assert f"  - Temporary Access Pass {upn}  (pass of a leaver)" in out
+    assert f"  / account {upn}" in out
+    assert out.splitlines()[0] == "Plan: teardown aubagne"
+    assert out.splitlines()[-1] == (
+        "Summary: to delete: 1 Temporary Access Pass, 1 account; to disable: 1 account."
+    )

@@ -20,7 +20,9 @@ def _refused(kit: Kit, *args: str) -> str:
 
 def test_inactive_convention_is_refused(kit: Kit) -> None:
     message = _refused(kit, "istres")
-    assert "convention of istres is expired" in message
+    assert "the convention of Istres (istres) is not in force on " in message
+    assert ": it expired on 2026-05-02, at the end of its 8-year term (Article 7)" in message
+    assert "`crisiskit conventions`" in message  # the hint says where to look
     with Store.open(kit.home) as store:
         assert store.open_loans() == []
         # The commune's lease was taken to observe under it, then the refusal recorded.
@@ -105,6 +107,6 @@ def test_plan_shows_accounts_tagged_but_no_longer_in_the_roster(kit: Kit, write_
 
 def test_plan_says_why_activate_would_refuse(kit: Kit) -> None:
     plan = json.loads(kit.cli("--output", "json", "plan", "istres").stdout)
-    assert any("convention of istres is expired" in r for r in plan["refusals"])
+    assert any("convention of Istres (istres) is not in force" in r for r in plan["refusals"])
     ok = json.loads(kit.cli("--output", "json", "plan", "aubagne").stdout)
     assert ok["refusals"] == []

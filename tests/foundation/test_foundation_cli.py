@@ -125,7 +125,7 @@ def test_validate_also_checks_every_playbook(tmp_path: Path) -> None:
         (("-i", "/nonexistent/inventory.yaml", "conventions"), "no such inventory"),
         (("-i", str(SAMPLE), "conventions", "--at", "2026-02-30"),
          "error: --at: '2026-02-30' is not a date (expected YYYY-MM-DD)"),
-        (("-i", str(SAMPLE), "inventory", "devices", "--status", "lost"), "lost"),
+        (("-i", str(SAMPLE), "inventory", "devices", "--status", "stolen"), "stolen"),
         (("-i", str(SAMPLE), "--output", "yaml", "validate"), "yaml"),
         (("-i", str(SAMPLE), "frobnicate"), "frobnicate"),
     ],
@@ -180,13 +180,16 @@ def test_inventory_communes() -> None:
     [((), 88), (("--kind", "laptop"), 44), (("--kind", "phone"), 44),
      (("--status", "maintenance"), 3), (("--status", "retired", "--kind", "phone"), 2)],
 )
-def test_inventory_devices_filters(filters: tuple[str, ...], count: int) -> None:
-    result = run("-i", str(SAMPLE), "--output", "json", "inventory", "devices", *filters)
+def test_inventory_devices_filters(filters: tuple[str, ...], count: int, tmp_path: Path) -> None:
+    result = run("-i", str(SAMPLE), "--home", str(tmp_path), "--output", "json", "inventory",
+                 "devices", *filters)
     assert result.exit_code == 0
-    rows = json.loads(result.stdout)
+    data = json.loads(result.stdout)
+    rows = data["devices"]
     assert len(rows) == count
     if "--status" in filters:
-        assert {r["status"] for r in rows} == {filters[filters.index("--status") + 1]}
+        assert {r["state"] for r in rows} == {filters[filters.index("--status") + 1]}
+    assert sum(data["counts"].values()) == (44 if "--kind" in filters else 88)
 
 
 def test_schema_command_prints_the_shipped_schema() -> None:

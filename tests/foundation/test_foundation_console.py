@@ -40,9 +40,11 @@ def print_everything() -> None:
     console.warn(HOSTILE)
     console.error(HOSTILE)
     console.table(HOSTILE, [HOSTILE, "b"], [[HOSTILE, None], ["x", HOSTILE]], caption=HOSTILE)
-    with console.progress() as phase:
-        p = phase(HOSTILE, 2)
+    with console.RunDisplay() as display:
+        p = display(HOSTILE, 2)
         p.advance(1, note=HOSTILE)
+        p.waiting(HOSTILE)
+        display.log(HOSTILE)
         p.finish(HOSTILE)
     sys.stdin = io.StringIO("n\n")
     assert console.confirm(HOSTILE) is False

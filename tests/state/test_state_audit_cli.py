@@ -47,8 +47,8 @@ def test_show_filters_by_commune_and_gives_json(home: Path) -> None:
     data = json.loads(out)
     assert [e["seq"] for e in data] == [2, 4, 6]
     assert data[0]["details"] == {"graph_id": "id-2", "nom": "Lefèvre"}
-    # The command's own --output works too.
-    code, out, _ = run(home, "audit", "show", "-c", "istres", "--limit", "0", "--output", "json")
+    # The global --output works after the command too, and the commune in any case.
+    code, out, _ = run(home, "audit", "show", "-c", "ISTRES", "--limit", "0", "--output", "json")
     assert [e["seq"] for e in json.loads(out)] == [2, 4, 6]
 
 
@@ -68,7 +68,7 @@ def test_verify_tampered_chain_exits_1_listing_each_problem(home: Path) -> None:
     conn.close()
     code, out, err = run(home, "audit", "verify")
     assert code == 1
-    assert "audit chain broken: 2 problem(s) in 6 entries" in err
+    assert "audit chain broken: 2 problems in 6 entries" in err
     assert "entry 2: content does not match its hash (edited)" in out
     assert "entries 7..7 missing at the end of the chain (deleted)" in out
 

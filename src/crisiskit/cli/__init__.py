@@ -19,5 +19,27 @@ from crisiskit.cli.app import app
 
 
 def main() -> None:
-    """Run the crisiskit command line."""
-    app()
+    """Run the crisiskit command line.
+
+    Whatever the command prints, a reader that went away (`crisiskit ... | head -1`) changes
+    neither its exit code nor what it prints on stderr: the last flush of stdout is made here,
+    where a closed pipe is silenced rather than reported by the interpreter at exit.
+    """
+    import sys
+
+    from crisiskit import console
+
+    code: str | int | None = 0
+    console.guard_stdout()
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code
+    finally:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            if not console.is_broken_pipe(exc):
+                raise
+            console.close_stdout()
+    sys.exit(code)

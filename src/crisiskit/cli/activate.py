@@ -1,27 +1,41 @@
-"""Commands: plan, activate, status (registered on crisiskit.cli.app.app)."""
+"""Commands: plan, activate, status (registered on crisiskit.cli.app.app).
+
+Each parses, calls the core through `crisiskit.cli.wiring`, and renders with the shared pieces
+of `crisiskit.cli.operation` (plan and its target, prompt, progress, outcome lines); the
+renderers here are the activation's own (its plan notes, its report, a kit's status).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import getpass
 import os
+import shlex
+import sys
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crisiskit import console
+from crisiskit.cli import operation
 from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
-from crisiskit.errors import EXIT_FAILED, InputError
+from crisiskit.words import count, duration, listing, paris_time, phone
 
 if TYPE_CHECKING:
+    from crisiskit.cli.wiring import Target
     from crisiskit.engine.report import ActivationReport
+    from crisiskit.engine.status import KitStatus
     from crisiskit.plan.activation import ActivationPlan
 
 SANDBOX_HELP = (
     "Use the embedded Graph simulator (state under $CRISISKIT_HOME/sandbox/) instead of a "
     "tenant."
 )
+# Kinds in the order an operator reads an outcome.
+KIND_ORDER = ("user", "licence", "tap", "phone_method", "group", "membership", "team",
+              "channel", "drive", "folder", "loan")
 
 
 def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
@@ -31,30 +45,61 @@ def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
     return load_setup(s.inventory_path, s.playbooks_dir, s.home, commune, playbook)
 
 
-def render_plan(activation: ActivationPlan, *, verbose: bool = False) -> None:
-    """Print the activation's plan, then what its pre-checks found (no secret in a plan)."""
-    console.render_plan(activation.plan, verbose=verbose)
-    for upn in activation.strays:
-        console.text(
-            f"  ? user {upn} (tagged for {activation.commune}, not in the roster: left alone)"
+def _target(ctx: typer.Context, setup: Any, sandbox: bool) -> Target:
+    from crisiskit.cli.wiring import target
+
+    return target(setup.inventory, state(ctx).home, sandbox)
+
+
+def rerun_command() -> str:
+    """Return the command line of this invocation, to repeat it (a rerun resumes)."""
+    return shlex.join(["crisiskit", *sys.argv[1:]])
+
+
+def plan_notes(activation: ActivationPlan) -> list[str]:
+    """Return what the activation's plan says besides its steps, as lines."""
+    notes = [
+        f"  ? account {upn} is tagged for {activation.commune} but not in the roster: "
+        "left alone"
+        for upn in activation.strays
+    ]
+    if activation.left_out:
+        notes.append(
+            f"Not provisioned by playbook {activation.plan.playbook}: "
+            + ", ".join(activation.left_out)
         )
-    for shortage in activation.shortages:
-        console.text(f"  ! devices: {shortage}")
-    if activation.empty:
-        console.text("Nothing to do: the crisis kit is complete.")
-    for reason in activation.refusals:
-        console.text(f"  ! activate would refuse: {reason}")
+    if activation.empty and not activation.refusals:
+        notes.append("Nothing to do: the crisis kit is complete.")
+    return notes
+
+
+def render_plan(
+    activation: ActivationPlan, target: Target, *, verbose: bool = False, asking: bool = False
+) -> None:
+    """Print the activation's plan: target, refusals first, counts, steps, notes, summary."""
+    operation.show_plan(
+        activation.plan, target, refusals=activation.refusals, notes=plan_notes(activation),
+        verbose=verbose, asking=asking,
+    )
+
+
+def _plan_json(activation: ActivationPlan, target: Target) -> dict[str, Any]:
+    return {**activation.to_json(), "target": target.to_json()}
+
+
+CommuneArgument = Annotated[str, typer.Argument(help="Commune id, e.g. aubagne (any case).")]
+PlaybookOption = Annotated[
+    str | None, typer.Option(help="Playbook name (default: the commune's).")
+]
 
 
 @app.command("plan")
 @handles_errors
 def plan_command(
     ctx: typer.Context,
-    commune: Annotated[str, typer.Argument(help="Commune id, e.g. aubagne.")],
+    commune: CommuneArgument,
     *,
-    playbook: Annotated[
-        str | None, typer.Option(help="Playbook name (default: the commune's).")
-    ] = None,
+    playbook: PlaybookOption = None,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
 ) -> None:
     """Show what `activate` would do for a commune, without changing anything.
@@ -63,22 +108,22 @@ def plan_command(
     """
     from crisiskit.cli.wiring import run_plan
 
-    plan = run_plan(_setup(ctx, commune, playbook), sandbox=sandbox)
+    setup = _setup(ctx, commune, playbook)
+    target = _target(ctx, setup, sandbox)
+    plan = run_plan(setup, sandbox=sandbox)
     if state(ctx).json:
-        console.emit_json(plan.to_json())
+        console.emit_json(_plan_json(plan, target))
     else:
-        render_plan(plan, verbose=state(ctx).verbose)
+        render_plan(plan, target, verbose=state(ctx).verbose)
 
 
 @app.command("activate")
 @handles_errors
 def activate_command(
     ctx: typer.Context,
-    commune: Annotated[str, typer.Argument(help="Commune id, e.g. aubagne.")],
+    commune: CommuneArgument,
     *,
-    playbook: Annotated[
-        str | None, typer.Option(help="Playbook name (default: the commune's).")
-    ] = None,
+    playbook: PlaybookOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
@@ -104,81 +149,76 @@ def activate_command(
 ) -> None:
     """Provision a commune's crisis kit through Microsoft Graph (idempotent, resumable).
 
-    Writes the handover sheet (md, html, pdf) and the first sign-in slips (PDF, mode 0600)
-    beside the credentials file.
+    Shows the plan and the tenant it writes to, asks before any write (unless --yes), then
+    writes the handover sheet (md, html, pdf), the first sign-in slips (PDF, mode 0600) and
+    the credentials file (mode 0600). Exit 0 done, 1 incomplete (rerun to resume), 2 bad
+    input, 3 refused before any write, 4 declined at the prompt, 130 interrupted (Ctrl-C).
 
     Example: crisiskit activate aubagne --sandbox --yes
     """
     from crisiskit.cli.wiring import run_activate
-    from crisiskit.engine.report import failure_message
 
     s = state(ctx)
     setup = _setup(ctx, commune, playbook)
     setup = dataclasses.replace(setup, signer=signer_for(sign_with))
     who = operator or os.environ.get("USER") or _login()
-    interactive = console.is_terminal()
-    if not (yes or dry_run) and not interactive:
-        raise InputError(
-            "activate needs confirmation: pass --yes to run without a terminal (or --dry-run)"
-        )
+    operation.need_terminal(yes=yes, dry_run=dry_run, command="activate")
+    target = _target(ctx, setup, sandbox)
 
     def show(plan: ActivationPlan) -> None:
         if not s.json:
-            render_plan(plan, verbose=s.verbose)
+            asking = not (yes or dry_run or plan.empty or plan.refusals)
+            render_plan(plan, target, verbose=s.verbose, asking=asking)
+
+    started = [time.monotonic()]
 
     def confirm(plan: ActivationPlan) -> bool:
-        if yes:
-            return True
-        return console.confirm(f"Apply this plan to {plan.commune}?")
+        go = yes or operation.ask(plan.plan, target)
+        started[0] = time.monotonic()
+        return go
 
-    progress = _LazyProgress()
+    progress = operation.RunProgress(json=s.json)
     try:
-        report = run_activate(
-            setup,
-            sandbox=sandbox,
-            operator=who,
-            dry_run=dry_run,
-            show_plan=show,
-            confirm=confirm,
-            phase=progress if not s.json else _silent_phase,
-            rebuild_state=rebuild_state,
-        )
-    finally:
-        progress.close()
-    if s.json:
-        console.emit_json(report.to_json())
+        with progress:
+            report = run_activate(
+                setup, sandbox=sandbox, operator=who, dry_run=dry_run, show_plan=show,
+                confirm=confirm, phase=progress, rebuild_state=rebuild_state,
+            )
+    except KeyboardInterrupt:
+        raise typer.Exit(operation.interrupted(progress, rerun=rerun_command())) from None
+    finish_activation(report, target, json=s.json, dry_run=dry_run,
+                      show_secrets=show_secrets, verbose=s.verbose,
+                      seconds=time.monotonic() - started[0])
+
+
+def finish_activation(
+    report: ActivationReport,
+    target: Target,
+    *,
+    json: bool,
+    dry_run: bool,
+    show_secrets: bool,
+    verbose: bool,
+    seconds: float = 0.0,
+) -> None:
+    """Render the outcome of `activate` and raise its exit code (0 is a plain return)."""
+    from crisiskit.engine.report import failure_message
+
+    if json:
+        console.emit_json({**report.to_json(), "target": target.to_json()})
     else:
-        render_report(report, show_secrets=show_secrets)
+        for notice in report.notices:  # a lease taken over, a rebuilt state: even if declined
+            console.text(notice, wrap=True)
+        if report.executed:
+            render_report(report, target, show_secrets=show_secrets, verbose=verbose,
+                          seconds=seconds)
+    if dry_run:
+        operation.dry_run_done()
+        return
     if not report.confirmed:
-        console.info("Aborted: nothing was changed.")
-        raise typer.Exit(EXIT_FAILED)
+        raise operation.declined(target)
     if not report.ok:
         raise failure_message(report)
-
-
-class _LazyProgress:
-    """Start the progress display with the first phase, after the plan and the prompt."""
-
-    def __init__(self) -> None:
-        self._context: Any = None
-        self._factory: Any = None
-
-    def __call__(self, name: str, total: int) -> Any:
-        if self._factory is None:
-            self._context = console.progress()
-            self._factory = self._context.__enter__()
-        return self._factory(name, total)
-
-    def close(self) -> None:
-        if self._context is not None:
-            self._context.__exit__(None, None, None)
-            self._context = None
-
-
-def _silent_phase(name: str, total: int) -> Any:
-    from crisiskit.engine.report import quiet_phase
-
-    return quiet_phase(name, total)
 
 
 def _login() -> str:
@@ -188,55 +228,109 @@ def _login() -> str:
         return "unknown"
 
 
-def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
+def _counts(counter: Any) -> str:
+    kinds = sorted(counter, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99)
+    return listing([count(counter[k], k) for k in kinds if counter[k]], empty="nothing")
+
+
+def render_report(
+    report: ActivationReport,
+    target: Target,
+    *,
+    show_secrets: bool,
+    verbose: bool = False,
+    seconds: float = 0.0,
+) -> None:
     """Print the summary of an activation (secrets only with --show-secrets)."""
-    for notice in report.notices:
-        console.text(notice)
     outcome = report.outcome
     if not report.executed or outcome is None:
         return
+    took = f" in {duration(seconds)}" if seconds >= 1 else ""
+    if outcome.ok:
+        console.text(f"Done: {report.plan.commune} activated {target.where}{took}.",
+                     style="bold green")
+    else:
+        console.text(f"Incomplete: the activation of {report.plan.commune} {target.where} "
+                     f"stopped{took}; a rerun resumes it.", style="bold red")
     for run_id in report.resumed:
         console.text(f"Resumed after interrupted run #{run_id}.")
-    created = sum(outcome.created.values())
     present = sum(outcome.present.values())
-    if created == 0 and not outcome.updated and outcome.ok:
-        console.text(f"Everything present ({present} objects): nothing was changed in the tenant.")
+    if not outcome.created and not outcome.updated and outcome.ok:
+        console.text(f"Everything present ({count(present, 'object')}): nothing was changed "
+                     f"{target.where}.")
     else:
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.created.items()) if v)
-        console.text(f"Created: {parts or 'nothing'}; {present} already present.")
+        updated = f"; updated {_counts(outcome.updated)}" if outcome.updated else ""
+        console.text(f"Created {_counts(outcome.created)}{updated}; {present} already present.",
+                     wrap=True)
     for warning in outcome.warnings:
-        console.text(warning)
-    ready = len(outcome.mailboxes_ready)
-    pending = outcome.mailboxes_pending
+        console.text(f"Note: {warning}", wrap=True)
+    ready, pending = len(outcome.mailboxes_ready), outcome.mailboxes_pending
     console.text(
-        f"Mailboxes: {ready} ready"
+        f"Mailboxes: {ready} of {ready + len(pending)} ready"
         + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
     )
-    console.text(f"Team: {'ready' if outcome.team_id else 'not ready'}"
-                 + (f" {outcome.team_url}" if outcome.team_url else ""))
-    console.text(f"SharePoint: {'ready' if outcome.drive_id else 'not ready'}"
-                 + (f" {outcome.drive_url}" if outcome.drive_url else ""))
-    if report.loans:
-        console.text(f"Devices lent: {len(report.loans)}")
+    if report.plan.plan.steps and any(s.kind == "team" for s in report.plan.steps):
+        console.text("Team: " + (f"ready, {outcome.team_url or 'no address returned'}"
+                                 if outcome.team_id else "not ready (a rerun finishes it)"))
+    if any(s.kind == "drive" for s in report.plan.steps):
+        console.text("SharePoint: " + (f"ready, {outcome.drive_url or 'no address returned'}"
+                                       if outcome.drive_id else "not ready (a rerun finishes it)"))
+    _render_loans(report, verbose)
+    _render_documents(report)
+    if show_secrets:
+        _render_secrets(report)
+
+
+def _render_loans(report: ActivationReport, verbose: bool) -> None:
+    if not report.loans:
+        return
+    kinds: dict[str, int] = {}
+    for loan in report.loans:
+        kinds[loan["kind"]] = kinds.get(loan["kind"], 0) + 1
+    lent = listing([count(n, k) for k, n in kinds.items()])
+    more = "" if verbose else " (the handover sheet lists them; -v here)"
+    console.text(f"Devices lent: {lent}{more}")
+    if verbose:
         for loan in report.loans:
             console.text(f"  {loan['kind']} {loan['asset_tag']} → {loan['upn']}")
-    if report.documents:
-        paths = report.documents.handover.values()
-        console.text("Handover sheet: " + ", ".join(str(p) for p in paths))
-        if report.documents.slips:
+
+
+def _render_documents(report: ActivationReport) -> None:
+    docs = report.documents
+    if docs and docs.handover:
+        first, *others = docs.handover.values()
+        also = f" (also {', '.join(p.suffix for p in others)})" if others else ""
+        if docs.unchanged:
+            console.text(f"Handover sheet unchanged, nothing it says has changed: {first}{also}")
+        else:
+            console.text(f"Handover sheet: {first}{also}")
+    if docs:
+        if docs.slips:
             console.text(
-                f"First sign-in slips (mode 0600, hand over in person): {report.documents.slips}"
+                f"First sign-in slips (mode 0600, hand over in person): {docs.slips}"
             )
     if report.credentials_path:
         console.text(
             f"Credentials file (mode 0600, hand over in person): {report.credentials_path}"
         )
-    if show_secrets and outcome.passes:
+
+
+def _render_secrets(report: ActivationReport) -> None:
+    outcome = report.outcome
+    if outcome is not None and outcome.passes:
         console.table(
             "Temporary Access Passes issued by this run",
-            ("upn", "temporary access pass", "valid until"),
-            [(p.upn, p.secret.reveal(), p.valid_until.isoformat()) for p in outcome.passes],
+            ("account", "temporary access pass", "valid until"),
+            [(p.upn, p.secret.reveal(), paris_time(p.valid_until)) for p in outcome.passes],
         )
+        return
+    where = [str(p) for p in (report.credentials_path,
+                              report.documents.slips if report.documents else None) if p]
+    console.text(
+        "--show-secrets: this run issued no pass; the passes issued earlier are in "
+        + (listing(where) + " (mode 0600)" if where else "no file yet (no pass was issued)")
+        + "."
+    )
 
 
 @app.command("status")
@@ -244,59 +338,93 @@ def render_report(report: ActivationReport, *, show_secrets: bool) -> None:
 def status_command(
     ctx: typer.Context,
     commune: Annotated[
-        str | None, typer.Argument(help="Commune id (default: every commune with a kit).")
+        str | None,
+        typer.Argument(help="Commune id (any case; default: every commune with a kit)."),
     ] = None,
     *,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
 ) -> None:
-    """Show a commune's crisis kit: accounts, licences, readiness, credentials, devices lent.
+    """Show a commune's crisis kit: accounts, licences, readiness, passes, links, devices lent.
+
+    Readiness is re-checked in the tenant now; the passes' validity is read from the
+    credentials file (never the passes themselves).
 
     Example: crisiskit status aubagne --sandbox
     """
-    from crisiskit.cli.wiring import run_status
+    from crisiskit.cli.wiring import run_status, target
+    from crisiskit.inventory import load_inventory
 
     s = state(ctx)
     statuses = run_status(
         s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox
     )
+    where = target(load_inventory(s.inventory_path), s.home, sandbox)
     if s.json:
-        console.emit_json([st.to_json() for st in statuses])
+        console.emit_json([{**st.to_json(), "target": where.to_json()} for st in statuses])
         return
     if not statuses:
         console.text("No commune has a crisis kit (no run, loan or credentials recorded).")
         return
     for st in statuses:
-        render_status(st)
+        render_status(st, where)
 
 
-def render_status(st: Any) -> None:
+def render_status(st: KitStatus, target: Target) -> None:
+    """Print one commune's kit: accounts, passes, links, devices on loan."""
+    present = sum(1 for a in st.accounts if a.account == "present")
+    console.text(f"Kit of {st.commune} {target.where}", style="bold")
+    windows = {(a.tap_valid_from, a.tap_valid_until) for a in st.accounts if a.tap_valid_until}
     console.table(
-        f"{st.commune} — accounts",
-        ("upn", "account", "licence", "mailbox", "TAP in tenant", "TAP in file", "phone"),
+        f"{st.commune}: {present} of {count(len(st.accounts), 'user')} present",
+        ("account", "state", "licence", "mailbox", "pass", "on file until (Paris)", "phone"),
         [
             (
-                a.upn,
-                a.account,
-                "yes" if a.licensed else "no",
-                a.mailbox,
-                "yes" if a.tap_in_tenant else "no",
-                "yes" if a.tap_in_file else "no",
-                a.phone or "",
+                a.upn, "" if a.account == "present" else a.account,
+                "yes" if a.licensed else "no", a.mailbox,
+                "usable" if a.tap_in_tenant else "none",
+                (paris_time(a.tap_valid_until, zone=False)
+                 + ("" if a.tap_in_file else " (expired)"))
+                if a.tap_valid_until else "not on file",
+                phone(a.phone),
             )
             for a in st.accounts
         ],
+        caption="pass: a Temporary Access Pass usable in the tenant; on file: in the "
+        "credentials file (0600); phone: the account's MFA phone method",
+        whole=(0, 5, 6),
+        drop_empty=True,
     )
-    console.text(f"Group: {st.group}; Team: {st.team}; SharePoint: {st.drive}")
+    if len(windows) == 1:
+        start, end = next(iter(windows))
+        console.text(f"Passes on file (credentials.csv): valid from {paris_time(start)} until "
+                     f"{paris_time(end)}.")
+    elif windows:
+        first = min(w[0] or "" for w in windows)
+        console.text(f"Passes on file (credentials.csv): the first valid from "
+                     f"{paris_time(first)}; each one's end is above.")
+    console.text(f"Group: {st.group}")
+    console.text(f"Team: {st.team}" + (f", {st.team_url}" if st.team_url else ""))
+    console.text(f"SharePoint: {st.drive}" + (f", {st.drive_url}" if st.drive_url else ""))
     for upn in st.strays:
-        console.text(f"Tagged account not in the roster: {upn}")
+        console.text(f"Tagged account not in the roster (left alone): {upn}")
     if st.loans:
         console.table(
-            f"{st.commune} — devices on loan",
+            f"{st.commune}: {count(len(st.loans), 'device')} on loan",
             ("kind", "asset tag", "account", "since"),
-            [(lo["kind"], lo["asset_tag"], lo["upn"], lo["since"]) for lo in st.loans],
+            [(lo["kind"], lo["asset_tag"], lo["upn"], paris_time(lo["since"]))
+             for lo in st.loans],
+            whole=(1, 2, 3),
         )
     else:
-        console.text("No device on loan.")
+        console.text("Devices on loan: none.")
 
 
-__all__ = ["activate_command", "plan_command", "status_command"]
+__all__ = [
+    "activate_command",
+    "finish_activation",
+    "plan_command",
+    "render_plan",
+    "render_report",
+    "render_status",
+    "status_command",
+]

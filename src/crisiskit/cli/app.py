@@ -1,8 +1,20 @@
-"""The Typer application, its global options, and the error boundary shared by every command."""
+"""The Typer application, its global options, and the error boundary shared by every command.
+
+Global options (`-i/--inventory`, `--home`, `--output`, `-v/--verbose`) are accepted before
+the command or after it, on every command: `handles_errors` (which every command goes
+through) adds them to the command's parameters and applies them to the invocation's
+`AppState`; `group()` does the same for command groups. A command reads them with
+`state(ctx)` and never declares them itself.
+
+`handles_errors` is the boundary every command goes through: crisiskit's errors become a line
+on stderr and their exit code (errors.py), a declined confirmation exit 4, a Ctrl-C one line
+and exit 130, and a closed stdout (`| head`) is not an error at all.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +25,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from crisiskit import __version__, console
-from crisiskit.errors import CrisisKitError
+from crisiskit.errors import EXIT_INTERRUPTED, CrisisKitError, Declined
 
 
 class OutputFormat(StrEnum):
@@ -43,10 +55,91 @@ class AppState:
             return self.inventory_path.absolute().parent / "playbooks"
 
 
+def _option(*decls: str, kind: Any, help: str) -> Any:
+    return Annotated[kind | None, typer.Option(*decls, help=help, show_default=False)]
+
+
+# The global options as every command (and group) also accepts them, after its name.
+GLOBAL_PARAMETERS = (
+    inspect.Parameter(
+        "global_inventory", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=_option("--inventory", "-i", kind=Path,
+                           help="Inventory YAML file (global option)."),
+    ),
+    inspect.Parameter(
+        "global_home", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=_option("--home", kind=Path, help="Runtime state folder (global option)."),
+    ),
+    inspect.Parameter(
+        "global_output", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=_option("--output", kind=OutputFormat,
+                           help="text, or json on stdout only (global option)."),
+    ),
+    inspect.Parameter(
+        "global_verbose", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[
+            bool | None,
+            typer.Option("--verbose", "-v", help="More detail (global option).",
+                         show_default=False),
+        ],
+    ),
+)
+GLOBAL_NAMES = frozenset(p.name for p in GLOBAL_PARAMETERS)
+
+
+def _apply_globals(args: tuple[Any, ...], given: dict[str, Any]) -> None:
+    """Apply the global options given after a command's name to the invocation's AppState."""
+    ctx = next((a for a in (*args, *given.values()) if hasattr(a, "find_root")), None)
+    values = {k: given.pop(k) for k in list(given) if k in GLOBAL_NAMES}
+    if ctx is None:
+        return
+    root = ctx.find_root().obj
+    if not isinstance(root, AppState):
+        return
+    if values.get("global_inventory") is not None:
+        root.inventory_path = Path(values["global_inventory"])
+    if values.get("global_home") is not None:
+        root.home = Path(values["global_home"])
+    if values.get("global_output") is not None:
+        root.output = OutputFormat(values["global_output"])
+    if values.get("global_verbose"):
+        root.verbose = True
+        os.environ.setdefault("CRISISKIT_VERBOSE", "1")
+
+
+def with_global_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Return `fn` also accepting the global options (applied to AppState before it runs)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _apply_globals(args, kwargs)
+        return fn(*args, **kwargs)
+
+    signature = inspect.signature(fn, eval_str=True)
+    taken = set(signature.parameters)
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(),
+                    *(p for p in GLOBAL_PARAMETERS if p.name not in taken)]
+    )
+    return wrapper
+
+
+def group(sub: typer.Typer, name: str) -> None:
+    """Add a command group to the app; it accepts the global options too (`audit -i X show`)."""
+
+    def accept(ctx: typer.Context) -> None:
+        return None
+
+    sub.callback()(with_global_options(accept))
+    app.add_typer(sub, name=name)
+
+
 app = typer.Typer(
     name="crisiskit",
-    help="Provision and tear down the Métropole's cyber-crisis kit for a commune "
-    "(Microsoft 365 accounts, Team, SharePoint, devices) through Microsoft Graph.",
+    help="Provision a commune's cyber-crisis kit (Microsoft 365 accounts, licences, Team, "
+    "SharePoint, Temporary Access Passes, device loans) through Microsoft Graph, check it, "
+    "and keep its audit trail. Global options go before or after the command.",
+    epilog="Example: crisiskit activate aubagne --sandbox",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -93,17 +186,35 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(fn: F) -> F:
-    """Turn crisiskit's own exceptions into a message on stderr and the mapped exit code."""
+    """Make `fn` a crisiskit command: the global options after its name, and the error boundary.
+
+    Crisiskit's own exceptions become a message on stderr and the mapped exit code; a declined
+    confirmation is said as a plain line (exit 4); a Ctrl-C that reached here (outside an
+    operation, which says more itself) is one line and exit 130; output into a closed pipe
+    ends quietly with the command's own result. Every command is declared
+    `@app.command(...)` over `@handles_errors`.
+    """
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except Declined as exc:
+            console.info(str(exc))
+            raise typer.Exit(exc.exit_code) from None
         except CrisisKitError as exc:
             console.error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.info("Interrupted.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            if not console.is_broken_pipe(exc):
+                raise
+            console.close_stdout()
+            return None
 
-    return wrapper  # type: ignore[return-value]
+    return with_global_options(guarded)  # type: ignore[return-value]
 
 
 def state(ctx: typer.Context) -> AppState:

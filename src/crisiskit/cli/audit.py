@@ -12,28 +12,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from crisiskit import console
-from crisiskit.cli.app import AppState, OutputFormat, app, handles_errors, state
+from crisiskit.cli.app import AppState, OutputFormat, group, handles_errors, state
 from crisiskit.errors import EXIT_FAILED, InputError, StateMismatch
+from crisiskit.words import count as plural
+from crisiskit.words import paris_time
 
 if TYPE_CHECKING:
     from crisiskit.state import Store
 
 audit_app = typer.Typer(
     name="audit",
-    help="Show, verify and export the tamper-evident audit log of every step and Graph write.",
+    help="Show, verify and export the tamper-evident audit log of every step and Graph write."
+    "\n\nExample: crisiskit audit show --commune aubagne",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(audit_app, name="audit")
+group(audit_app, "audit")
 
 DEFAULT_LIMIT = 50
 
 CommuneOption = Annotated[
-    str | None, typer.Option("--commune", "-c", help="Only the entries of this commune.")
-]
-OutputOption = Annotated[
-    OutputFormat | None,
-    typer.Option("--output", help="text, or json on stdout only (default: the global option)."),
+    str | None,
+    typer.Option("--commune", "-c", help="Only the entries of this commune (any case)."),
 ]
 
 
@@ -43,6 +43,30 @@ _GUID = re.compile(r"\b([0-9a-fA-F]{8})(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b"
 def _abbreviate(value: str | None) -> str:
     """Shorten Graph ids in a table cell to their first 8 digits (export keeps them whole)."""
     return _GUID.sub(r"\1…", value or "")
+
+
+def _commune(st: AppState, store: Store | None, commune: str | None) -> str | None:
+    """Return the commune id `--commune` names (any case), or raise InputError (exit 2).
+
+    Known ids are the inventory's (when it can be read) and those the audit log holds.
+    """
+    if commune is None:
+        return None
+    from crisiskit.errors import unknown
+
+    known: set[str] = set()
+    try:
+        from crisiskit.inventory import load_inventory
+
+        known |= {c.id for c in load_inventory(st.inventory_path).communes}
+    except InputError:
+        pass  # the audit log is readable without an inventory
+    if store is not None:
+        known |= {e.commune for e in store.audit_entries() if e.commune}
+    wanted = commune.strip().lower()
+    if wanted in known:
+        return wanted
+    raise unknown("commune", commune, sorted(known))
 
 
 def _open(st: AppState) -> Store | None:
@@ -65,19 +89,20 @@ def show(
         int,
         typer.Option("--limit", "-n", min=0, help="Show the last N entries (0: all)."),
     ] = DEFAULT_LIMIT,
-    output: OutputOption = None,
 ) -> None:
-    """Show the latest audit entries, oldest first.
+    """Show the latest audit entries, oldest first (times in Paris time).
 
     Example: crisiskit audit show --commune aubagne --limit 20
     """
     st = state(ctx)
-    as_json = (output or st.output) is OutputFormat.json
+    as_json = st.output is OutputFormat.json
     store = _open(st)
     if store is None:
+        commune = _commune(st, None, commune)
         entries, total = [], 0
     else:
         with store:
+            commune = _commune(st, store, commune)
             entries = store.audit_entries(commune, limit=limit or None)
             total = store.audit_count(commune)
     if as_json:
@@ -89,7 +114,7 @@ def show(
     rows = [
         (
             e.seq,
-            e.at[:19].replace("T", " "),
+            paris_time(e.at, seconds=True),
             e.operator,
             e.commune or "",
             e.action,
@@ -100,9 +125,10 @@ def show(
         for e in entries
     ]
     caption = (
-        f"last {len(entries)} of {total} entries (times UTC, ids shortened); --limit 0 shows all"
+        f"last {len(entries)} of {total} entries (Paris time, ids shortened); --limit 0 shows "
+        "all; --output json gives them whole"
         if total > len(entries)
-        else f"{total} entries (times UTC, ids shortened)"
+        else f"{plural(total, 'entry')} (Paris time, ids shortened)"
     )
     console.table(
         "Audit log" + (f" – {commune}" if commune else ""),
@@ -125,7 +151,6 @@ def verify(
             "repeatable.",
         ),
     ] = None,
-    output: OutputOption = None,
 ) -> None:
     """Check the audit hash chain; exit 1 listing each problem if an entry was tampered with.
 
@@ -138,7 +163,7 @@ def verify(
     from crisiskit.state import DB_NAME, Store
 
     st = state(ctx)
-    as_json = (output or st.output) is OutputFormat.json
+    as_json = st.output is OutputFormat.json
     anchors = [_parse_anchor(value) for value in anchor or []]
     database = st.home / DB_NAME
     if not database.exists():
@@ -160,9 +185,10 @@ def verify(
     if as_json:
         console.emit_json({"intact": not problems, "entries": count, "problems": problems})
     elif not problems:
-        console.text(f"audit chain intact: {count} entries")
+        console.text(f"audit chain intact: {plural(count, 'entry')}")
     else:
-        console.error(f"audit chain broken: {len(problems)} problem(s) in {count} entries")
+        console.error(f"audit chain broken: {plural(len(problems), 'problem')} in "
+                      f"{plural(count, 'entry')}")
         for problem in problems:
             console.text(f"  - {problem}")
     if problems:
@@ -193,7 +219,9 @@ def export(
         typer.Option("--file", "-f", help="Write to this file (mode 0600) instead of stdout."),
     ] = None,
 ) -> None:
-    """Export audit entries as JSON Lines, one entry per line with its hashes.
+    """Export audit entries as JSON Lines, one entry per line with its hashes (times UTC).
+
+    JSON Lines whatever --output says: one JSON document per line.
 
     Example: crisiskit audit export --commune aubagne --file audit-aubagne.jsonl
     """
@@ -204,8 +232,11 @@ def export(
     st = state(ctx)
     store = _open(st)
     entries = []
-    if store is not None:
+    if store is None:
+        commune = _commune(st, None, commune)
+    else:
         with store:
+            commune = _commune(st, store, commune)
             entries = store.audit_entries(commune)
     if file is None:
         console.emit_json_lines(e.to_json() for e in entries)
@@ -219,4 +250,4 @@ def export(
         atomic_write(file, data, 0o600)
     except OSError as exc:
         raise InputError(f"--file: cannot write {file}: {exc.strerror}") from None
-    console.info(f"exported {len(entries)} audit entries to {file}")
+    console.info(f"exported {plural(len(entries), 'audit entry')} to {file}")

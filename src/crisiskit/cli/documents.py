@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from crisiskit import console
-from crisiskit.cli.app import AppState, app, handles_errors, state
+from crisiskit.cli.app import AppState, group, handles_errors, state
 
 if TYPE_CHECKING:
     from crisiskit.documents.render import Document
@@ -61,11 +61,12 @@ def _report(st: AppState, document: Document, written: Any, what: str) -> None:
 
 convention_app = typer.Typer(
     name="convention",
-    help="Fill in the Métropole's convention template with a commune's facts.",
+    help="Fill in the Métropole's convention template with a commune's facts."
+    "\n\nExample: crisiskit convention render aubagne --template docs/convention-exemple.md.j2",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(convention_app, name="convention")
+group(convention_app, "convention")
 
 
 @convention_app.command("render")
@@ -157,11 +158,11 @@ def convention_variables(ctx: typer.Context) -> None:
 
 rgpd_app = typer.Typer(
     name="rgpd",
-    help="GDPR documents of the service.",
+    help="GDPR documents of the service.\n\nExample: crisiskit rgpd record --to records/",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(rgpd_app, name="rgpd")
+group(rgpd_app, "rgpd")
 
 
 @rgpd_app.command("record")

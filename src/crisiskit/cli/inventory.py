@@ -9,17 +9,26 @@ from typing import Annotated
 import typer
 
 from crisiskit import console
-from crisiskit.cli.app import app, handles_errors, state
+from crisiskit.cli.app import group, handles_errors, state
+from crisiskit.words import count
 
 inventory_app = typer.Typer(
-    help="Look at what the inventory holds: communes, devices.", no_args_is_help=True
+    help="Look at what the inventory holds: communes, and devices with their state now."
+    "\n\nExample: crisiskit inventory devices --status on_loan",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
-app.add_typer(inventory_app, name="inventory")
+group(inventory_app, "inventory")
 
 
 class StatusFilter(StrEnum):
+    """A device's runtime state (crisiskit.devices.STATES)."""
+
     available = "available"
+    on_loan = "on_loan"
+    to_wipe = "to_wipe"
     maintenance = "maintenance"
+    lost = "lost"
     retired = "retired"
 
 
@@ -59,7 +68,7 @@ def communes(ctx: typer.Context) -> None:
         None,
         ["Id", "Name", "INSEE", "Playbook", "Roster", "Convention"],
         [list(r.values()) for r in rows],
-        caption=f"{len(rows)} communes; convention status on {today.isoformat()}",
+        caption=f"{count(len(rows), 'commune')}; convention status on {today.isoformat()}",
     )
 
 
@@ -69,41 +78,33 @@ def devices(
     ctx: typer.Context,
     *,
     status: Annotated[
-        StatusFilter | None, typer.Option("--status", help="Only devices with this status.")
+        StatusFilter | None,
+        typer.Option("--status", help="Only devices in this state now (from the local state)."),
     ] = None,
     kind: Annotated[
         KindFilter | None, typer.Option("--kind", help="Only laptops or only phones.")
     ] = None,
 ) -> None:
-    """List the lending stock (laptops and phones), optionally filtered.
+    """List the lending stock with each device's state now, counted by state.
+
+    A device is on loan (to which commune and account, since when), to wipe (back from a
+    commune), lost, in maintenance, retired, or available; loans and holds are read from the
+    local state, never from the inventory file. Read-only.
 
     Example: crisiskit inventory devices --status available --kind phone
     """
+    from crisiskit.cli.views import devices_json, local_device_views, render_devices
     from crisiskit.inventory import load_inventory
 
     st = state(ctx)
     inv = load_inventory(st.inventory_path, st.playbooks_dir)
-    rows: list[dict[str, str | None]] = []
-    if kind in (None, KindFilter.laptop):
-        rows += [
-            {"kind": "laptop", "asset_tag": d.asset_tag, "model": d.model, "serial": d.serial,
-             "imei": None, "number": None, "status": d.status.value}
-            for d in inv.devices.laptops
-        ]
-    if kind in (None, KindFilter.phone):
-        rows += [
-            {"kind": "phone", "asset_tag": d.asset_tag, "model": d.model, "serial": None,
-             "imei": d.imei, "number": d.number, "status": d.status.value}
-            for d in inv.devices.phones
-        ]
-    if status is not None:
-        rows = [r for r in rows if r["status"] == status.value]
+    stock = local_device_views(inv, st.home)
+    if kind is not None:
+        stock = [v for v in stock if v.kind == kind.value]
+    shown = [v for v in stock if status is None or v.state == status.value]
     if st.json:
-        console.emit_json(rows)
+        console.emit_json(devices_json(shown, stock))
         return
-    console.table(
-        None,
-        ["Kind", "Asset tag", "Model", "Serial", "IMEI", "Number", "Status"],
-        [list(r.values()) for r in rows],
-        caption=f"{len(rows)} devices",
-    )
+    what = f"{kind.value}s" if kind is not None else "devices"
+    title = f"Lending stock: {what}" + (f" {status.value.replace('_', ' ')}" if status else "")
+    render_devices(shown, title=title, counted=stock, verbose=st.verbose)

@@ -10,16 +10,17 @@ from typing import Annotated
 
 import typer
 
-from crisiskit.cli.app import app, handles_errors, state
+from crisiskit.cli.app import group, handles_errors, state
 from crisiskit.errors import InputError
 
 sim_app = typer.Typer(
     name="sim",
-    help="Run the local Microsoft Graph simulator (tests, --sandbox runs, crisis exercises).",
+    help="Run the local Microsoft Graph simulator (tests, --sandbox runs, crisis exercises)."
+    "\n\nExample: crisiskit sim serve --port 0 --profile realistic",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(sim_app)
+group(sim_app, "sim")
 
 
 @sim_app.command("serve")
@@ -65,6 +66,8 @@ def serve(
 ) -> None:
     """Serve a simulated Microsoft 365 tenant until Ctrl-C; print its base URL first.
 
+    With --output json the first line is {"base_url": ..., "control_url": ...}.
+
     Example: crisiskit -i inventory.yaml sim serve --port 0 --profile realistic --seed 7
     """
     from crisiskit.sim.permissions import parse_roles
@@ -93,4 +96,5 @@ def serve(
         empty=empty,
         inventory=inventory,
         seats=seats,
+        json_line=state(ctx).json,
     )

@@ -203,9 +203,7 @@ def schema(ctx: typer.Context) -> None:
 
     Example: crisiskit schema > inventory.schema.json
     """
-    import sys
-
     from crisiskit.inventory.schema import schema_text
 
-    sys.stdout.write(schema_text())
+    console.write(schema_text())
 

@@ -4,19 +4,28 @@ The only place that reads crisiskit's environment variables (CRISISKIT_WAIT_SCAL
 CRISISKIT_LEASE_TTL, CRISISKIT_GRAPH_URL, CRISISKIT_GRAPH_TOKEN; the azure-identity ones are
 handed to the Graph door as a mapping) and the only one that starts the embedded simulator for
 `--sandbox`. The core receives a `Context` and never looks around.
+
+    target(inventory, home, sandbox) -> Target   where Graph writes would go, in words
+    run_loop(coroutine)                          asyncio.run, with Ctrl-C handled: the first
+                                                 one cancels the operation at its next wait
+                                                 (journal and run closed) and abandons a
+                                                 pending prompt (INTERRUPTED is set); the
+                                                 second one stops at once
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterator
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from crisiskit.errors import InputError
+from crisiskit.errors import InputError, PreconditionFailed
 from crisiskit.secrets import Secret
 
 if TYPE_CHECKING:
@@ -30,6 +39,93 @@ if TYPE_CHECKING:
 
 SANDBOX_TOKEN = "crisiskit-sandbox"
 T = TypeVar("T")
+# Set by the first Ctrl-C of an operation: a prompt waiting for an answer gives up.
+INTERRUPTED = threading.Event()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an operation's Graph requests go, as the plan header and the prompt name it."""
+
+    kind: Literal["sandbox", "endpoint", "tenant"]
+    description: str  # "the simulated sandbox tenant (.crisiskit/sandbox/tenant.json)"
+    where: str  # for the prompt: "in the simulated sandbox tenant"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "description": self.description}
+
+
+def _static_endpoint() -> tuple[str | None, str | None]:
+    return os.environ.get("CRISISKIT_GRAPH_URL"), os.environ.get("CRISISKIT_GRAPH_TOKEN")
+
+
+def target(inventory: Inventory, home: Path, sandbox: bool) -> Target:
+    """Describe where `endpoint(inventory, home, sandbox)` sends requests (nothing started)."""
+    if sandbox:
+        where = home / "sandbox" / "tenant.json"
+        return Target(
+            "sandbox",
+            f"the simulated sandbox tenant ({where}), not a real tenant",
+            "in the simulated sandbox tenant",
+        )
+    url, _ = _static_endpoint()
+    if url:
+        return Target(
+            "endpoint",
+            f"the Graph endpoint {url} (CRISISKIT_GRAPH_URL, static token)",
+            f"at the Graph endpoint {url}",
+        )
+    tenant = inventory.tenant
+    return Target(
+        "tenant",
+        f"tenant {tenant.display_name} (id {tenant.tenant_id}), {tenant.graph_url}",
+        f"in tenant {tenant.display_name} ({tenant.tenant_id})",
+    )
+
+
+def run_loop(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` in a new event loop; Ctrl-C cancels it cleanly (see the module docstring).
+
+    Raises KeyboardInterrupt when the operation was interrupted.
+    """
+    INTERRUPTED.clear()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(work)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt
+        INTERRUPTED.set()
+        loop.call_soon_threadsafe(task.cancel)
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if INTERRUPTED.is_set():
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+    finally:
+        try:
+            _cancel_all(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 @dataclass(frozen=True)
@@ -82,8 +178,7 @@ def endpoint(inventory: Inventory, home: Path, sandbox: bool) -> Iterator[Endpoi
         ) as sim:
             yield Endpoint(sim.base_url, Secret(SANDBOX_TOKEN))
         return
-    url = os.environ.get("CRISISKIT_GRAPH_URL")
-    token = os.environ.get("CRISISKIT_GRAPH_TOKEN")
+    url, token = _static_endpoint()
     if url or token:
         if not (url and token):
             raise InputError("CRISISKIT_GRAPH_URL and CRISISKIT_GRAPH_TOKEN must be set together")
@@ -95,7 +190,18 @@ def endpoint(inventory: Inventory, home: Path, sandbox: bool) -> Iterator[Endpoi
 def _open_graph(inventory: Inventory, where: Endpoint) -> Graph:
     from crisiskit.graph import open_graph
 
-    return open_graph(inventory.tenant, base_url=where.base_url, token=where.token, env=os.environ)
+    try:
+        return open_graph(
+            inventory.tenant, base_url=where.base_url, token=where.token, env=os.environ
+        )
+    except PreconditionFailed as exc:
+        if where.base_url is not None:
+            raise
+        tenant = inventory.tenant
+        raise PreconditionFailed(
+            f"cannot sign in to tenant {tenant.display_name} ({tenant.tenant_id}): {exc}. "
+            "Nothing was sent. To rehearse on the simulator instead, add --sandbox."
+        ) from None
 
 
 def _serve(
@@ -131,7 +237,7 @@ def _serve(
         finally:
             await graph.aclose()
 
-    return asyncio.run(main())
+    return run_loop(main())
 
 
 def run_activate(

@@ -45,11 +45,13 @@ class KitDocuments:
 
     handover: dict[str, Path] = field(default_factory=dict)  # "md" | "html" | "pdf" -> path
     slips: Path | None = None  # 0600; None when no account has a pass in the credentials file
+    unchanged: bool = False  # True: not rewritten, the files on disk already said this
 
     def to_json(self) -> dict[str, Any]:
         return {
             "handover": {kind: str(path) for kind, path in self.handover.items()},
             "signin_slips": str(self.slips) if self.slips else None,
+            "unchanged": self.unchanged,
         }
 
 

@@ -88,6 +88,7 @@ async def plan_activation(
             before, others, kit.sku_part_number
         )
         plan.refusals = preconditions(ctx.setup.commune, kit, plan, now)
+        plan.left_out = list(kit.left_out)
         if claim is not None and not plan.refusals:
             claims.record(ctx, claim, kit, plan.seats_needed)
     return Planned(kit, observed, plan, notices)
@@ -182,6 +183,7 @@ async def _activate(
                 team_url=outcome.team_url if outcome else None,
                 sharepoint_url=outcome.drive_url if outcome else None,
                 still_provisioning=list(outcome.mailboxes_pending) if outcome else [],
+                operator=ctx.operator,
             )
             return report
 

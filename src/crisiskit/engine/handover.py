@@ -4,14 +4,23 @@
     credentials_sink(path, home) where issued passes go the moment they exist (0600, atomic)
     void_passes(path, home, ps)  take out of the file the passes of a run that lost its lease
     write_documents(...)        the handover sheet (md, html, pdf) and the first sign-in slips
+
+A sheet is rewritten only when what it says changes: each writing is audited
+(`documents.written`, with a digest of the facts the documents print, never a pass), and a
+run whose facts digest equals the last one's, with every file still there and no signature
+asked, leaves the documents as they are (`KitDocuments.unchanged`). So a rerun that finds the
+kit complete writes nothing, and a signed sheet is not replaced by an identical unsigned one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crisiskit.plan.diff import CredentialState
 
@@ -56,6 +65,9 @@ def credentials_sink(path: Path, home: Path) -> Callable[[Sequence[IssuedPass]],
     return save
 
 
+WRITTEN = "documents.written"  # the audit action of each writing of the documents
+
+
 def void_passes(path: Path, home: Path, passes: Sequence[IssuedPass]) -> list[str]:
     """Remove these passes from the credentials file; return the accounts they were for.
 
@@ -89,22 +101,26 @@ def write_documents(
     team_url: str | None,
     sharepoint_url: str | None,
     still_provisioning: list[str],
+    operator: str = "crisiskit",
 ) -> KitDocuments:
-    """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF)."""
+    """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF).
+
+    Nothing is written when the documents on disk already say exactly this (module
+    docstring); the result then has `unchanged=True`.
+    """
     from crisiskit.documents.handover import HandoverAccount, HandoverDevice
     from crisiskit.documents.kit import write_kit_documents
 
     users = {u.upn: u for u in kit.users}
-    return write_kit_documents(
-        setup.outputs,
-        inventory=setup.inventory,
-        commune=setup.commune,
-        accounts=[
+    facts: dict[str, Any] = {
+        "inventory": setup.inventory,
+        "commune": setup.commune,
+        "accounts": [
             HandoverAccount(given_name=u.given_name, surname=u.surname, role=u.role,
                             upn=u.upn, team_owner=u.owner)
             for u in kit.users
         ],
-        devices=[
+        "devices": [
             HandoverDevice(
                 kind=a.kind, asset_tag=a.asset_tag, model=a.model,
                 serial=a.serial if a.kind == "laptop" else None,
@@ -116,17 +132,82 @@ def write_documents(
             )
             for a in kit.allocations
         ],
+        "team_name": kit.team.display_name if kit.team else None,
+        "team_url": _web(team_url),
+        "sharepoint_url": _web(sharepoint_url),
+        "still_provisioning": still_provisioning,
+        "tap_usable_once": kit.tap_usable_once,
+        "register_phone": kit.register_phone,
+    }
+    digest = _digest(setup, facts)
+    if setup.signer is None:
+        kept = _unchanged(setup, store, digest)
+        if kept is not None:
+            return kept
+    written = write_kit_documents(
+        setup.outputs,
+        **facts,
         runs=store.runs(setup.commune.id),
         now=now,
-        team_name=kit.team.display_name if kit.team else None,
-        team_url=_web(team_url),
-        sharepoint_url=_web(sharepoint_url),
-        still_provisioning=still_provisioning,
         audit_anchor=store.audit_head(),
-        tap_usable_once=kit.tap_usable_once,
-        register_phone=kit.register_phone,
         signer=setup.signer,
     )
+    store.audit_append(
+        operator, setup.commune.id, WRITTEN, setup.commune.id, "written",
+        details={"facts": digest,
+                 "files": sorted(p.name for p in [*written.handover.values(), written.slips]
+                                 if p is not None)},
+    )
+    return written
+
+
+def _digest(setup: Setup, facts: dict[str, Any]) -> str:
+    """Return a digest of what the documents print (the passes' windows, never a pass)."""
+    from crisiskit.documents.credentials import read_credentials
+
+    wanted = {a.upn.lower() for a in facts["accounts"]}
+    windows = [
+        (r.upn.lower(), r.valid_from.isoformat(), r.valid_until.isoformat())
+        for r in read_credentials(setup.credentials_path)
+        if r.upn.lower() in wanted
+    ]
+    data = {
+        **{k: v for k, v in facts.items() if k not in ("inventory", "commune")},
+        "accounts": [a.model_dump(mode="json") for a in facts["accounts"]],
+        "devices": [d.model_dump(mode="json") for d in facts["devices"]],
+        "commune": setup.commune.model_dump(mode="json"),
+        "metropole": setup.inventory.metropole.model_dump(mode="json"),
+        "passes": windows,
+    }
+    canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _unchanged(setup: Setup, store: StateStore, digest: str) -> KitDocuments | None:
+    """Return the documents on disk if the last writing had this digest and none is missing."""
+    from crisiskit.documents.handover import STEM
+    from crisiskit.documents.kit import KitDocuments
+    from crisiskit.documents.slips import SLIPS_FILE
+
+    last = next(
+        (e for e in reversed(store.audit_entries(setup.commune.id)) if e.action == WRITTEN),
+        None,
+    )
+    if last is None or last.details.get("facts") != digest:
+        return None
+    names = list(last.details.get("files") or [])
+    paths = [setup.outputs / name for name in names]
+    if not names or not all(p.is_file() and not p.is_symlink() for p in paths):
+        return None
+    order = ("md", "html", "pdf")
+    handover = {
+        p.suffix[1:]: p
+        for p in sorted(paths, key=lambda p: order.index(p.suffix[1:]) if p.suffix[1:] in order
+                        else len(order))
+        if p.name.startswith(STEM + ".")
+    }
+    slips = setup.outputs / SLIPS_FILE if SLIPS_FILE in names else None
+    return replace(KitDocuments(handover=handover, slips=slips), unchanged=True)
 
 
 def _web(url: str | None) -> str | None:

@@ -20,13 +20,20 @@ from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.model import Plan
 from crisiskit.plan.observe import Observed
 from crisiskit.resources.taps import IssuedPass
+from crisiskit.words import count
 
 if TYPE_CHECKING:
     from crisiskit.documents.kit import KitDocuments
 
 
 class PhaseProgress(Protocol):
+    """One phase of a run as the operator sees it (the CLI's `console.RunDisplay` rows)."""
+
     def advance(self, n: int = 1, note: str | None = None) -> None: ...
+
+    def waiting(self, what: str | None) -> None:
+        """Say what the phase waits for ("for SharePoint to ..."); None: it stopped waiting."""
+        ...
 
     def finish(self, summary: str) -> None: ...
 
@@ -36,6 +43,9 @@ PhaseFactory = Callable[[str, int], PhaseProgress]
 
 class _Quiet:
     def advance(self, n: int = 1, note: str | None = None) -> None:
+        return None
+
+    def waiting(self, what: str | None) -> None:
         return None
 
     def finish(self, summary: str) -> None:
@@ -184,50 +194,85 @@ def failure_message(report: ActivationReport) -> OperationFailed:
     )
 
 
+def _stopped(done: int, total: int) -> Callable[[], str]:
+    return lambda: f"stopped, {done} of {total} done"
+
+
 @dataclass
 class _Phase:
     name: str
     kinds: frozenset[str]
     total: int
     summary: Callable[[], str]
-    bar: PhaseProgress | None = None
+    bar: PhaseProgress
     left: int = 0
     finished: bool = False
 
 
 class ActivationProgress:
-    """Show the activation's phases (accounts, licences, mailboxes, ...) as steps finish."""
+    """Show the activation's phases (accounts, licences, mailboxes, ...) as steps finish.
+
+    Each phase is one row of the CLI's display; a "waiting" event (a verb about to wait on
+    the service) is shown on the row of its kind until the step of that kind and key reports
+    its result, or the phase ends.
+    """
 
     def __init__(self, factory: PhaseFactory, kit: DesiredKit, plan: Plan) -> None:
         self.created: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.ready: set[str] = set()
         self.pending: set[str] = set()
+        self.drive_ready = False
+        self.waits: dict[tuple[str, str], _Phase] = {}
         present = Counter(s.kind for s in plan.steps if s.action == "present")
         todo = Counter(s.kind for s in plan.steps if s.action not in ("present", "conflict"))
         c = self.created
+
+        def made(kind: str, verb: str, nothing: str) -> Callable[[], str]:
+            def say() -> str:
+                if not todo[kind]:
+                    return f"{nothing}; {present[kind]} present" if present[kind] else nothing
+                done = f"{c[kind]} of {todo[kind]} {verb}" if c[kind] < todo[kind] \
+                    else f"{c[kind]} {verb}"
+                return done + (f", {present[kind]} present" if present[kind] else "")
+            return say
+
+        def phones() -> str:
+            text = made("phone_method", "registered", "nothing to register")()
+            return text + (f", {self.updated['phone_method']} updated"
+                           if self.updated["phone_method"] else "")
+
+        def group() -> str:
+            if todo["group"]:
+                return "created" if c["group"] else "not created"
+            return "present" if present["group"] else "not needed"
+
+        def team() -> str:
+            if not (c["team"] or present["team"]):
+                return "not ready"
+            channels = (f", {count(c['channel'], 'channel')} created" if todo["channel"]
+                        else "")
+            return ("created" if c["team"] else "present") + channels
+
+        def sharepoint() -> str:
+            if not (self.drive_ready or present["drive"]):
+                return "not ready"
+            folders = f", {count(c['folder'], 'folder')} created" if todo["folder"] else ""
+            return "drive ready" + folders
+
         specs: list[tuple[str, Iterable[str], bool, Callable[[], str]]] = [
-            ("accounts", ["user"], True,
-             lambda: f"{c['user']} created, {present['user']} present"),
-            ("licences", ["licence"], True,
-             lambda: f"{c['licence']} assigned" if todo["licence"] else "nothing to assign"),
-            ("mailboxes", [], True, self._mailboxes),
-            ("temporary access passes", ["tap"], True,
-             lambda: f"{c['tap']} issued" if todo["tap"] else "none to issue"),
-            ("phone methods", ["phone_method"], kit.register_phone,
-             lambda: f"{c['phone_method']} registered, {self.updated['phone_method']} updated"),
-            ("group", ["group"], kit.group is not None,
-             lambda: "failed" if todo["group"] and not c["group"] else "ready"),
-            ("members", ["membership"], kit.group is not None,
-             lambda: f"{c['membership']} added"),
-            ("team", ["team", "channel"], kit.team is not None,
-             lambda: f"team ready, {c['channel']} channels created"
-             if c["team"] or present["team"] else "not created"),
-            ("sharepoint", ["drive", "folder"], bool(kit.folders),
-             lambda: f"drive ready, {c['folder']} folders created"
-             if self.drive_ready or present["drive"] else "drive not ready"),
+            ("Accounts", ["user"], True, made("user", "created", "nothing to create")),
+            ("Licences", ["licence"], True, made("licence", "assigned", "nothing to assign")),
+            ("Mailboxes", ["mailbox"], True, self._mailboxes),
+            ("Temporary Access Passes", ["tap"], True,
+             made("tap", "issued", "none to issue")),
+            ("Phone methods", ["phone_method"], kit.register_phone, phones),
+            ("Group", ["group"], kit.group is not None, group),
+            ("Members", ["membership"], kit.group is not None,
+             made("membership", "added", "nothing to add")),
+            ("Team", ["team", "channel"], kit.team is not None, team),
+            ("SharePoint", ["drive", "folder"], bool(kit.folders), sharepoint),
         ]
-        self.drive_ready = False
         # When this run waits for every account's mailbox, the phase ends with the last one;
         # otherwise some readiness comes from observation and is only complete at the end.
         waited = sum(
@@ -235,15 +280,15 @@ class ActivationProgress:
             for s in plan.steps if s.kind == "licence" and s.action == "create"
         )
         self.mailboxes_early = bool(kit.users) and waited == len(kit.users)
-        self.phases = []
+        self.phases: list[_Phase] = []
         for name, kinds, shown, summary in specs:
             if not shown:
                 continue
             ks = frozenset(kinds)
-            total = sum(todo[k] for k in ks) if ks else len(kit.users)
+            total = len(kit.users) if ks == {"mailbox"} else sum(todo[k] for k in ks)
             phase = _Phase(name, ks, total, summary, factory(name, total), left=total)
             self.phases.append(phase)
-            if ks and total == 0:
+            if ks != {"mailbox"} and total == 0:
                 self._finish(phase)
 
     def step(self, result: StepResult) -> None:
@@ -256,15 +301,23 @@ class ActivationProgress:
             self.updated[kind] += 1
         if kind == "drive" and result.status == "ready":
             self.drive_ready = True
+        waiting = self.waits.pop((kind, result.step.key), None)
+        if waiting is not None:
+            waiting.bar.waiting(None)
         for phase in self.phases:
             if kind in phase.kinds and not phase.finished:
-                assert phase.bar is not None
                 phase.bar.advance(1)
                 phase.left -= 1
                 if phase.left <= 0:
                     self._finish(phase)
 
     def event(self, event: Event) -> None:
+        if event.status == "waiting":
+            for phase in self.phases:
+                if event.kind in phase.kinds and not phase.finished:
+                    self.waits[(event.kind, event.key)] = phase
+                    phase.bar.waiting(event.detail or "for the service")
+            return
         if event.kind != "mailbox":
             return
         if event.status == "ready":
@@ -272,29 +325,37 @@ class ActivationProgress:
         else:
             self.pending.add(event.key)
         for phase in self.phases:
-            if phase.name != "mailboxes" or phase.finished:
+            if "mailbox" not in phase.kinds or phase.finished:
                 continue
-            assert phase.bar is not None
             if event.status == "ready":
                 phase.bar.advance(1)
             if self.mailboxes_early and len(self.ready | self.pending) >= phase.total:
                 self._finish(phase)
 
     def close(self, outcome: Outcome | None) -> None:
-        """Finish the phases still open (mailboxes last: they are only known at the end)."""
+        """Finish the phases still open (mailboxes last: they are only known at the end).
+
+        Without an outcome (the run was interrupted or stopped by an error), an open phase
+        says where it stopped, nothing more.
+        """
         if outcome is not None:
             self.ready = set(outcome.mailboxes_ready)
             self.pending = set(outcome.mailboxes_pending)
         for phase in self.phases:
+            if outcome is None and not phase.finished:
+                done = len(self.ready) if phase.kinds == {"mailbox"} else phase.total - phase.left
+                phase.summary = _stopped(done, phase.total)
             self._finish(phase)
 
     def _mailboxes(self) -> str:
-        pending = f", {len(self.pending)} still provisioning" if self.pending else ""
+        if not self.ready and not self.pending:
+            return "none to wait for"
+        pending = (f", {len(self.pending)} still provisioning (crisiskit status re-checks)"
+                   if self.pending else "")
         return f"{len(self.ready)} ready{pending}"
 
     def _finish(self, phase: _Phase) -> None:
         if phase.finished:
             return
         phase.finished = True
-        assert phase.bar is not None
         phase.bar.finish(phase.summary())

@@ -53,12 +53,18 @@ class StepResult:
 
 @dataclass(frozen=True)
 class Event:
-    """A fact established on the way that is not a step's outcome (a mailbox still provisioning)."""
+    """A fact established on the way that is not a step's outcome (a mailbox still provisioning).
+
+    Status "waiting" is the start of a wait (`detail` says for what, e.g. "for SharePoint to
+    provision the group's site"); the wait ends with the result of the step of the same kind
+    and key, with another event of that kind and key, or with the end of the run.
+    """
 
     kind: str
     key: str
     status: str
     phase: str
+    detail: str = ""
 
 
 @dataclass
@@ -224,11 +230,13 @@ class RunSession:
         phase: str,
         action: str = "wait",
         journal: bool = True,
+        detail: str = "",
     ) -> None:
         if journal:
-            self._journal.step(phase, kind, key, action, status)
-        ev = Event(kind, key, status, phase)
-        self.execution.events.append(ev)
+            self._journal.step(phase, kind, key, action, status, detail=detail or None)
+        ev = Event(kind, key, status, phase, detail)
+        if status != "waiting":  # a wait is shown to the operator, it is not a fact
+            self.execution.events.append(ev)
         for listener in self.event_listeners:
             listener(ev)
 

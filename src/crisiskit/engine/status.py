@@ -25,6 +25,8 @@ class AccountStatus:
     tap_in_tenant: bool
     tap_in_file: bool
     phone: str | None
+    tap_valid_from: str | None = None  # the pass on file's window (ISO 8601), never the pass
+    tap_valid_until: str | None = None
 
 
 @dataclass
@@ -36,6 +38,8 @@ class KitStatus:
     drive: str
     strays: list[str] = field(default_factory=list)
     loans: list[dict[str, str]] = field(default_factory=list)
+    team_url: str | None = None
+    drive_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,7 +47,9 @@ class KitStatus:
             "accounts": [a.__dict__ for a in self.accounts],
             "group": self.group,
             "team": self.team,
+            "team_url": self.team_url,
             "drive": self.drive,
+            "drive_url": self.drive_url,
             "strays": self.strays,
             "loans": self.loans,
         }
@@ -87,6 +93,8 @@ async def kit_status(ctx: Context) -> KitStatus:
                 tap_in_tenant=any(t.usable for t in observed.taps.get(u.upn, [])),
                 tap_in_file=row is not None and row.valid_until > now,
                 phone=phones["mobile"][1] if "mobile" in phones else None,
+                tap_valid_from=row.valid_from.isoformat() if row is not None else None,
+                tap_valid_until=row.valid_until.isoformat() if row is not None else None,
             )
         )
     group = observed.group
@@ -99,6 +107,8 @@ async def kit_status(ctx: Context) -> KitStatus:
         group=group_state,
         team="ready" if observed.team_id else "absent",
         drive="ready" if observed.drive_id else "not ready",
+        team_url=observed.team_url if observed.team_id else None,
+        drive_url=observed.drive_url if observed.drive_id else None,
         strays=[s.upn for s in observed.strays],
         loans=[
             {"kind": lo.device_kind, "asset_tag": lo.asset_tag, "upn": lo.upn,

@@ -21,7 +21,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints  # noqa: E402
 
-from crisiskit.errors import InputError
+from crisiskit.errors import unknown
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -296,9 +296,12 @@ class Inventory(_Model):
     devices: Devices = Field(default_factory=Devices)
 
     def commune(self, commune_id: str) -> Commune:
-        """Return the commune with this id, or raise InputError naming the known ids."""
+        """Return the commune with this id, in any case ("Aubagne" is aubagne).
+
+        An unknown id raises InputError naming the known ids, with "did you mean".
+        """
+        wanted = commune_id.strip().lower()
         for commune in self.communes:
-            if commune.id == commune_id:
+            if commune.id == wanted:
                 return commune
-        known = ", ".join(c.id for c in self.communes) or "none"
-        raise InputError(f"unknown commune {commune_id!r} (known: {known})")
+        raise unknown("commune", commune_id, (c.id for c in self.communes))

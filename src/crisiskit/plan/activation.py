@@ -35,6 +35,7 @@ class ActivationPlan:
     seats_reserved: int = 0
     reserved_by: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)  # why `activate` would refuse it
+    left_out: list[str] = field(default_factory=list)  # roster people the playbook leaves out
 
     @property
     def commune(self) -> str:
@@ -58,6 +59,7 @@ class ActivationPlan:
             "strays": list(self.strays),
             "shortages": list(self.shortages),
             "refusals": list(self.refusals),
+            "not_provisioned": list(self.left_out),
             "licences": {
                 "sku_id": self.sku_id,
                 "free_seats": self.free_seats,
@@ -70,29 +72,66 @@ class ActivationPlan:
 def preconditions(
     commune: Commune, kit: DesiredKit, activation: ActivationPlan, today: datetime
 ) -> list[str]:
-    """Return the reasons activation must be refused before any write (empty: go)."""
+    """Return the reasons activation must be refused before any write (empty: go).
+
+    Each reason is a sentence that ends with how to fix it (which date, which command).
+    """
     from crisiskit.conventions import status_at
 
     reasons: list[str] = []
-    state = status_at(commune.convention, today.date())
+    day = today.date()
+    state = status_at(commune.convention, day)
     if not state.in_force:
-        reasons.append(
-            f"the convention of {commune.id} is {state.status.value} on "
-            f"{today.date().isoformat()}: activation needs an active convention"
-        )
-    reasons.extend(f"not enough devices: {s}" for s in activation.shortages)
+        reasons.append(_convention_reason(commune, state, day))
+    devices_fix = (
+        "Fix: `crisiskit inventory devices --status available` lists what can be lent; "
+        "bring devices back to the stock, or activate a playbook without devices "
+        "(--playbook minimal)."
+    )
+    reasons.extend(f"not enough devices: {s}. {devices_fix}" for s in activation.shortages)
     if activation.sku_id is None:
-        reasons.append(f"the tenant has no subscription for SKU {kit.sku_part_number}")
+        reasons.append(
+            f"the tenant has no subscription for SKU {kit.sku_part_number}. Fix: set "
+            "tenant.sku_part_number in the inventory to a SKU the tenant has."
+        )
     elif activation.seats_needed > activation.free_seats - activation.seats_reserved:
+        missing = activation.seats_needed - (activation.free_seats - activation.seats_reserved)
         held = (
             f", of which {activation.seats_reserved} are reserved by activations in progress "
-            f"({', '.join(activation.reserved_by)}); run again once they have finished"
-            if activation.seats_reserved else ""
+            f"({', '.join(activation.reserved_by)}); run again once they have finished, or"
+            if activation.seats_reserved else ". Fix:"
         )
         reasons.append(
             f"not enough {kit.sku_part_number} licences: {activation.seats_needed} needed, "
-            f"{activation.free_seats} free{held}"
+            f"{activation.free_seats} free{held} free or add {missing} seat"
+            f"{'s' if missing != 1 else ''} in the tenant, or activate a smaller playbook "
+            "(--playbook minimal)."
         )
     for s in activation.conflicts:
-        reasons.append(f"conflict: {s.kind} {s.key}: {s.detail} (crisiskit will not touch it)")
+        reasons.append(
+            f"conflict: {s.kind} {s.key}: {s.detail} (crisiskit will not touch it). Fix: "
+            "rename or remove that object in the tenant, or give the person an explicit "
+            "`account:` in the inventory."
+        )
     return reasons
+
+
+def _convention_reason(commune: Commune, state: Any, day: Any) -> str:
+    """Say why the convention is not in force on `day`, and what makes it so."""
+    c = commune.convention
+    head = f"the convention of {commune.name} ({commune.id}) is not in force on {day}"
+    see = "`crisiskit conventions` shows every commune's status."
+    status = state.status.value
+    if status == "pending" and c.notification_date is None:
+        return (f"{head}: it is pending, not notified yet. Fix: once it is, set "
+                f"convention.notification_date of {commune.id} in the inventory; {see}")
+    if status == "pending":
+        return (f"{head}: it is pending until its notification on {c.notification_date}. Fix: "
+                f"activate from that day, or correct convention.notification_date of "
+                f"{commune.id} in the inventory; {see}")
+    if status == "terminated":
+        return (f"{head}: it was terminated on {state.termination_effective} (Article 9). "
+                f"Fix: a new convention must be signed and its dates recorded; {see}")
+    return (f"{head}: it expired on {state.max_end}, at the end of its 8-year term (Article 7)."
+            " Fix: a new "
+            f"convention must be signed and its dates recorded; {see}")

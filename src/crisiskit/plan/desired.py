@@ -122,6 +122,7 @@ class DesiredKit:
     graph_root: str  # root of `@odata.bind` URLs: the tenant's Graph (national clouds too)
     computed_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    left_out: tuple[str, ...] = ()  # "Élodie Fabre (communication)": roles not provisioned
 
     def user(self, upn: str) -> DesiredUser:
         """Return the desired account with this UPN."""
@@ -246,9 +247,12 @@ def desired_kit(
     tenant = inventory.tenant
     roles = set(playbook.roles) if playbook.roles is not None else None
     users: list[DesiredUser] = []
+    left_out: list[str] = []  # roster people whose role the playbook does not provision
     for account in roster_accounts(commune, tenant.upn_domain):
         person = account.person
         if roles is not None and str(person.role) not in roles:
+            role = str(person.role).replace("_", " ")
+            left_out.append(f"{person.given_name} {person.surname} ({role})")
             continue
         users.append(
             DesiredUser(
@@ -332,4 +336,5 @@ def desired_kit(
         ),
         graph_root=graph_base_url(str(tenant.graph_url)),
         computed_at=now,
+        left_out=tuple(left_out),
     )

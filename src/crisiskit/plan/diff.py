@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from crisiskit import words
 from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.model import Action, Id, Plan, Ref, Step, step
@@ -300,17 +301,18 @@ def diff(
                 continue
             existing = observed.phones.get(u.upn, {}).get("mobile")
             number = phone.graph_number
+            shown = words.phone(phone.number or number)  # one format on every screen
             if existing is None:
                 b.add(
                     "phone_method", "create", u.upn, PhoneCreate(uid(u.upn), number),
-                    detail=number, after=(loan_step[phone.asset_tag],),
+                    detail=shown, after=(loan_step[phone.asset_tag],),
                 )
             elif same_number(existing[1], number):
-                b.add("phone_method", "present", u.upn, detail=number)
+                b.add("phone_method", "present", u.upn, detail=shown)
             else:
                 b.add(
                     "phone_method", "update", u.upn, PhoneUpdate(ours[u.upn], existing[0], number),
-                    detail=number, graph_id=existing[0], after=(loan_step[phone.asset_tag],),
+                    detail=shown, graph_id=existing[0], after=(loan_step[phone.asset_tag],),
                 )
 
     for a in kit.allocations:

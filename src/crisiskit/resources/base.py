@@ -118,8 +118,14 @@ class Session(Protocol):
         phase: str,
         action: str = "wait",
         journal: bool = True,
+        detail: str = "",
     ) -> None:
-        """Record a fact a verb established on the way (e.g. a mailbox still provisioning)."""
+        """Record a fact a verb established on the way (e.g. a mailbox still provisioning).
+
+        A verb about to wait on the service says so first: `event(kind, step.key, "waiting",
+        phase=step.phase, journal=False, detail="for <service> to <do what>")`; the operator
+        sees what is waited for and for how long until the step reports its result.
+        """
         ...
 
     def warn(self, message: str) -> None:

@@ -25,6 +25,7 @@ DRIVE = "drive"
 FOLDER = "folder"
 FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 15.0
+SITE_WAIT = "for SharePoint to provision the group's site"  # told to the operator meanwhile
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ async def _wait_one(session: Session, step: Step) -> None:
             why = "the group's SharePoint site is still provisioning; rerun later"
             session.failed(step, a, why if a.status == 404 else "")
             return
+        session.event(DRIVE, step.key, "waiting", phase=step.phase, journal=False,
+                      detail=SITE_WAIT)
         await clock.sleep(delay)
         delay = min(delay * 2, MAX_DELAY_S)
 

@@ -21,6 +21,7 @@ KIND = "mailbox"
 NOT_READY = "MailboxNotEnabledForRESTAPI"
 FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 15.0
+WAIT = "for Exchange Online to provision the mailboxes"  # told to the operator meanwhile
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ async def wait_ready(session: Session, mailboxes: Sequence[Mailbox], budget_s: f
         pending = still
         if not pending or session.clock.monotonic() + delay > deadline:
             break
+        session.event(KIND, "", "waiting", phase="mailboxes", journal=False, detail=WAIT)
         await session.clock.sleep(delay)
         delay = min(delay * 2, MAX_DELAY_S)
     out.pending.extend(pending)

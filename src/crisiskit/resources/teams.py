@@ -25,6 +25,9 @@ TEAM_RETRY_S = 10.0
 GROUP_MATURITY_S = 15 * 60.0  # documented: then wait until the group is 15 minutes old
 POLL_FIRST_S = 0.2
 POLL_MAX_S = 15.0
+# What the operator is told while the Team is waited for (Session.event "waiting").
+YOUNG_GROUP_WAIT = "for the new group to reach Microsoft Teams (documented: up to 15 minutes)"
+OPERATION_WAIT = "for Microsoft Teams to finish provisioning"
 
 # Settings mirror the Teams defaults for a crisis cell: members may not delete channels or
 # messages, so the main courante cannot be purged from a compromised account.
@@ -136,6 +139,8 @@ async def _create_one(session: Session, step: Step) -> None:
         if clock.monotonic() + wait > deadline:
             session.failed(step, answer, "the group is too young for a team yet; rerun later")
             return
+        session.event(KIND, step.key, "waiting", phase=step.phase, journal=False,
+                      detail=YOUNG_GROUP_WAIT)
         await clock.sleep(wait)
 
 
@@ -161,6 +166,8 @@ async def _await_operation(
         if clock.monotonic() + delay > deadline:
             session.failed(step, last, "the team is still being created; rerun later")
             return
+        session.event(KIND, step.key, "waiting", phase=step.phase, journal=False,
+                      detail=OPERATION_WAIT)
         await clock.sleep(delay)
         delay = min(delay * 2, POLL_MAX_S * max(session.wait_scale, 0.01))
     check = (await session.settle({"get": by_group(gid)}))["get"]

@@ -200,10 +200,13 @@ def serve(
     empty: bool = False,
     inventory: Inventory | None = None,
     seats: int | None = None,
+    json_line: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM; the base URL is the first line printed on stdout.
 
     `roles` are the application roles a token holds (default: README's least-privilege set).
+    With `json_line` the first line is a JSON object instead (`--output json`):
+    {"base_url": ..., "control_url": ...}.
     """
     sim = build_simulator(
         inventory=inventory,
@@ -218,7 +221,14 @@ def serve(
     bound = sock.getsockname()[1]
 
     def announce() -> None:
-        print(f"http://{url_host(host)}:{bound}/v1.0", flush=True)
+        base = f"http://{url_host(host)}:{bound}"
+        if json_line:
+            import json
+
+            print(json.dumps({"base_url": f"{base}/v1.0", "control_url": f"{base}/_sim/"}),
+                  flush=True)
+        else:
+            print(f"{base}/v1.0", flush=True)
         if not is_loopback(host):
             print(
                 f"warning: the simulator listens on {host}, reachable from other machines; it "
