@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
-from engine_helpers import Kit, commune
+from engine_helpers import Kit
 
+from crisiskit.inventory import load_inventory
+from crisiskit.plan.desired import tag_property
 from crisiskit.state import Store, commune_lock
 
 
@@ -89,20 +91,23 @@ def test_group_of_someone_else_with_our_nickname_is_a_conflict(kit: Kit) -> None
     assert "conflict: group crisiskit-aubagne" in message
 
 
-def test_plan_shows_accounts_tagged_but_no_longer_in_the_roster(kit: Kit, write_inventory) -> None:
+def test_a_tagged_account_the_journal_does_not_know_is_listed_and_left_alone(kit: Kit) -> None:
     assert kit.cli("activate", "pertuis", "--yes").exit_code == 0
-
-    def drop_one(data: dict) -> None:
-        commune(data, "pertuis")["roster"].pop()
-
-    kit.inventory = write_inventory(drop_one)
+    tag = tag_property(load_inventory(kit.inventory).tenant.client_id)
+    kit.sim.seed({"users": [{"userPrincipalName": "intrus@crise.ampmetropole.fr",
+                             "displayName": "Intrus", tag: "pertuis"}]})
     plan = json.loads(kit.cli("--output", "json", "plan", "pertuis").stdout)
-    assert len(plan["strays"]) == 1
+    assert plan["strays"] == ["intrus@crise.ampmetropole.fr"]
+    assert plan["leavers"] == []
+    assert "journal" in plan["left_alone"]["intrus@crise.ampmetropole.fr"]
+    before = [u for u in kit.sim.state()["users"] if u["userPrincipalName"].startswith("intrus")]
     mark = kit.log_size()
     run = kit.cli("activate", "pertuis", "--yes")
     assert run.exit_code == 0
-    assert "left alone" in run.stdout
+    assert "intrus@crise.ampmetropole.fr" in run.stdout and "left alone" in run.stdout
     assert kit.writes(mark) == []
+    after = [u for u in kit.sim.state()["users"] if u["userPrincipalName"].startswith("intrus")]
+    assert after == before and after[0]["accountEnabled"] is True
 
 
 def test_plan_says_why_activate_would_refuse(kit: Kit) -> None:

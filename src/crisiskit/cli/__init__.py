@@ -10,6 +10,8 @@ from __future__ import annotations
 from crisiskit.cli import (  # noqa: F401  (registration)
     activate,
     audit,
+    credentials,
+    devices,
     documents,
     inventory,
     sim,

@@ -56,11 +56,39 @@ def rerun_command() -> str:
     return shlex.join(["crisiskit", *sys.argv[1:]])
 
 
+def leaver_notes(activation: ActivationPlan) -> list[str]:
+    """Return one line per person leaving the cell: what applying the plan does to them."""
+    notes = []
+    for upn in activation.leavers:
+        devices = activation.leaver_devices.get(upn, [])
+        steps = [
+            s for s in activation.plan.steps
+            if s.phase == "leavers" and (s.key == upn or (s.kind == "loan" and s.key in devices))
+        ]
+        if all(s.action == "present" for s in steps):
+            notes.append(f"  = account {upn} has left the cell (disabled, kept until teardown)")
+            continue
+        todo = [
+            what for what, present in (
+                ("disable it", any(s.action == "disable" for s in steps)),
+                ("revoke its sessions", any(s.action == "revoke" for s in steps)),
+                ("remove its pass", any(s.kind == "tap" for s in steps)),
+                (f"take back {', '.join(devices)} (to wipe)", bool(devices)),
+            ) if present
+        ]
+        notes.append(
+            f"  < account {upn} is leaving the cell (no longer on the roster): "
+            f"{', '.join(todo)}; the account and its mail are kept until teardown"
+        )
+    return notes
+
+
 def plan_notes(activation: ActivationPlan) -> list[str]:
     """Return what the activation's plan says besides its steps, as lines."""
-    notes = [
-        f"  ? account {upn} is tagged for {activation.commune} but not in the roster: "
-        "left alone"
+    notes = leaver_notes(activation)
+    notes += [
+        f"  ? account {upn} is tagged for {activation.commune}, "
+        f"{activation.left_alone.get(upn, 'not in the roster')}: left alone"
         for upn in activation.strays
     ]
     if activation.left_out:
@@ -255,7 +283,7 @@ def render_report(
     for run_id in report.resumed:
         console.text(f"Resumed after interrupted run #{run_id}.")
     present = sum(outcome.present.values())
-    if not outcome.created and not outcome.updated and outcome.ok:
+    if not outcome.created and not outcome.updated and not outcome.leaving and outcome.ok:
         console.text(f"Everything present ({count(present, 'object')}): nothing was changed "
                      f"{target.where}.")
     else:
@@ -265,6 +293,10 @@ def render_report(
     for warning in outcome.warnings:
         console.text(f"Note: {warning}", wrap=True)
     ready, pending = len(outcome.mailboxes_ready), outcome.mailboxes_pending
+    if outcome.leaving:
+        done = ", ".join(f"{what}: {n}" for what, n in outcome.leaving.items())
+        console.text(f"Leaving the cell: {done}; left: {', '.join(outcome.left) or 'none yet'}",
+                     wrap=True)
     console.text(
         f"Mailboxes: {ready} of {ready + len(pending)} ready"
         + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")

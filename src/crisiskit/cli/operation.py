@@ -9,6 +9,7 @@
                                               the engine's phase factory; silent with --output json
     dry_run_done()                            "Dry run: nothing was changed."
     interrupted(progress, rerun=)             one line after a Ctrl-C; returns exit 130
+    stopped(rerun=)                           the same, for a run without a live display
 
 A new operation (teardown, export, a day-2 swap) calls these around its engine call:
 `need_terminal` → engine(show_plan=..., confirm=ask, phase=progress) → its own outcome lines.
@@ -126,4 +127,11 @@ def interrupted(progress: RunProgress, *, rerun: str) -> int:
         + (f" (not finished: {open_})" if open_ else "")
         + f"; everything done is journaled: rerun `{rerun}` to resume.", wrap=True
     )
+    return EXIT_INTERRUPTED
+
+
+def stopped(*, rerun: str) -> int:
+    """Say, in one line, that a run without a live display was interrupted; return 130."""
+    console.info(f"Interrupted; everything done is journaled: rerun `{rerun}` to resume.",
+                 wrap=True)
     return EXIT_INTERRUPTED

@@ -268,6 +268,25 @@ def run_activate(
         return _serve([setup], store, where, operator, work, scale=scale)
 
 
+def run_operation(
+    setup: Setup,
+    work: Callable[[Context], Awaitable[T]],
+    *,
+    sandbox: bool,
+    operator: str,
+) -> T:
+    """Run one operation on one commune (a day-2 operation) from synchronous code."""
+    from crisiskit.state import Store
+
+    scale = wait_scale()  # bad input is refused before anything starts
+    with Store.open(setup.home) as store, endpoint(setup.inventory, setup.home, sandbox) as where:
+
+        async def one(contexts: list[Context]) -> T:
+            return await work(contexts[0])
+
+        return _serve([setup], store, where, operator, one, scale=scale)
+
+
 def run_plan(setup: Setup, *, sandbox: bool) -> ActivationPlan:
     """Compute the activation plan from synchronous code (read-only: no lock, no journal)."""
     from crisiskit.engine.activation import plan_only

@@ -192,3 +192,29 @@ def update_credentials(
     return write_credentials(
         path, merge_credentials(read_credentials(path, root=root), issued), root=root
     )
+
+
+MAIN_FILE = "credentials.csv"
+REISSUE_PREFIX = "credentials-reissue-"  # + UTC timestamp + ".csv", one per `credentials reissue`
+
+
+def credential_files(directory: Path) -> list[Path]:
+    """Return a commune's credentials files: the activation's, then each reissue's (by name)."""
+    directory = Path(directory)
+    reissued = sorted(directory.glob(f"{REISSUE_PREFIX}*.csv")) if directory.is_dir() else []
+    return [directory / MAIN_FILE, *reissued]
+
+
+def current_credentials(
+    directory: Path, *, root: Path | None = None
+) -> dict[str, tuple[str, CredentialRow]]:
+    """Return, per lower-case UPN, the newest pass on file (latest `valid_from`) and the name
+    of the file holding it: a reissued pass supersedes the activation's, and the other way
+    round when activation issued one later."""
+    current: dict[str, tuple[str, CredentialRow]] = {}
+    for path in credential_files(directory):
+        for row in read_credentials(path, root=root):
+            key = row.upn.lower()
+            if key not in current or row.valid_from >= current[key][1].valid_from:
+                current[key] = (path.name, row)
+    return current

@@ -74,11 +74,16 @@ def write_kit_documents(
     signer: Any | None = None,
 ) -> KitDocuments:
     """Write the handover sheet and the first sign-in slips of one commune's kit."""
-    from crisiskit.documents.credentials import read_credentials
+    from crisiskit.documents.credentials import current_credentials
 
     outputs_dir = Path(outputs_dir)
     wanted = {a.upn.lower() for a in accounts}
-    rows = [r for r in read_credentials(outputs_dir / CREDENTIALS_FILE) if r.upn.lower() in wanted]
+    # A pass reissued since (`credentials reissue`) has its own slip: never print a dead one.
+    rows = [
+        row
+        for upn, (name, row) in current_credentials(outputs_dir).items()
+        if upn in wanted and name == CREDENTIALS_FILE
+    ]
     identity = identity_of(inventory.metropole)
     m = inventory.metropole
     phones = {d.holder_upn.lower(): d for d in devices if d.kind == "phone"}

@@ -237,3 +237,37 @@ def _signed_documents(ctx: MeasureContext) -> str:
         "peuvent être signés électroniquement (signature PAdES) avec le certificat de la "
         "Métropole."
     )
+
+
+@measure(
+    "depart-cellule",
+    "Accès retiré au départ d'un membre de la cellule",
+    "crisiskit.plan.leavers:leaving",
+    "crisiskit.resources.users:revoke_request",
+    "crisiskit.resources.taps:TapTarget",
+    "crisiskit.resources.loans:LoanReturn",
+)
+def _leavers(ctx: MeasureContext) -> str:
+    return (
+        "Une personne retirée de la liste de la cellule de crise perd ses accès à l'activation "
+        "suivante : son compte est désactivé, ses sessions de connexion sont révoquées, son "
+        "code d'accès temporaire est supprimé et le matériel qui lui était prêté est repris "
+        "pour réinitialisation. Le compte n'est pas supprimé avant la fin du service (ses "
+        "courriels et fichiers appartiennent à la commune). Seuls les comptes créés par "
+        "crisiskit pour la commune, et consignés dans son journal, sont concernés."
+    )
+
+
+@measure(
+    "renouvellement-code",
+    "Renouvellement d'un code d'accès compromis ou perdu",
+    "crisiskit.engine.reissue:reissue",
+    "crisiskit.plan.reissue:reissue_plan",
+)
+def _reissue(ctx: MeasureContext) -> str:
+    return (
+        "Un code d'accès temporaire perdu ou compromis est remplacé à la demande : l'ancien "
+        "code est supprimé avant l'émission du nouveau, qui est remis dans un nouveau fichier "
+        "lisible par l'opérateur seul et sur une fiche de connexion nominative ; l'opération "
+        "est journalisée."
+    )

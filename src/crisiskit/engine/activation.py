@@ -28,6 +28,7 @@ from crisiskit.engine.handover import (
     void_passes,
     write_documents,
 )
+from crisiskit.engine.leaving import leaver_facts
 from crisiskit.engine.report import (
     ActivationProgress,
     ActivationReport,
@@ -80,10 +81,11 @@ async def plan_activation(
     if rebuild and claim is not None:
         notices = preflight.adopt(ctx, provisional, observed).notices
     credentials = credential_states(ctx.setup.credentials_path)
+    leavers = leaver_facts(ctx.store, ctx.setup, observed.strays)
     with ctx.store.transaction():
         others = claims.reservations(ctx, claim)
         kit = desired(ctx.setup, ctx.store, now, claims.devices_of(others))
-        plan = diff(kit, observed, credentials, now)
+        plan = diff(kit, observed, credentials, now, leavers)
         plan.seats_reserved, plan.reserved_by = claims.seats_elsewhere(
             before, others, kit.sku_part_number
         )

@@ -33,12 +33,17 @@ if TYPE_CHECKING:
 
 
 def credential_states(path: Path) -> dict[str, CredentialState]:
-    """Read the credentials file's validity windows (the passes themselves are not kept)."""
-    from crisiskit.documents.credentials import read_credentials
+    """Read the validity windows of the passes on file (the passes themselves are not kept).
+
+    `path` is the activation's credentials file; the reissue files beside it count too, the
+    newest pass of each account winning (`documents.credentials.current_credentials`), so that
+    an activation after `credentials reissue` does not take the reissued pass for a stranger.
+    """
+    from crisiskit.documents.credentials import current_credentials
 
     return {
-        r.upn.lower(): CredentialState(r.upn.lower(), r.valid_from, r.valid_until)
-        for r in read_credentials(path)
+        upn: CredentialState(upn, r.valid_from, r.valid_until)
+        for upn, (_, r) in current_credentials(path.parent).items()
     }
 
 

@@ -17,6 +17,7 @@ from crisiskit.engine.session import Event, Execution, StepResult
 from crisiskit.errors import OperationFailed
 from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.model import Plan
 from crisiskit.plan.observe import Observed
 from crisiskit.resources.taps import IssuedPass
@@ -73,6 +74,9 @@ class Outcome:
     mailboxes_pending: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Leavers (crisiskit.plan.leavers): accounts done leaving, and what was done, by action.
+    left: list[str] = field(default_factory=list)
+    leaving: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -95,6 +99,8 @@ class Outcome:
             "mailboxes_pending": self.mailboxes_pending,
             "failures": self.failures,
             "warnings": self.warnings,
+            "left": self.left,
+            "leaving": dict(self.leaving),
         }
 
 
@@ -108,7 +114,10 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
     for s in plan.steps:
         if s.action == "present":
             out.present[s.kind] += 1
+    _leavers(plan, ex, out)
     for r in ex.results.values():
+        if r.step.phase == LEAVERS:
+            continue
         # "ready" (the drive, provisioned by SharePoint) was waited for, not created.
         if r.status == "done" and r.step.action == "create":
             out.created[r.step.kind] += 1
@@ -138,6 +147,29 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
         ready = waited.get(u.upn, observed.mailboxes.get(u.upn, False))
         (out.mailboxes_ready if ready else out.mailboxes_pending).append(u.upn)
     return out
+
+
+LEAVING_WORDS = {
+    ("user", "disable"): "accounts disabled",
+    ("user", "revoke"): "sessions revoked",
+    ("tap", "delete"): "passes removed",
+    ("loan", "delete"): "devices back (to wipe)",
+}
+
+
+def _leavers(plan: Plan, ex: Execution, out: Outcome) -> None:
+    """Count what the leavers' steps did; an account has left once its user steps are ok."""
+    accounts: dict[str, bool] = {}
+    for s in plan.steps:
+        if s.phase != LEAVERS:
+            continue
+        r = ex.results.get(s.id)
+        ok = r is not None and r.ok
+        if s.kind == "user":
+            accounts[s.key] = accounts.get(s.key, True) and ok
+        if ok and s.action != "present":
+            out.leaving[LEAVING_WORDS.get((s.kind, s.action), f"{s.kind} {s.action}")] += 1
+    out.left = sorted(upn for upn, ok in accounts.items() if ok)
 
 
 def unwaited_pending(kit: DesiredKit, observed: Observed, ex: Execution) -> list[str]:
@@ -209,6 +241,9 @@ class _Phase:
     finished: bool = False
 
 
+LEAVING = "Leaving the cell"
+
+
 class ActivationProgress:
     """Show the activation's phases (accounts, licences, mailboxes, ...) as steps finish.
 
@@ -224,8 +259,15 @@ class ActivationProgress:
         self.pending: set[str] = set()
         self.drive_ready = False
         self.waits: dict[tuple[str, str], _Phase] = {}
-        present = Counter(s.kind for s in plan.steps if s.action == "present")
-        todo = Counter(s.kind for s in plan.steps if s.action not in ("present", "conflict"))
+        present = Counter(
+            s.kind for s in plan.steps if s.action == "present" and s.phase != LEAVERS
+        )
+        todo = Counter(
+            s.kind for s in plan.steps
+            if s.action not in ("present", "conflict") and s.phase != LEAVERS
+        )
+        leaving = sum(1 for s in plan.steps if s.phase == LEAVERS and s.action != "present")
+        self.left_steps = 0
         c = self.created
 
         def made(kind: str, verb: str, nothing: str) -> Callable[[], str]:
@@ -272,6 +314,7 @@ class ActivationProgress:
              made("membership", "added", "nothing to add")),
             ("Team", ["team", "channel"], kit.team is not None, team),
             ("SharePoint", ["drive", "folder"], bool(kit.folders), sharepoint),
+            (LEAVING, [], bool(leaving), lambda: f"{self.left_steps} of {leaving} steps done"),
         ]
         # When this run waits for every account's mailbox, the phase ends with the last one;
         # otherwise some readiness comes from observation and is only complete at the end.
@@ -286,6 +329,8 @@ class ActivationProgress:
                 continue
             ks = frozenset(kinds)
             total = len(kit.users) if ks == {"mailbox"} else sum(todo[k] for k in ks)
+            if name == LEAVING:
+                total = leaving
             phase = _Phase(name, ks, total, summary, factory(name, total), left=total)
             self.phases.append(phase)
             if ks != {"mailbox"} and total == 0:
@@ -294,6 +339,9 @@ class ActivationProgress:
     def step(self, result: StepResult) -> None:
         kind, action = result.step.kind, result.step.action
         if action in ("present", "conflict"):
+            return
+        if result.step.phase == LEAVERS:
+            self._leaver(result)
             return
         if result.status == "done" and action == "create":
             self.created[kind] += 1
@@ -306,6 +354,16 @@ class ActivationProgress:
             waiting.bar.waiting(None)
         for phase in self.phases:
             if kind in phase.kinds and not phase.finished:
+                phase.bar.advance(1)
+                phase.left -= 1
+                if phase.left <= 0:
+                    self._finish(phase)
+
+    def _leaver(self, result: StepResult) -> None:
+        if result.ok:
+            self.left_steps += 1
+        for phase in self.phases:
+            if phase.name == LEAVING and not phase.finished:
                 phase.bar.advance(1)
                 phase.left -= 1
                 if phase.left <= 0:

@@ -156,6 +156,10 @@ class RunSession:
     def commune(self) -> str:
         return self._journal.commune
 
+    @property
+    def operator(self) -> str:
+        return self._journal.operator
+
     async def send(self, requests: Mapping[K, Request]) -> dict[K, GraphResponse]:
         return await self.graph.send(requests)
 

@@ -1,6 +1,7 @@
 """The activation's plan and its pre-checks: what decides, before any write, that it may run.
 
-    ActivationPlan(plan, strays, shortages, sku_id, free_seats, seats_needed, refusals)
+    ActivationPlan(plan, strays, leavers, leaver_devices, left_alone, shortages, sku_id,
+                   free_seats, seats_needed, refusals)
     preconditions(commune, kit, activation_plan, today) -> reasons to refuse (empty: go)
 
 The steps are a generic `Plan` (rendered and executed like any other); what only activation
@@ -26,7 +27,10 @@ class ActivationPlan:
     """The steps of one activation, and the facts its pre-checks read."""
 
     plan: Plan
-    strays: list[str] = field(default_factory=list)  # tagged accounts no longer in the roster
+    strays: list[str] = field(default_factory=list)  # tagged, not desired, left alone
+    leavers: list[str] = field(default_factory=list)  # leaving the cell (or left): plan.leavers
+    leaver_devices: dict[str, list[str]] = field(default_factory=dict)  # leaver -> assets back
+    left_alone: dict[str, str] = field(default_factory=dict)  # stray -> why it is not touched
     shortages: list[str] = field(default_factory=list)
     sku_id: str | None = None
     free_seats: int = 0
@@ -57,6 +61,9 @@ class ActivationPlan:
         return {
             **self.plan.to_json(),
             "strays": list(self.strays),
+            "leavers": list(self.leavers),
+            "leaver_devices": dict(self.leaver_devices),
+            "left_alone": dict(self.left_alone),
             "shortages": list(self.shortages),
             "refusals": list(self.refusals),
             "not_provisioned": list(self.left_out),

@@ -12,6 +12,9 @@ yet is a `Ref` to the step that creates it, so the dependencies are the data flo
             └─> group ──┬─> memberships (≤ 20 binds in the create, the rest by PATCH / $ref)
                         ├─> team ──> channels
                         └─> drive ready ──> folders
+
+Accounts leaving the cell (tagged, journaled, off the roster) get their own steps, built by
+`crisiskit.plan.leavers` and appended here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from crisiskit import words
 from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.leavers import LeaverFacts, leaving
 from crisiskit.plan.model import Action, Id, Plan, Ref, Step, step
 from crisiskit.plan.observe import Observed, ObservedTap
 from crisiskit.resources.channels import ChannelCreate
@@ -150,8 +154,13 @@ def diff(
     observed: Observed,
     credentials: dict[str, CredentialState],
     now: datetime,
+    leavers: LeaverFacts | None = None,
 ) -> ActivationPlan:
-    """Compare desired with observed and return the activation's plan (pure: no I/O)."""
+    """Compare desired with observed and return the activation's plan (pure: no I/O).
+
+    `leavers`: what the journal says of the commune's accounts; with it, tagged accounts no
+    longer on the roster are leaving (crisiskit.plan.leavers), without it they are left alone.
+    """
     b = _Builder()
     ours: dict[str, str] = {}  # upn -> id of accounts that are ours
     seats = 0
@@ -328,10 +337,14 @@ def diff(
         f"(none left for {', '.join(s.upns)})"
         for s in kit.shortages
     ]
-    plan = Plan("activate", kit.commune_id, b.steps, playbook=kit.playbook)
+    left = leaving(observed.strays, observed.taps, leavers)
+    plan = Plan("activate", kit.commune_id, [*b.steps, *left.steps], playbook=kit.playbook)
     return ActivationPlan(
         plan=plan,
-        strays=sorted(s.upn for s in observed.strays),
+        strays=sorted(left.left_alone),
+        leavers=left.leavers,
+        leaver_devices=left.devices,
+        left_alone=left.left_alone,
         shortages=shortages,
         sku_id=sku_id,
         free_seats=observed.free_seats,

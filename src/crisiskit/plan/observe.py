@@ -2,7 +2,8 @@
 
 Round 1 (one set of concurrent `$batch` calls): the SKUs, each desired user by UPN, the users
 carrying this commune's tag, the group by mailNickname. Round 2 needs the ids found: per user
-of ours the Temporary Access Passes, phone methods and mailbox readiness; the group's members,
+of ours the Temporary Access Passes, phone methods and mailbox readiness (and the passes of
+tagged accounts no longer on the roster, which may be leaving); the group's members,
 owners, team and drive. Round 3 needs the team and drive ids: channels and root folders.
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
@@ -64,7 +65,7 @@ class Observed:
     drive_url: str | None = None
     team_url: str | None = None
     folders: dict[str, str] = field(default_factory=dict)  # lower-case name -> id
-    taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN
+    taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN (strays too)
     phones: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # upn->type->(id,n)
     mailboxes: dict[str, bool] = field(default_factory=dict)  # upn -> ready (accounts of ours)
 
@@ -184,6 +185,9 @@ async def observe(
         if kit.register_phone:
             round2[f"phone:{upn}"] = phones.of_user(o.id)
         round2[f"mailbox:{upn}"] = mailboxes.probe(o.id)
+    for stray in strays:
+        # A tagged account no longer on the roster may be leaving: its passes are removed.
+        round2[f"tap:{stray.upn}"] = taps.of_user(stray.id)
     group_ours = group is not None and group.tag == kit.commune_id
     optional: dict[str, Request] = {}  # absent is a normal answer for these
     if group is not None and group_ours:
@@ -210,6 +214,10 @@ async def observe(
             _expect_ok(a, f"the phone methods of {upn}")
             observed.phones[upn] = phones.parse(a.values())
         observed.mailboxes[upn] = mailboxes.is_ready(r2[f"mailbox:{upn}"])
+    for stray in strays:
+        a = r2[f"tap:{stray.upn}"]
+        _expect_ok(a, f"the Temporary Access Passes of {stray.upn}")
+        observed.taps[stray.upn] = [taps.parse(t) for t in a.values()]
     round3: dict[str, Request] = {}
     if group is not None and group_ours:
         _expect_ok(r2["members"], "the group's members")

@@ -71,6 +71,11 @@ class Session(Protocol):
     @property
     def commune(self) -> str: ...
 
+    @property
+    def operator(self) -> str:
+        """Who runs this, for what the local state records (device holds)."""
+        ...
+
     async def send(self, requests: Mapping[K, Request]) -> dict[K, GraphResponse]:
         """Send requests through `$batch` once (no consistency retry)."""
         ...
