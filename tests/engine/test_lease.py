@@ -26,7 +26,7 @@ from crisiskit.errors import (
     LeaseUnavailable,
     LockHeld,
 )
-from crisiskit.graph import Graph, GraphError, open_graph
+from crisiskit.graph import Graph, GraphError, RetryPolicy, open_graph
 from crisiskit.graph.types import Request
 from crisiskit.sim.server import EmbeddedSimulator
 from crisiskit.state import Store
@@ -231,7 +231,9 @@ def test_a_dead_holder_of_the_same_home_is_replaced_at_once(sim: EmbeddedSimulat
 
 def test_an_unreachable_tenant_refuses_before_any_write(tmp_path: Path) -> None:
     async def main() -> None:
-        graph = open_graph(None, base_url="http://127.0.0.1:9/v1.0", token="t")
+        # Two quick attempts: the retries' length is the Graph door's, not the lease's.
+        quick = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01)
+        graph = open_graph(None, base_url="http://127.0.0.1:9/v1.0", token="t", policy=quick)
         try:
             with pytest.raises(LeaseUnavailable) as refused:
                 await TenantLease(graph, record("alice")).acquire()
