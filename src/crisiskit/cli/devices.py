@@ -14,6 +14,7 @@ from crisiskit.cli.activate import SANDBOX_HELP, _login, _setup, rerun_command
 from crisiskit.cli.app import group, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
 from crisiskit.errors import OperationFailed
+from crisiskit.words import phone
 
 if TYPE_CHECKING:
     from crisiskit.cli.wiring import Target
@@ -45,7 +46,7 @@ def render_swap_plan(
     if s.new is not None and s.upn is not None:
         notes.append(
             f"Replace {s.old.kind} {s.old.asset_tag} of {s.upn} ({plan.reason}) "
-            f"with {s.new.asset_tag}" + (f" ({s.new.number})" if s.new.number else "")
+            f"with {s.new.asset_tag}" + (f" ({phone(s.new.number)})" if s.new.number else "")
         )
     notes += [f"  ? {note}" for note in plan.notes]
     if plan.empty and not plan.refusals:

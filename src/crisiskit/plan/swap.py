@@ -27,6 +27,7 @@ from crisiskit.plan.accounts import AccountView
 from crisiskit.plan.model import Plan, Step, step
 from crisiskit.resources.loans import Hold, LoanCreate, LoanReturn
 from crisiskit.resources.phones import PhoneCreate, PhoneUpdate, same_number
+from crisiskit.words import phone as shown
 
 if TYPE_CHECKING:
     from crisiskit.inventory.models import Inventory
@@ -250,10 +251,10 @@ def _phone(
     mobile = account.phones.get("mobile")
     if mobile is None:
         return [step("phone_method", "create", upn, PhoneCreate(user.id, number),
-                     after=after, detail=number, phase="phones")]
+                     after=after, detail=shown(number), phase="phones")]
     if same_number(mobile[1], number):
-        return [step("phone_method", "present", upn, detail=number, graph_id=mobile[0],
+        return [step("phone_method", "present", upn, detail=shown(number), graph_id=mobile[0],
                      phase="phones")]
     return [step("phone_method", "update", upn, PhoneUpdate(user.id, mobile[0], number),
-                 after=after, detail=f"{mobile[1]} → {number}", graph_id=mobile[0],
+                 after=after, detail=f"{shown(mobile[1])} → {shown(number)}", graph_id=mobile[0],
                  phase="phones")]
