@@ -113,7 +113,8 @@ def test_cli_conventions_due() -> None:
     due = json.loads(result.stdout)["due"]
     assert [(d["commune"], d["kind"], d["date"]) for d in due if d["kind"] != "renewal"] == [
         ("martigues", "termination", "2026-12-21"), ("la-ciotat", "termination", "2027-01-15")]
-    text = runner.invoke(app, args[:2] + args[4:])
+    # A wide terminal: the table's cells are not wrapped, whatever the tests run in.
+    text = runner.invoke(app, args[:2] + args[4:], env={"COLUMNS": "200"})
     assert "termination takes effect (Art. 9)" in text.stdout
     bad = runner.invoke(app, args[:-1] + ["-3"])
     assert bad.exit_code == 2
