@@ -135,11 +135,16 @@ class DeviceLoans(_Model):
 
 
 class Readiness(_Model):
-    """Deadlines, in seconds, for each provisioned thing to become usable after creation."""
+    """How long to wait, in seconds, for each provisioned thing to become usable.
 
-    mailbox_s: Annotated[int, Field(ge=1, le=86400)] = 900
-    team_s: Annotated[int, Field(ge=1, le=86400)] = 900
-    drive_s: Annotated[int, Field(ge=1, le=86400)] = 900
+    Absent (the default) means the upper bound of that delay (`crisiskit.resources.waiting`:
+    24 h for a mailbox, 60 min for the Team and for the SharePoint site); a value shortens
+    that wait (a rehearsal, a commune that prefers `status --wait`), never lengthens it.
+    """
+
+    mailbox_s: Annotated[int, Field(ge=1, le=86400)] | None = None
+    team_s: Annotated[int, Field(ge=1, le=86400)] | None = None
+    drive_s: Annotated[int, Field(ge=1, le=86400)] | None = None
 
 
 class Playbook(_Model):

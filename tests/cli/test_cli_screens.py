@@ -32,7 +32,10 @@ def test_the_plan_header_names_the_target_before_anything_else(cli: Cli) -> None
     assert "  + 12 accounts (gerard.lucciani@crise.ampmetropole.fr … " in plan.stdout
     tail = plan.stdout.split("(-v lists every step)\n", 1)[1]
     assert tail.startswith("Summary: to create: 12 accounts, 12 licences, 1 group, ")
-    assert flat(tail).endswith("8 phone methods, 17 device loans.")
+    # The waits are steps of the plan too (the Team is made with its group, then waited for).
+    assert flat(tail).endswith(
+        "8 phone methods, 17 device loans; to wait: 12 mailboxes, 1 Team, 1 SharePoint drive."
+    )
 
 
 def test_every_target_is_named_sandbox_tenant_or_endpoint(
@@ -70,8 +73,8 @@ def test_the_prompt_restates_the_counts_and_names_the_target(cli: Cli, monkeypat
     url = cli.env["CRISISKIT_GRAPH_URL"]
     err = run.stderr.splitlines()
     assert err[0].startswith("Summary: to create: 2 accounts, 2 licences, 1 group, ")
-    assert f"Temporary Access Passes. Apply this plan to pertuis at the Graph endpoint {url}? " \
-        "[y/n] (n): " in flat(run.stderr)
+    assert "Temporary Access Passes; to wait: 2 mailboxes, 1 Team, 1 SharePoint drive. " \
+        f"Apply this plan to pertuis at the Graph endpoint {url}? [y/n] (n): " in flat(run.stderr)
     assert flat(run.stderr).endswith(f"Declined: nothing was changed at the Graph endpoint {url}.")
     assert "Summary:" not in run.stdout  # said once, just before the prompt
 

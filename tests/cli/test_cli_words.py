@@ -112,7 +112,7 @@ def test_without_a_terminal_each_phase_and_each_wait_is_one_plain_line(
 
 
 def test_the_activation_routes_waiting_events_to_the_row_of_their_kind() -> None:
-    from crisiskit.engine.report import ActivationProgress
+    from crisiskit.engine.progress import ActivationProgress
     from crisiskit.engine.session import Event
 
     kit, plan = _aubagne_plan()

@@ -38,6 +38,7 @@ class Ran:
     passes: list[Any] = field(default_factory=list)
     clock: Clock | None = None
     stats: Any = None
+    waits: list[Any] = field(default_factory=list)  # the "waiting" events (not kept by runs)
 
 
 def user(upn_local: str, commune: str = "aubagne") -> UserCreate:
@@ -59,6 +60,7 @@ def execute(
     """Execute `steps` as one recorded run of kind "test" on `commune`; return what happened."""
     clock = clock or ManualClock()
     passes: list[Any] = []
+    waits: list[Any] = []
     setup = load_setup(SAMPLE, REPO / "playbooks", home, commune, None)
 
     async def main() -> Ran:
@@ -71,9 +73,12 @@ def execute(
                 )
                 async with recorded(ctx, "test") as run:
                     session = RunSession(ctx, run.journal, save_passes=passes.extend)
+                    session.event_listeners.append(
+                        lambda e: waits.append(e) if e.status == "waiting" else None
+                    )
                     ex = await Executor(session).run(Plan("test", commune, steps))
                     run.finish(ex.ok, {"failures": len(ex.failures)})
-                return Ran(ex, passes, clock, run.scope.stats)
+                return Ran(ex, passes, clock, run.scope.stats, waits)
         finally:
             await graph.aclose()
 

@@ -44,12 +44,13 @@ def test_team_group_and_member_binds_use_the_configured_graph_root(
 
     (team,) = bodies("POST", "/teams")
     assert team["template@odata.bind"] == f"{US}/teamsTemplates('standard')"
-    assert team["group@odata.bind"].startswith(f"{US}/groups('")
-    (group,) = bodies("POST", "/groups")
-    binds = group["owners@odata.bind"] + group["members@odata.bind"]
-    assert len(binds) == 20 and all(b.startswith(f"{US}/directoryObjects/") for b in binds)
-    patches = [b for m, p, b in seen if m == "PATCH" and p.startswith("/groups/")]
-    assert patches  # 24 accounts: the 4 beyond the create's 20 binds are PATCHed
+    assert "group@odata.bind" not in team  # created from scratch, with its group
+    binds = [m["user@odata.bind"] for m in team["members"]]
+    assert len(binds) == 20 and all(b.startswith(f"{US}/users('") for b in binds)
+    assert bodies("POST", "/groups") == []
+    patches = [b for m, p, b in seen if m == "PATCH" and p.startswith("/groups/")
+               and "members@odata.bind" in b]
+    assert patches  # 24 accounts: the 4 beyond the create's 20 are PATCHed
     assert all(u.startswith(f"{US}/directoryObjects/") for b in patches
                for u in b["members@odata.bind"])
     assert not any("graph.microsoft.com" in str(b) for _, _, b in seen)

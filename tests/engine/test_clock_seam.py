@@ -18,8 +18,9 @@ from crisiskit.plan.model import Ref, step
 from crisiskit.resources.drives import DriveWait
 from crisiskit.resources.groups import GroupCreate
 from crisiskit.resources.licences import LicenceAssign
-from crisiskit.resources.mailboxes import Mailbox
-from crisiskit.resources.teams import GROUP_MATURITY_S, TEAM_RETRY_S, TeamCreate
+from crisiskit.resources.mailboxes import MailboxWait
+from crisiskit.resources.teams import GROUP_MATURITY_S, TEAM_RETRY_S, TeamCreate, TeamWait
+from crisiskit.resources.waiting import MAILBOX_BOUND_S, TEAM_BOUND_S
 from crisiskit.sim.server import EmbeddedSimulator
 
 UPN = f"camille.veille@{DOMAIN}"
@@ -35,21 +36,23 @@ def _group_steps() -> list:
     ]
 
 
-def test_the_drive_deadline_fires_on_the_engines_clock(sim: EmbeddedSimulator, tmp_path: Path):
+def test_the_drive_bound_ends_on_the_engines_clock(sim: EmbeddedSimulator, tmp_path: Path):
     sim.set_profile(site_delay_s=10 * 3600)  # the site never comes during the test
     clock = ManualClock(start=datetime.now(UTC))
     started = time.monotonic()
     ran = execute(sim, tmp_path, [
         *_group_steps(),
-        step("drive", "create", "Documents", DriveWait(Ref(f"group:{NICK}"), 900.0)),
+        step("drive", "wait", "Documents", DriveWait(Ref(f"group:{NICK}"), 900.0)),
     ], clock=clock)
     elapsed = time.monotonic() - started
     result = ran.execution.results["drive:Documents"]
-    assert result.status == "failed" and "still provisioning" in result.detail
-    assert 899.0 <= clock.slept <= 901.0  # the whole 900 s deadline, then it gave up
+    assert result.status == "pending" and "still provisioning" in result.detail
+    assert ran.execution.ok  # still provisioning is not a failure
+    assert 899.0 <= clock.slept <= 901.0  # the whole 900 s bound, the last look at it
     assert elapsed < 30.0  # and none of it was really slept
     polls = [r for r in sim.requests() if r["path"].endswith("/drive")]
-    assert 10 <= len(polls) <= 100 and all(r["status"] == 404 for r in polls)
+    # Capped backoff: 5 s, 10 s, then every 15 s (service seconds), until the bound.
+    assert 59 <= len(polls) <= 63 and all(r["status"] == 404 for r in polls)
 
 
 def test_the_young_group_recipe_runs_on_the_engines_clock(sim: EmbeddedSimulator, tmp_path):
@@ -63,7 +66,7 @@ def test_the_young_group_recipe_runs_on_the_engines_clock(sim: EmbeddedSimulator
         )),
     ], clock=clock)
     result = ran.execution.results["team:Clock"]
-    assert result.status == "failed" and "too young" in result.detail
+    assert result.status == "pending" and "too young" in result.detail
     posts = [r for r in sim.requests() if r["method"] == "POST" and r["path"] == "/teams"]
     assert len(posts) >= 5 and all(r["status"] == 404 for r in posts)
     # 3 retries 10 s apart, then until the group is 15 minutes old: never less than that.
@@ -72,7 +75,7 @@ def test_the_young_group_recipe_runs_on_the_engines_clock(sim: EmbeddedSimulator
     assert time.monotonic() - started < 30.0
 
 
-def test_a_slow_mailbox_is_waited_for_to_its_deadline_then_reported(
+def test_a_slow_mailbox_is_waited_for_to_its_bound_then_reported(
     sim: EmbeddedSimulator, tmp_path: Path
 ) -> None:
     sim.set_profile(mailbox_delay_s=10 * 3600)
@@ -80,11 +83,66 @@ def test_a_slow_mailbox_is_waited_for_to_its_deadline_then_reported(
     clock = ManualClock(start=datetime.now(UTC))
     ran = execute(sim, tmp_path, [
         step("user", "create", UPN, user("camille.veille")),
-        step("licence", "create", UPN, LicenceAssign(
-            Ref(f"user:{UPN}"), "user", sku, "sku", (Mailbox(UPN, Ref(f"user:{UPN}")),), 120.0,
-        )),
+        step("licence", "create", UPN, LicenceAssign(Ref(f"user:{UPN}"), "user", sku, "sku")),
+        step("mailbox", "wait", UPN, MailboxWait(Ref(f"user:{UPN}"), UPN, 120.0),
+             after=(f"licence:{UPN}",)),
     ], clock=clock, wait_scale=0.5)
     assert ran.execution.ok  # a slow mailbox never fails the run
-    assert [(e.key, e.status) for e in ran.execution.events] == [(UPN, "still provisioning")]
-    # 120 s scaled by 0.5: polled until the next wait (≤ 15 s) would pass the deadline.
-    assert 60.0 - 15.0 <= clock.slept <= 60.0
+    result = ran.execution.results[f"mailbox:{UPN}"]
+    assert result.status == "pending" and "still provisioning" in result.detail
+    notes = [e.detail for e in ran.waits if e.kind == "mailbox"]
+    assert notes and all("to provision the mailboxes" in n and "up to 60 s" in n for n in notes)
+    # 120 s scaled by 0.5, the last look at the bound itself.
+    assert clock.slept == 60.0
+
+
+def test_waits_end_when_the_service_is_ready_not_at_a_deadline(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    """Ready after 40 min (mailbox) and 25 min (site): seen then, under the documented bounds."""
+    sim.set_profile(mailbox_delay_s=40 * 60, site_delay_s=25 * 60)
+    sku = next(s["skuId"] for s in sim.state()["subscribedSkus"])
+
+    # The simulator's delays run on its own clock: move it with the engine's.
+    class Both(ManualClock):
+        async def sleep(self, seconds: float) -> None:
+            sim.advance(max(seconds, 0.0))
+            await super().sleep(seconds)
+
+    clock = Both(start=datetime.now(UTC))
+    ran = execute(sim, tmp_path, [
+        *_group_steps(),
+        step("licence", "create", UPN, LicenceAssign(Ref(f"user:{UPN}"), "user", sku, "sku")),
+        step("mailbox", "wait", UPN, MailboxWait(Ref(f"user:{UPN}"), UPN, MAILBOX_BOUND_S),
+             after=(f"licence:{UPN}",)),
+        step("drive", "wait", "Documents", DriveWait(Ref(f"group:{NICK}"))),
+    ], clock=clock)
+    results = ran.execution.results
+    assert results[f"mailbox:{UPN}"].status == "ready"
+    assert results["drive:Documents"].status == "ready"
+    # Both waits share the clock (their sleeps add up): far below the 24 h + 60 min bounds,
+    # and within one 15 s poll of each delay.
+    assert clock.slept <= 40 * 60 + 25 * 60 + 2 * 16
+
+
+def test_the_team_wait_checks_at_most_every_30_seconds_up_to_its_bound(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    sim.set_profile(team_op_s=10 * 3600)  # the operation never completes during the test
+    clock = ManualClock(start=datetime.now(UTC))
+    owner = Ref(f"user:{UPN}")
+    from crisiskit.resources.teamcreate import TeamGroupCreate
+
+    ran = execute(sim, tmp_path, [
+        step("user", "create", UPN, user("camille.veille")),
+        step("group", "create", NICK, TeamGroupCreate(
+            NICK, "Clock", "d", TAG, "aubagne", ROOT, (owner,), (), (("Main", "m"),))),
+        step("team", "wait", "Clock", TeamWait(
+            Ref(f"group:{NICK}"), Ref(f"group:{NICK}", "operation", True), TEAM_BOUND_S)),
+    ], clock=clock)
+    result = ran.execution.results["team:Clock"]
+    assert result.status == "pending" and "still being created" in result.detail
+    polls = [r for r in sim.requests() if "/operations/" in r["path"]]
+    # "wait >30 seconds between checks" (teamsasyncoperation.md), 60 min bound: ≤ 120 checks.
+    assert 100 <= len(polls) <= 121
+    assert TEAM_BOUND_S - 31 <= clock.slept <= TEAM_BOUND_S + 1

@@ -34,6 +34,7 @@ def test_a_person_added_to_the_roster_is_provisioned_alone(kit: Kit, write_inven
     assert sorted(doing) == sorted([
         ("user", "create", NADIA),
         ("licence", "create", NADIA),
+        ("mailbox", "wait", NADIA),  # waits are steps: her new mailbox is waited for
         ("tap", "create", NADIA),
         ("membership", "create", f"member:{NADIA}"),
         ("phone_method", "create", NADIA),

@@ -82,6 +82,7 @@ def _observed_complete(kit) -> Observed:
             a.upn: {"mobile": ("m", a.graph_number)}
             for a in kit.allocations if a.kind == "phone"
         },
+        mailboxes={u.upn: True for u in kit.users},
     )
 
 
@@ -151,6 +152,129 @@ def test_plan_json_counts_by_kind_and_action(inventory) -> None:
     assert data["counts"]["user"] == {"create": 12}
     assert data["counts"]["membership"] == {"create": 12 + 3}
     assert list(data["counts"]) == [
-        "user", "licence", "group", "membership", "team", "channel", "drive", "folder",
-        "tap", "phone_method", "loan",
+        "user", "licence", "mailbox", "group", "membership", "team", "channel", "drive",
+        "folder", "tap", "phone_method", "loan",
     ]
+
+
+def _steps(plan, kind):
+    return [s for s in plan.steps if s.kind == kind]
+
+
+def test_a_new_kit_gets_its_group_and_team_in_one_post_teams(inventory) -> None:
+    from crisiskit.resources.channels import ChannelInCreate
+    from crisiskit.resources.teamcreate import MAX_MEMBERS, TeamGroupCreate, create_request
+    from crisiskit.resources.teams import TeamWait
+
+    kit = _kit(inventory)
+    empty = Observed(sku={"skuId": "sku"}, users={}, strays=[], group=None)
+    plan = diff(kit, empty, {}, NOW).plan
+    (group,) = _steps(plan, "group")
+    assert group.action == "create" and isinstance(group.payload, TeamGroupCreate)
+    p = group.payload
+    assert len(p.owners) == len(kit.group.owners) and p.nickname == "crisiskit-aubagne"
+    assert len(p.owners) + len(p.members) == min(MAX_MEMBERS, len(kit.users))
+    assert [n for n, _ in p.channels] == [c.name for c in kit.team.channels]
+    (team,) = _steps(plan, "team")
+    assert team.action == "wait" and isinstance(team.payload, TeamWait)
+    assert team.depends_on == (group.id,)
+    assert all(isinstance(c.payload, ChannelInCreate) and c.depends_on == (team.id,)
+               for c in _steps(plan, "channel"))
+    # Every account is in the create's body (12 ≤ 20): no membership left to send.
+    assert all(m.payload.in_group_create for m in _steps(plan, "membership"))
+    assert [d.action for d in _steps(plan, "drive")] == ["wait"]
+    resolved = TeamGroupCreate(**{**p.__dict__, "owners": ("o1",), "members": ("m1",)})
+    body = create_request(resolved).body
+    assert body["template@odata.bind"].endswith("/teamsTemplates('standard')")
+    assert body["visibility"] == "Private" and "group@odata.bind" not in body
+    assert [m["roles"] for m in body["members"]] == [["owner"], []]
+    assert body["members"][0]["user@odata.bind"].endswith("/users('o1')")
+    assert [c["displayName"] for c in body["channels"]] == [c.name for c in kit.team.channels]
+
+
+def test_more_than_twenty_accounts_the_rest_by_member_binds(inventory) -> None:
+    from dataclasses import replace
+
+    from crisiskit.plan.desired import DesiredUser
+
+    kit = _kit(inventory)
+    extra = tuple(
+        DesiredUser(f"p{i}@crise.ampmetropole.fr", f"p{i}", f"P {i}", "P", str(i), "agent",
+                    False, "FR", False, False)
+        for i in range(30)
+    )
+    users = kit.users + extra
+    kit = replace(kit, users=users, group=replace(
+        kit.group, members=tuple(u.upn for u in users)))
+    empty = Observed(sku={"skuId": "sku"}, users={}, strays=[], group=None)
+    plan = diff(kit, empty, {}, NOW).plan
+    members = [m for m in _steps(plan, "membership") if m.key.startswith("member:")]
+    bound = [m for m in members if m.payload.in_group_create]
+    assert len(bound) == 20 and len(members) == len(users)
+    group = _steps(plan, "group")[0].payload
+    assert len(group.owners) + len(group.members) == 20
+
+
+def test_the_old_path_and_an_old_kit(inventory) -> None:
+    from crisiskit.resources.groups import GroupCreate
+    from crisiskit.resources.teams import TeamCreate
+
+    kit = _kit(inventory)
+    empty = Observed(sku={"skuId": "sku"}, users={}, strays=[], group=None)
+    old = diff(kit, empty, {}, NOW, team_path="group").plan
+    assert isinstance(_steps(old, "group")[0].payload, GroupCreate)
+    assert isinstance(_steps(old, "team")[0].payload, TeamCreate)
+    # An old kit's group without its Team (and not being teamified): created from the group.
+    observed = _observed_complete(kit)
+    observed.team_id = None
+    observed.channels = {}
+    plan = diff(kit, observed, _creds(kit), NOW).plan
+    (team,) = _steps(plan, "team")
+    assert team.action == "create" and isinstance(team.payload, TeamCreate)
+    # ...and once Teams is on it (resourceProvisioningOptions), only waited for.
+    observed.group.provisioning = {"Team"}
+    (team,) = _steps(diff(kit, observed, _creds(kit), NOW).plan, "team")
+    assert team.action == "wait"
+
+
+def test_no_wait_looks_once_and_bounds_come_from_the_docs(inventory) -> None:
+    from crisiskit.resources.waiting import MAILBOX_BOUND_S, SITE_BOUND_S, TEAM_BOUND_S
+
+    kit = _kit(inventory)
+    assert (kit.readiness.mailbox_s, kit.readiness.team_s, kit.readiness.drive_s) == (
+        MAILBOX_BOUND_S, TEAM_BOUND_S, SITE_BOUND_S
+    )
+    empty = Observed(sku={"skuId": "sku"}, users={}, strays=[], group=None)
+    waiting = diff(kit, empty, {}, NOW).plan
+    looking = diff(kit, empty, {}, NOW, wait=False).plan
+    assert {s.payload.bound_s for s in waiting.steps if s.action == "wait"} == {
+        MAILBOX_BOUND_S, TEAM_BOUND_S, SITE_BOUND_S
+    }
+    assert {s.payload.bound_s for s in looking.steps if s.action == "wait"} == {0.0}
+
+
+def test_a_group_an_interrupted_run_made_is_adopted_or_shown(inventory) -> None:
+    from crisiskit.resources.teamcreate import GroupAdopt
+
+    kit = _kit(inventory)
+    observed = _observed_complete(kit)
+    observed.group.tag = None
+    assert [s.action for s in _steps(diff(kit, observed, _creds(kit), NOW).plan, "group")] == [
+        "conflict"
+    ]  # untagged and nothing says it is ours: never touched
+    observed.group.adopt = "its id was journaled when it was created"
+    observed.team_id, observed.drive_id, observed.group.members = None, None, set()
+    plan = diff(kit, observed, _creds(kit), NOW).plan
+    (group,) = _steps(plan, "group")
+    assert group.action == "update" and isinstance(group.payload, GroupAdopt)
+    # Everything else that uses the group waits for it to be tagged first.
+    users_of_group = [s for s in plan.steps if s.kind in ("membership", "team", "drive")
+                      and s.action != "present"]
+    assert {s.kind for s in users_of_group} == {"membership", "team", "drive"}
+    assert all(group.id in s.depends_on for s in users_of_group)
+    assert [s.action for s in _steps(plan, "team")] == ["wait"]  # made with its Team
+    observed.group = None
+    observed.lookalikes = ["group x may be the one an interrupted run created: ..."]
+    plan = diff(kit, observed, _creds(kit), NOW)
+    assert [(s.kind, s.action) for s in plan.conflicts] == [("group", "conflict")]
+    assert not _steps(plan.plan, "team") and not _steps(plan.plan, "membership")

@@ -190,6 +190,60 @@ def test_a_holder_partitioned_while_its_lease_is_taken_over_stops_and_voids_its_
 
 
 @pytest.mark.slow
+def test_a_lease_taken_over_after_the_handover_point_withdraws_what_was_handed_over(
+    tmp_path: Path,
+) -> None:
+    """Alice's run hands the credentials, slips and sheet over mid-run (the mailboxes are still
+    provisioning), then her machine loses the network and Bob takes the commune over. When her
+    link comes back her run stops (exit 1): her credentials file holds none of her passes, the
+    slips and the provisional sheet she handed over are gone, and the audit says so."""
+    knobs = {"latency_ms": LATENCY_MS, "mailbox_delay_s": 600}
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs=knobs)
+    proxy = CutProxy(sim.root_url)
+    try:
+        alice_home, bob_home = tmp_path / "alice", tmp_path / "bob"
+        alice = env_of(alice_home, proxy.base_url, "alice", ttl=12)
+        held = start_cli(["activate", COMMUNE, "--yes"], alice, tmp_path, "alice")
+        outputs = alice_home / "outputs" / COMMUNE
+        sheet, slips = outputs / "fiche-de-remise.pdf", outputs / "fiches-premiere-connexion.pdf"
+        wait_for(lambda: sheet.is_file() and slips.is_file(), within_s=120,
+                 what="alice's handover point (sheet and slips written)")
+        issued = set(credentials_rows(alice_home).values())
+        assert len(issued) == 12 and held.proc.poll() is None
+        proxy.cut()
+        sim.http.post("/_sim/clock", json={"advance": 12 + MARGIN_S + 5})
+        bob = run_cli(["activate", COMMUNE, "--yes"],
+                      env_of(bob_home, sim.base_url, "bob", ttl=12), timeout=180)
+        assert bob.returncode == 0, str(bob)
+        proxy.heal()
+        result = held.wait(timeout=180)
+        assert result.returncode == 1, str(result)
+        message = one_line_error(result.stderr)
+        assert "this run lost the lease of aubagne" in message
+        assert "are not valid" in message and "withdrawn" in message
+        creds = outputs / "credentials.csv"
+        rows = list(csv.DictReader(creds.open(encoding="utf-8"))) if creds.exists() else []
+        assert rows == [], rows
+        left = sorted(p.name for p in outputs.iterdir())
+        assert not [n for n in left if n.startswith(("fiche", "fiches"))], left
+        from crisiskit.state import Store
+
+        with Store.open(alice_home) as store:
+            entries = store.audit_entries(COMMUNE)
+            assert store.audit_verify() == []
+        actions = [e.action for e in entries]
+        assert actions.index("documents.written") < actions.index("documents.voided")
+        voided = next(e for e in entries if e.action == "documents.voided")
+        assert "fiches-premiere-connexion.pdf" in voided.details["files"]
+        assert "credentials.voided" in actions
+        valid = set(tap_secrets(sim.state()))
+        assert valid == set(credentials_rows(bob_home).values()) and not (issued & valid)
+    finally:
+        proxy.close()
+        sim.close()
+
+
+@pytest.mark.slow
 def test_an_unreachable_lease_refuses_before_any_write(tmp_path: Path) -> None:
     sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY)
     proxy = CutProxy(sim.root_url)

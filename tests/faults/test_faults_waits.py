@@ -28,15 +28,22 @@ NEVER_S = 3600.0
 
 
 @pytest.mark.slow
-def test_slow_mailboxes_do_not_fail_the_run_and_status_rechecks(tmp_path: Path) -> None:
+def test_slow_mailboxes_stop_at_their_bound_naming_them_and_status_rechecks(
+    tmp_path: Path,
+) -> None:
     inventory = write_inventory(tmp_path / "inv", playbook_patch=SHORT)
     sim = SimServer(tmp_path / "sim", inventory, knobs={"mailbox_delay_s": NEVER_S})
     try:
         env = child_env(tmp_path / "home", inventory, sim.base_url)
         res = run_cli(["activate", COMMUNE, "--yes"], env, timeout=60)
-        assert res.returncode == 0, f"a slow mailbox failed the run:\n{res}"
-        assert res.seconds < 30, f"the mailbox deadline (2 s) was not kept: {res.seconds:.1f}s"
-        assert "provisioning" in (res.stdout + res.stderr).lower(), str(res)
+        # The playbook shortened the mailbox wait to 2 s: past it, the run says what is
+        # still provisioning and what finishes it, and exits 1 (not complete).
+        assert res.returncode == 1, f"a mailbox past its bound went unreported:\n{res}"
+        assert res.seconds < 30, f"the mailbox bound (2 s) was not kept: {res.seconds:.1f}s"
+        assert "mailbox still provisioning" in res.stderr, str(res)
+        assert f"crisiskit status {COMMUNE} --wait" in res.stderr, str(res)
+        assert "Traceback" not in res.stderr
+        assert (tmp_path / "home" / "outputs" / COMMUNE / "credentials.csv").is_file()
 
         status = run_cli(["--output", "json", "status", COMMUNE], env)
         assert status.returncode == 0, str(status)
@@ -48,6 +55,8 @@ def test_slow_mailboxes_do_not_fail_the_run_and_status_rechecks(tmp_path: Path) 
         assert status.returncode == 0, str(status)
         mailboxes = [a["mailbox"] for a in _accounts(parse_json_stdout(status.stdout))]
         assert mailboxes and all(m == "ready" for m in mailboxes), mailboxes
+        waited = run_cli(["status", COMMUNE, "--wait"], env, timeout=60)
+        assert waited.returncode == 0 and "complete" in waited.stdout, str(waited)
     finally:
         sim.close()
 
@@ -181,18 +190,20 @@ def test_team_on_a_young_group_gives_up_at_its_deadline_and_a_later_rerun_finish
 ) -> None:
     """Graph refuses a team on a group younger than 15 minutes: wait, but never forever.
 
-    The engine follows the documented recipe (3 retries 10 s apart, then wait until the group
-    is 15 minutes old); CRISISKIT_WAIT_SCALE shrinks those documented waits for the test.
+    On the team-from-group path (kits made before Teams were created with their group; the
+    benchmark's baseline), the engine follows the documented recipe (3 retries 10 s apart,
+    then wait until the group is 15 minutes old); CRISISKIT_WAIT_SCALE shrinks those waits.
     """
     sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, knobs={"replication_lag_s": 900})
     try:
         home = tmp_path / "home"
         env = {**child_env(home, SAMPLE_INVENTORY, sim.base_url), "CRISISKIT_WAIT_SCALE": "0.005"}
-        res = run_cli(["activate", COMMUNE, "--yes"], env, timeout=90)
+        res = run_cli(["activate", COMMUNE, "--yes", "--team-path", "group"], env, timeout=90)
         # 15 min 20 s scaled by 0.005 is 4.6 s.
         assert res.seconds < 30, f"the team wait was not bounded: {res.seconds:.1f}s"
         assert res.returncode == 1, str(res)
-        assert "team" in res.stderr.lower() and "rerun" in res.stderr.lower(), str(res)
+        assert "too young" in res.stderr.lower(), str(res)
+        assert f"crisiskit activate {COMMUNE}" in res.stderr, str(res)  # a POST is still due
         team_puts = [
             e
             for e in sim.requests()

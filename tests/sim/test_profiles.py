@@ -172,6 +172,38 @@ def test_team_op_s(sim):
     assert late == "succeeded"
 
 
+def test_realistic_models_both_team_paths(sim):
+    """Team from a new group: 404 for the young-group window, then the operation's duration;
+    from scratch (team-post.md example 2): accepted at once, the same operation's duration."""
+    sim.set_profile(profile="realistic", scale=1.0)
+    realistic = Profile.named("realistic")
+    template = "https://graph.microsoft.com/v1.0/teamsTemplates('standard')"
+    with sim.client() as c:
+        owner = create_user(c, "both.paths")
+        group = create_group(c, "both-paths", owner["id"])
+        bind = f"https://graph.microsoft.com/v1.0/groups('{group['id']}')"
+        young = c.post("teams", json={"template@odata.bind": template, "group@odata.bind": bind})
+        assert young.status_code == 404  # the group is younger than replication_lag_s
+        member = {"@odata.type": "#microsoft.graph.aadUserConversationMember",
+                  "roles": ["owner"],
+                  "user@odata.bind": f"https://graph.microsoft.com/v1.0/users('{owner['id']}')"}
+        scratch = c.post("teams", json={
+            "template@odata.bind": template, "displayName": "Tout de suite", "members": [member],
+        })
+        assert scratch.status_code == 202
+        op = scratch.headers["Location"].lstrip("/")
+        assert c.get(op).json()["status"] != "succeeded"
+        sim.advance(realistic.team_op_s)
+        assert c.get(op).json()["status"] == "succeeded"
+        sim.advance(realistic.replication_lag_s)
+        grown = c.post("teams", json={"template@odata.bind": template, "group@odata.bind": bind})
+        assert grown.status_code == 202
+        op = grown.headers["Location"].lstrip("/")
+        assert c.get(op).json()["status"] != "succeeded"
+        sim.advance(realistic.team_op_s)
+        assert c.get(op).json()["status"] == "succeeded"
+
+
 def run_scripted(inventory, seed: int) -> tuple[list[str], list[int]]:
     with EmbeddedSimulator(inventory, seed=seed) as s:
         s.set_profile(transient_5xx_rate=0.3, commit_then_5xx_rate=0.3)

@@ -190,6 +190,9 @@ def test_members_add_in_bulk_200_then_207(
     assert results[0]["error"]["code"] == "NotFound" and results[1]["error"] is None
     bad = http.post(f"teams/{team_id}/members/add", json={"values": [{"roles": []}]})
     assert bad.status_code == 400
+    # conversationmembers-add.md: at most 200 members in one request, refused whole.
+    many = [member(f"00000000-0000-4000-8000-{n:012d}") for n in range(201)]
+    assert http.post(f"teams/{team_id}/members/add", json={"values": many}).status_code == 400
     group = next(g for g in es.state()["groups"] if g["id"] == team_id)
     assert extra["id"] in group["members"] and extra["id"] in group["owners"]
 

@@ -21,13 +21,14 @@ from crisiskit import console
 from crisiskit.cli import operation
 from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
-from crisiskit.words import count, duration, listing, paris_time, phone
+from crisiskit.errors import InputError
+from crisiskit.words import count, duration, listing, paris_time
 
 if TYPE_CHECKING:
     from crisiskit.cli.wiring import Target
     from crisiskit.engine.report import ActivationReport
-    from crisiskit.engine.status import KitStatus
     from crisiskit.plan.activation import ActivationPlan
+    from crisiskit.plan.diff_group import TeamPath
 
 SANDBOX_HELP = (
     "Use the embedded Graph simulator (state under $CRISISKIT_HOME/sandbox/) instead of a "
@@ -145,16 +146,30 @@ def plan_command(
         render_plan(plan, target, verbose=state(ctx).verbose)
 
 
+CommunesArgument = Annotated[
+    list[str],
+    typer.Argument(help="Commune id(s), e.g. aubagne (any case; several run concurrently)."),
+]
+
+
 @app.command("activate")
 @handles_errors
 def activate_command(
     ctx: typer.Context,
-    commune: CommuneArgument,
+    communes: CommunesArgument,
     *,
     playbook: PlaybookOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Return as soon as the credentials, slips and sheet are written; the Team, "
+            "mailboxes and site finish provisioning on their own (`status --wait`).",
+        ),
     ] = False,
     operator: Annotated[
         str | None,
@@ -174,49 +189,91 @@ def activate_command(
             "(objects tagged for the commune, phones by MFA number) before activating.",
         ),
     ] = False,
+    team_path: Annotated[
+        str, typer.Option("--team-path", hidden=True, help="scratch (default) or group.")
+    ] = "scratch",
 ) -> None:
-    """Provision a commune's crisis kit through Microsoft Graph (idempotent, resumable).
+    """Provision communes' crisis kits through Microsoft Graph (idempotent, resumable).
 
     Shows the plan and the tenant it writes to, asks before any write (unless --yes), then
-    writes the handover sheet (md, html, pdf), the first sign-in slips (PDF, mode 0600) and
-    the credentials file (mode 0600). Exit 0 done, 1 incomplete (rerun to resume), 2 bad
-    input, 3 refused before any write, 4 declined at the prompt, 130 interrupted (Ctrl-C).
+    hands over the credentials file (mode 0600), the first sign-in slips (PDF, mode 0600) and
+    the handover sheet (md, html, pdf) as soon as the accounts and passes exist, and waits for
+    the Team, mailboxes and SharePoint site (or not, with --no-wait). Several communes run
+    concurrently; the exit code is the worst of theirs. Exit 0 done, 1 incomplete (rerun to
+    resume), 2 bad input, 3 refused before any write, 4 declined at the prompt, 130
+    interrupted (Ctrl-C).
 
     Example: crisiskit activate aubagne --sandbox --yes
     """
+    from crisiskit.cli import wiring
+    from crisiskit.cli.outcomes import finish_several
     from crisiskit.cli.wiring import run_activate
+    from crisiskit.engine.activation import Options
 
     s = state(ctx)
-    setup = _setup(ctx, commune, playbook)
-    setup = dataclasses.replace(setup, signer=signer_for(sign_with))
+    if len({c.lower() for c in communes}) != len(communes):
+        raise InputError("a commune is named twice: " + " ".join(communes))
+    if team_path not in ("scratch", "group"):
+        raise InputError("--team-path must be scratch or group")
+    path: TeamPath = "group" if team_path == "group" else "scratch"
+    signer = signer_for(sign_with)
+    setups = [dataclasses.replace(_setup(ctx, c, playbook), signer=signer) for c in communes]
     who = operator or os.environ.get("USER") or _login()
     operation.need_terminal(yes=yes, dry_run=dry_run, command="activate")
-    target = _target(ctx, setup, sandbox)
+    target = _target(ctx, setups[0], sandbox)
+    several = len(setups) > 1
 
-    def show(plan: ActivationPlan) -> None:
-        if not s.json:
+    def show(plans: list[ActivationPlan]) -> None:
+        if s.json:
+            return
+        for plan in plans:
+            if several:
+                console.text(f"== {plan.commune} ==", style="bold")
             asking = not (yes or dry_run or plan.empty or plan.refusals)
-            render_plan(plan, target, verbose=s.verbose, asking=asking)
+            render_plan(plan, target, verbose=s.verbose, asking=asking and not several)
 
     started = [time.monotonic()]
 
-    def confirm(plan: ActivationPlan) -> bool:
-        go = yes or operation.ask(plan.plan, target)
+    def confirm(plans: list[ActivationPlan]) -> bool:
+        if yes:
+            go = True
+        elif len(plans) == 1:
+            go = operation.ask(plans[0].plan, target)
+        else:
+            go = console.confirm(
+                f"Apply these {len(plans)} plans to {', '.join(p.commune for p in plans)} "
+                f"{target.where}?", cancel=wiring.INTERRUPTED,
+            )
         started[0] = time.monotonic()
         return go
 
     progress = operation.RunProgress(json=s.json)
+
+    def phase_for(commune: str) -> Any:
+        if not several:
+            return progress
+        return lambda name, total: progress(f"{commune}: {name}", total)
+
     try:
         with progress:
-            report = run_activate(
-                setup, sandbox=sandbox, operator=who, dry_run=dry_run, show_plan=show,
-                confirm=confirm, phase=progress, rebuild_state=rebuild_state,
+            results = run_activate(
+                setups, sandbox=sandbox, operator=who, dry_run=dry_run, show_plans=show,
+                confirm=confirm, phase_for=phase_for,
+                options=Options(wait=not no_wait, team_path=path), rebuild_state=rebuild_state,
             )
     except KeyboardInterrupt:
         raise typer.Exit(operation.interrupted(progress, rerun=rerun_command())) from None
-    finish_activation(report, target, json=s.json, dry_run=dry_run,
-                      show_secrets=show_secrets, verbose=s.verbose,
-                      seconds=time.monotonic() - started[0])
+    seconds = time.monotonic() - started[0]
+    if several:
+        finish_several(results, target, json=s.json, dry_run=dry_run,
+                       show_secrets=show_secrets, verbose=s.verbose, seconds=seconds)
+        return
+    result = results[0]
+    if result.error is not None:
+        raise result.error
+    assert result.report is not None
+    finish_activation(result.report, target, json=s.json, dry_run=dry_run,
+                      show_secrets=show_secrets, verbose=s.verbose, seconds=seconds)
 
 
 def finish_activation(
@@ -230,7 +287,7 @@ def finish_activation(
     seconds: float = 0.0,
 ) -> None:
     """Render the outcome of `activate` and raise its exit code (0 is a plain return)."""
-    from crisiskit.engine.report import failure_message
+    from crisiskit.engine.report import failure_message, pending_message
 
     if json:
         console.emit_json({**report.to_json(), "target": target.to_json()})
@@ -247,6 +304,8 @@ def finish_activation(
         raise operation.declined(target)
     if not report.ok:
         raise failure_message(report)
+    if report.exit_code:
+        raise pending_message(report)
 
 
 def _login() -> str:
@@ -301,16 +360,38 @@ def render_report(
         f"Mailboxes: {ready} of {ready + len(pending)} ready"
         + (f", {len(pending)} still provisioning (crisiskit status re-checks)" if pending else "")
     )
+    commune = report.plan.commune
     if report.plan.plan.steps and any(s.kind == "team" for s in report.plan.steps):
-        console.text("Team: " + (f"ready, {outcome.team_url or 'no address returned'}"
-                                 if outcome.team_id else "not ready (a rerun finishes it)"))
+        console.text("Team: " + _readiness(outcome.team_id, outcome.team_url,
+                                           "team" in outcome.preparing, commune))
     if any(s.kind == "drive" for s in report.plan.steps):
-        console.text("SharePoint: " + (f"ready, {outcome.drive_url or 'no address returned'}"
-                                       if outcome.drive_id else "not ready (a rerun finishes it)"))
+        console.text("SharePoint: " + _readiness(outcome.drive_id, outcome.drive_url,
+                                                 "sharepoint" in outcome.preparing, commune))
     _render_loans(report, verbose)
     _render_documents(report)
+    if report.no_wait:
+        render_pending(report)
     if show_secrets:
         _render_secrets(report)
+
+
+def _readiness(ready_id: str | None, url: str | None, preparing: bool, commune: str) -> str:
+    if ready_id:
+        return f"ready, {url or 'no address returned'}"
+    if preparing:
+        return f"still provisioning (`crisiskit status {commune} --wait` waits for it)"
+    return "not ready (a rerun finishes it)"
+
+
+def render_pending(report: ActivationReport) -> None:
+    """Say what is still provisioning after `activate --no-wait`, and what finishes it."""
+    from crisiskit.engine.report import pending_lines
+
+    lines = pending_lines(report)
+    if lines:
+        console.text("Still provisioning (the crisis cell can start meanwhile):")
+        for line in lines:
+            console.text(f"  {line}", wrap=True)
 
 
 def _render_loans(report: ActivationReport, verbose: bool) -> None:
@@ -374,81 +455,51 @@ def status_command(
         typer.Argument(help="Commune id (any case; default: every commune with a kit)."),
     ] = None,
     *,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="First wait (read-only) for what is still provisioning, under the same "
+            "bounds as activate; write the sheet's complete edition when it is.",
+        ),
+    ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
 ) -> None:
     """Show a commune's crisis kit: accounts, licences, readiness, passes, links, devices lent.
 
     Readiness is re-checked in the tenant now; the passes' validity is read from the
-    credentials file (never the passes themselves).
+    credentials file (never the passes themselves). With --wait, first waits for the Team,
+    mailboxes and site still provisioning (exit 1 if one still is past the documented bound).
 
-    Example: crisiskit status aubagne --sandbox
+    Example: crisiskit status aubagne --sandbox --wait
     """
+    from crisiskit.cli.outcomes import render_status, render_waited
     from crisiskit.cli.wiring import run_status, target
+    from crisiskit.engine.status import WaitResult
     from crisiskit.inventory import load_inventory
 
     s = state(ctx)
-    statuses = run_status(
-        s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox
-    )
+    progress = operation.RunProgress(json=s.json or not wait)
+    with progress:
+        statuses = run_status(
+            s.inventory_path, s.playbooks_dir, s.home, commune, sandbox=sandbox, wait=wait,
+            phase_for=lambda c: (lambda name, total: progress(f"{c}: {name}", total)),
+        )
     where = target(load_inventory(s.inventory_path), s.home, sandbox)
     if s.json:
         console.emit_json([{**st.to_json(), "target": where.to_json()} for st in statuses])
-        return
-    if not statuses:
+    elif not statuses:
         console.text("No commune has a crisis kit (no run, loan or credentials recorded).")
-        return
-    for st in statuses:
-        render_status(st, where)
-
-
-def render_status(st: KitStatus, target: Target) -> None:
-    """Print one commune's kit: accounts, passes, links, devices on loan."""
-    present = sum(1 for a in st.accounts if a.account == "present")
-    console.text(f"Kit of {st.commune} {target.where}", style="bold")
-    windows = {(a.tap_valid_from, a.tap_valid_until) for a in st.accounts if a.tap_valid_until}
-    console.table(
-        f"{st.commune}: {present} of {count(len(st.accounts), 'user')} present",
-        ("account", "state", "licence", "mailbox", "pass", "on file until (Paris)", "phone"),
-        [
-            (
-                a.upn, "" if a.account == "present" else a.account,
-                "yes" if a.licensed else "no", a.mailbox,
-                "usable" if a.tap_in_tenant else "none",
-                (paris_time(a.tap_valid_until, zone=False)
-                 + ("" if a.tap_in_file else " (expired)"))
-                if a.tap_valid_until else "not on file",
-                phone(a.phone),
-            )
-            for a in st.accounts
-        ],
-        caption="pass: a Temporary Access Pass usable in the tenant; on file: in the "
-        "credentials file (0600); phone: the account's MFA phone method",
-        whole=(0, 5, 6),
-        drop_empty=True,
-    )
-    if len(windows) == 1:
-        start, end = next(iter(windows))
-        console.text(f"Passes on file (credentials.csv): valid from {paris_time(start)} until "
-                     f"{paris_time(end)}.")
-    elif windows:
-        first = min(w[0] or "" for w in windows)
-        console.text(f"Passes on file (credentials.csv): the first valid from "
-                     f"{paris_time(first)}; each one's end is above.")
-    console.text(f"Group: {st.group}")
-    console.text(f"Team: {st.team}" + (f", {st.team_url}" if st.team_url else ""))
-    console.text(f"SharePoint: {st.drive}" + (f", {st.drive_url}" if st.drive_url else ""))
-    for upn in st.strays:
-        console.text(f"Tagged account not in the roster (left alone): {upn}")
-    if st.loans:
-        console.table(
-            f"{st.commune}: {count(len(st.loans), 'device')} on loan",
-            ("kind", "asset tag", "account", "since"),
-            [(lo["kind"], lo["asset_tag"], lo["upn"], paris_time(lo["since"]))
-             for lo in st.loans],
-            whole=(1, 2, 3),
-        )
     else:
-        console.text("Devices on loan: none.")
+        for st in statuses:
+            if isinstance(st, WaitResult):
+                render_status(st.status, where)
+                render_waited(st)
+            else:
+                render_status(st, where)
+    code = max((getattr(st, "exit_code", 0) for st in statuses), default=0)
+    if code:
+        raise typer.Exit(code)
 
 
 __all__ = [
@@ -457,6 +508,5 @@ __all__ = [
     "plan_command",
     "render_plan",
     "render_report",
-    "render_status",
     "status_command",
 ]

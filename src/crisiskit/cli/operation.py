@@ -99,7 +99,7 @@ class RunProgress:
 
     def __call__(self, name: str, total: int) -> Any:
         if self.display is None:
-            from crisiskit.engine.report import quiet_phase
+            from crisiskit.engine.progress import quiet_phase
 
             return quiet_phase(name, total)
         return self.display(name, total)

@@ -29,9 +29,11 @@ from crisiskit.errors import InputError, PreconditionFailed
 from crisiskit.secrets import Secret
 
 if TYPE_CHECKING:
+    from crisiskit.engine.activation import Options
     from crisiskit.engine.context import Context, Setup
-    from crisiskit.engine.report import ActivationReport, PhaseFactory
-    from crisiskit.engine.status import KitStatus
+    from crisiskit.engine.multi import CommuneResult
+    from crisiskit.engine.progress import PhaseFactory
+    from crisiskit.engine.status import KitStatus, WaitResult
     from crisiskit.graph import Graph
     from crisiskit.inventory.models import Inventory
     from crisiskit.plan.activation import ActivationPlan
@@ -241,31 +243,35 @@ def _serve(
 
 
 def run_activate(
-    setup: Setup,
+    setups: list[Setup],
     *,
     sandbox: bool,
     operator: str,
     dry_run: bool = False,
-    show_plan: Callable[[ActivationPlan], None] = lambda plan: None,
-    confirm: Callable[[ActivationPlan], bool] | None = None,
-    phase: PhaseFactory | None = None,
+    show_plans: Callable[[list[ActivationPlan]], None] = lambda plans: None,
+    confirm: Callable[[list[ActivationPlan]], bool] | None = None,
+    phase_for: Callable[[str], PhaseFactory] | None = None,
+    options: Options | None = None,
     rebuild_state: bool = False,
-) -> ActivationReport:
-    """Run one activation from synchronous code."""
-    from crisiskit.engine.activation import activate
-    from crisiskit.engine.report import quiet_phase
+) -> list[CommuneResult]:
+    """Run the activation of one or several communes (concurrently) from synchronous code."""
+    from crisiskit.engine.activation import Options
+    from crisiskit.engine.multi import activate_many
+    from crisiskit.engine.progress import quiet_phase
     from crisiskit.state import Store
 
     scale = wait_scale()  # bad input is refused before anything starts
-    with Store.open(setup.home) as store, endpoint(setup.inventory, setup.home, sandbox) as where:
+    first = setups[0]
+    with Store.open(first.home) as store, endpoint(first.inventory, first.home, sandbox) as where:
 
-        async def work(contexts: list[Context]) -> ActivationReport:
-            return await activate(
-                contexts[0], dry_run=dry_run, show_plan=show_plan, confirm=confirm,
-                phase=phase or quiet_phase, rebuild_state=rebuild_state,
+        async def work(contexts: list[Context]) -> list[CommuneResult]:
+            return await activate_many(
+                contexts, show_plans=show_plans, confirm=confirm, dry_run=dry_run,
+                phase_for=phase_for or (lambda commune: quiet_phase),
+                options=options or Options(), rebuild_state=rebuild_state,
             )
 
-        return _serve([setup], store, where, operator, work, scale=scale)
+        return _serve(setups, store, where, operator, work, scale=scale)
 
 
 def run_operation(
@@ -307,13 +313,21 @@ def run_status(
     commune: str | None,
     *,
     sandbox: bool,
-) -> list[KitStatus]:
-    """Return the status of one commune, or of every commune that has anything recorded."""
+    wait: bool = False,
+    phase_for: Callable[[str], PhaseFactory] | None = None,
+) -> list[KitStatus] | list[WaitResult]:
+    """Return the status of one commune, or of every commune that has anything recorded.
+
+    With `wait`, first wait (read-only, concurrently for every commune) for what is still
+    provisioning, under the documented bounds.
+    """
     from crisiskit.engine.context import load_setup
-    from crisiskit.engine.status import communes_with_a_kit, kit_status
+    from crisiskit.engine.progress import quiet_phase
+    from crisiskit.engine.status import communes_with_a_kit, kit_status, wait_for_kit
     from crisiskit.inventory import load_inventory
     from crisiskit.state import Store
 
+    scale = wait_scale()
     inventory = load_inventory(inventory_path)
     with Store.open(home) as store:
         if commune is not None:
@@ -324,8 +338,17 @@ def run_status(
             return []
         setups = [load_setup(inventory_path, playbooks_dir, home, cid, None) for cid in ids]
         with endpoint(inventory, home, sandbox) as where:
+            if not wait:
 
-            async def work(contexts: list[Context]) -> list[KitStatus]:
-                return [await kit_status(ctx) for ctx in contexts]
+                async def look(contexts: list[Context]) -> list[KitStatus]:
+                    return [await kit_status(ctx) for ctx in contexts]
 
-            return _serve(setups, store, where, "status", work)
+                return _serve(setups, store, where, "status", look)
+            phases = phase_for or (lambda commune: quiet_phase)
+
+            async def wait_all(contexts: list[Context]) -> list[WaitResult]:
+                return list(await asyncio.gather(
+                    *(wait_for_kit(ctx, phase=phases(ctx.commune)) for ctx in contexts)
+                ))
+
+            return _serve(setups, store, where, "status --wait", wait_all, scale=scale)

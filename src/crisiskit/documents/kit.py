@@ -26,6 +26,7 @@ from crisiskit.documents.handover import (
     HandoverConvention,
     HandoverDevice,
     HandoverSheet,
+    Preparing,
     RunLike,
     first_activation,
     write_handover,
@@ -46,6 +47,7 @@ class KitDocuments:
     handover: dict[str, Path] = field(default_factory=dict)  # "md" | "html" | "pdf" -> path
     slips: Path | None = None  # 0600; None when no account has a pass in the credentials file
     unchanged: bool = False  # True: not rewritten, the files on disk already said this
+    facts: str | None = None  # the digest of what they print (`engine.handover`), audited
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,12 +70,21 @@ def write_kit_documents(
     team_url: str | None = None,
     sharepoint_url: str | None = None,
     still_provisioning: Sequence[str] = (),
+    preparing: Sequence[Preparing] = (),
+    issued_at: datetime | None = None,
+    completed_at: datetime | None = None,
+    completes: bool = False,
     audit_anchor: tuple[int, str] | None = None,
     tap_usable_once: bool = False,
     register_phone: bool = False,
     signer: Any | None = None,
+    keep_slips: Path | None = None,
 ) -> KitDocuments:
-    """Write the handover sheet and the first sign-in slips of one commune's kit."""
+    """Write the handover sheet and the first sign-in slips of one commune's kit.
+
+    `keep_slips`: the slips written earlier from the same credentials file (an activation's
+    first edition): kept as they are, not rendered again.
+    """
     from crisiskit.documents.credentials import current_credentials
 
     outputs_dir = Path(outputs_dir)
@@ -102,15 +113,18 @@ def write_kit_documents(
         )
         for r in rows
     ]
-    slips_path = write_signin_slips(
-        outputs_dir,
-        slips,
-        commune_name=commune.name,
-        identity=identity,
-        helpdesk=Helpdesk(name=m.name, phone=m.phone, email=m.email),
-        signer=signer,
-        created=now,
-    )
+    if keep_slips is not None:
+        slips_path: Path | None = keep_slips  # written earlier from these very credentials
+    else:
+        slips_path = write_signin_slips(
+            outputs_dir,
+            slips,
+            commune_name=commune.name,
+            identity=identity,
+            helpdesk=Helpdesk(name=m.name, phone=m.phone, email=m.email),
+            signer=signer,
+            created=now,
+        )
     c = commune
     sheet = HandoverSheet(
         commune=HandoverCommune(name=c.name, insee=c.insee, address=c.address, mayor=c.mayor),
@@ -132,6 +146,10 @@ def write_kit_documents(
         tap_valid_from=min((r.valid_from for r in rows), default=None),
         tap_valid_until=max((r.valid_until for r in rows), default=None),
         still_provisioning=list(still_provisioning),
+        preparing=list(preparing),
+        issued_at=issued_at,
+        completed_at=completed_at,
+        completes=completes,
         metropole_contact=HandoverContact(name=m.name, email=m.email, phone=m.phone),
         commune_correspondent=HandoverContact(
             name=c.correspondent.name, email=c.correspondent.email, phone=c.correspondent.phone

@@ -1,52 +1,67 @@
 """Activation of one commune's crisis kit: the operation the CLI's `plan` and `activate` call.
 
-    lock → desired kit → observe → plan (diff) → pre-checks → (confirm) → run:
-        execute the plan → outcome → documents
+    pre-write checks → lock (tenant lease) → desired kit → journal hints → observe → plan
+    (diff, devices and seats claimed in one transaction) → pre-checks → (confirm) →
+    run: execute the plan (documents handed over mid-run) → outcome → documents
 
 It builds a plan and hands it to the one executor inside the one run lifecycle; nothing here
-sends a request itself. Everything runs inside one event loop (the Graph client belongs to
-it), so the confirmation prompt is asked from a worker thread. Secrets never leave
-`IssuedPass` / `CredentialRow` except into the credentials file (and the terminal with
---show-secrets).
+sends a request itself. As soon as the accounts, passes and loans exist, the credentials
+file, the sign-in slips and the handover sheet are written (`HandoverPoint`), once the lease
+is confirmed still ours, while the Team, mailboxes and site may still be provisioning; the
+sheet is written again at the end. A run that loses its lease stops, voids the passes it
+issued and withdraws what it handed over (exit 1). Several communes run concurrently in one
+process (`crisiskit.engine.multi`), each through `run_one` with its own lock, claim, journal,
+outputs and audit. Everything runs inside one event loop (the Graph client belongs to it), so
+the confirmation prompt is asked from a worker thread. Secrets never leave `IssuedPass` /
+`CredentialRow` except into the credentials file (and the terminal with --show-secrets).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crisiskit.engine import claims, preflight
-from crisiskit.engine.context import Context, desired, journaled
+from crisiskit.engine.context import Context, desired
 from crisiskit.engine.executor import Executor
 from crisiskit.engine.handover import (
+    KitState,
     credential_states,
+    credentials_digest,
     credentials_sink,
+    record_edition,
+    sheet_inputs,
+    void_edition,
     void_passes,
     write_documents,
 )
+from crisiskit.engine.hints import journal_hints
 from crisiskit.engine.leaving import leaver_facts
-from crisiskit.engine.report import (
-    ActivationProgress,
-    ActivationReport,
-    PhaseFactory,
-    outcome_of,
-    quiet_phase,
-    unwaited_pending,
-)
+from crisiskit.engine.progress import HANDOVER, ActivationProgress, PhaseFactory, quiet_phase
+from crisiskit.engine.report import ActivationReport, outcome_of
 from crisiskit.engine.run import CommuneLock, Hold, NoLock, Run, recorded, refuse
 from crisiskit.engine.session import RunSession, StepResult
 from crisiskit.errors import LeaseLost
 from crisiskit.plan.activation import ActivationPlan, preconditions
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.diff import diff
+from crisiskit.plan.diff_group import TeamPath
+from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.observe import Observed, observe
 from crisiskit.resources.taps import IssuedPass
 
+if TYPE_CHECKING:
+    from crisiskit.documents.kit import KitDocuments
+
 KIND = "activate"
+# What the crisis cell needs to start: once every step of these kinds is over, the documents
+# are handed over, whatever Teams, Exchange and SharePoint are still doing.
+HANDOVER_KINDS = frozenset({"user", "tap", "loan", "phone_method"})
 T = TypeVar("T")
 
 
@@ -60,8 +75,26 @@ class Planned:
     notices: list[str] = field(default_factory=list)  # what planning recorded (a rebuild)
 
 
+@dataclass(frozen=True)
+class Options:
+    """How an activation runs: waits (or looks once), which Team path (benchmarks only).
+
+    The devices of the communes of one command (`activate A B C`) are kept apart by the
+    claims every run records in the state store (crisiskit.engine.claims), as for runs of
+    several processes.
+    """
+
+    wait: bool = True
+    team_path: TeamPath = "scratch"
+
+
+# Asked once the plan is known: None to stop (a dry run, or declined), else go.
+Gate = Callable[[ActivationPlan], Awaitable[bool]]
+
+
 async def plan_activation(
-    ctx: Context, claim: str | None = None, *, rebuild: bool = False
+    ctx: Context, options: Options = Options(), claim: str | None = None, *,
+    rebuild: bool = False,
 ) -> Planned:
     """Observe the tenant and compute the plan and its refusals.
 
@@ -75,7 +108,8 @@ async def plan_activation(
     before = claims.reservations(ctx, claim)
     provisional = desired(ctx.setup, ctx.store, now, claims.devices_of(before))
     observed = await observe(
-        ctx.graph, provisional, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
+        ctx.graph, provisional, journal_hints(ctx.store, provisional),
+        clock=ctx.clock, rules=ctx.rules,
     )
     notices = []
     if rebuild and claim is not None:
@@ -85,7 +119,10 @@ async def plan_activation(
     with ctx.store.transaction():
         others = claims.reservations(ctx, claim)
         kit = desired(ctx.setup, ctx.store, now, claims.devices_of(others))
-        plan = diff(kit, observed, credentials, now, leavers)
+        plan = diff(
+            kit, observed, credentials, now, leavers,
+            wait=options.wait, team_path=options.team_path,
+        )
         plan.seats_reserved, plan.reserved_by = claims.seats_elsewhere(
             before, others, kit.sku_part_number
         )
@@ -103,29 +140,55 @@ async def activate(
     show_plan: Callable[[ActivationPlan], None] = lambda plan: None,
     confirm: Callable[[ActivationPlan], bool] | None = None,
     phase: PhaseFactory = quiet_phase,
+    options: Options = Options(),
     rebuild_state: bool = False,
 ) -> ActivationReport:
-    """Plan, check preconditions, confirm, and execute one activation (under the lock).
+    """Plan, check preconditions, confirm, and execute one activation (under the lock)."""
+
+    async def gate(plan: ActivationPlan) -> bool:
+        show_plan(plan)
+        if dry_run:
+            return False
+        if confirm is not None and not plan.empty and plan.refusals == []:
+            return await asyncio.to_thread(confirm, plan)
+        return True
+
+    return await run_one(
+        ctx, gate, dry_run=dry_run, phase=phase, options=options, rebuild_state=rebuild_state
+    )
+
+
+async def run_one(
+    ctx: Context,
+    gate: Gate,
+    *,
+    dry_run: bool = False,
+    phase: PhaseFactory = quiet_phase,
+    options: Options = Options(),
+    rebuild_state: bool = False,
+) -> ActivationReport:
+    """Activate one commune: plan under its lock, pass the gate, execute, write documents.
 
     Before anything is written: the output folder is probed and the local state checked
     (crisiskit.engine.preflight); a lost or emptied state beside earlier outputs refuses,
-    unless `rebuild_state` asks to rebuild it from the tenant.
+    unless `rebuild_state` asks to rebuild it from the tenant. The run's claim on devices and
+    seats is released at the end, whatever happens.
     """
     lock = NoLock() if dry_run else ctx.lock
     claim = None if dry_run else claims.new_claim()
     try:
-        return await _activate(ctx, lock, claim, show_plan, confirm, phase, rebuild_state)
+        return await _run(ctx, lock, claim, gate, phase, options, rebuild_state)
     finally:
         claims.release(ctx, claim)
 
 
-async def _activate(
+async def _run(
     ctx: Context,
     lock: CommuneLock,
     claim: str | None,
-    show_plan: Callable[[ActivationPlan], None],
-    confirm: Callable[[ActivationPlan], bool] | None,
+    gate: Gate,
     phase: PhaseFactory,
+    options: Options,
     rebuild: bool,
 ) -> ActivationReport:
     dry_run = claim is None
@@ -141,24 +204,25 @@ async def _activate(
     moment = ctx.clock.now()
     with ctx.graph.scope() as traffic:
         async with lock.hold(ctx.commune, KIND, before=checks) as held:
-            planned = await plan_activation(ctx, claim, rebuild=rebuild)
-            report = ActivationReport(plan=planned.plan, notices=held.notices)
+            planned = await plan_activation(ctx, options, claim, rebuild=rebuild)
+            report = ActivationReport(
+                plan=planned.plan, no_wait=not options.wait, notices=held.notices
+            )
             report.notices.extend(planned.notices)
-            show_plan(planned.plan)
+            go = await gate(planned.plan)
             if dry_run:
                 return report
             if planned.plan.refusals:
                 refuse(ctx, KIND, planned.plan.refusals,
                        "activation refused, nothing was changed")
-            if confirm is not None and not planned.plan.empty:
-                if not await asyncio.to_thread(confirm, planned.plan):
-                    report.confirmed = False
-                    return report
+            if not go:
+                report.confirmed = False
+                return report
             # Compile the document templates while the run waits on Graph, not after it.
             from crisiskit.documents.kit import prepare
 
             threading.Thread(target=prepare, name="templates", daemon=True).start()
-            await _execute(ctx, planned, report, phase, held, claim)
+            handover = await _execute(ctx, planned, report, phase, held, claim)
             report.stats = {
                 "http_requests": traffic.stats.http_requests,
                 "batches": traffic.stats.batches,
@@ -177,17 +241,84 @@ async def _activate(
             if setup.credentials_path.exists():
                 report.credentials_path = setup.credentials_path
             outcome = report.outcome
-            report.documents = write_documents(
-                setup,
-                kit,
-                moment,
-                ctx.store,
-                team_url=outcome.team_url if outcome else None,
-                sharepoint_url=outcome.drive_url if outcome else None,
-                still_provisioning=list(outcome.mailboxes_pending) if outcome else [],
-                operator=ctx.operator,
-            )
+            state = outcome.state() if outcome else KitState(failed=True)
+            if handover.written is not None and handover.state == state:
+                report.documents = handover.written  # nothing changed since the handover
+            else:
+                inputs = sheet_inputs(ctx.store, ctx.commune, ctx.clock.now(), state)
+                keep = handover.slips_if_unchanged()
+                report.documents = write_documents(setup, kit, moment, inputs, state, keep)
+                record_edition(ctx.store, ctx.operator, ctx.commune, state, report.documents,
+                               inputs)
             return report
+
+
+class HandoverPoint:
+    """Write the documents the moment the accounts, passes and loans exist (a listener).
+
+    Only when something is still provisioning then: otherwise the end of the run writes them
+    at once. The lease is confirmed still ours first (nothing is handed over by a run that
+    lost the commune). The writing runs in a worker thread, the store is read in the loop's.
+    """
+
+    def __init__(self, ctx: Context, planned: Planned, session: RunSession, held: Hold) -> None:
+        self.ctx = ctx
+        self.planned = planned
+        self.session = session
+        self.held = held
+        # The leavers' steps (users disabled, passes removed, loans closed) are not awaited.
+        self.left = {s.id for s in planned.plan.plan.steps
+                     if s.kind in HANDOVER_KINDS and s.phase != LEAVERS}
+        self.task: asyncio.Task[None] | None = None
+        self.written: KitDocuments | None = None
+        self.state: KitState | None = None
+        self.digest: str | None = None
+
+    def step(self, result: StepResult) -> None:
+        self.left.discard(result.step.id)
+        if self.left or self.task is not None:
+            return
+        p = self.planned
+        state = outcome_of(p.plan.plan, p.kit, p.observed, self.session.execution).state()
+        if state.preparing and not state.failed:
+            self.task = asyncio.get_running_loop().create_task(self._write(state))
+
+    async def _write(self, state: KitState) -> None:
+        ctx = self.ctx
+        await self.held.confirm()  # LeaseLost: the run stops, nothing is handed over
+        now = ctx.clock.now()
+        inputs = sheet_inputs(ctx.store, ctx.commune, now, state)
+        written = await asyncio.to_thread(
+            write_documents, ctx.setup, self.planned.kit, now, inputs, state
+        )
+        record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
+        self.written, self.state = written, state
+        self.digest = credentials_digest(ctx.setup.credentials_path)
+        self.session.event(
+            HANDOVER, "fiche-de-remise",
+            f"credentials, sign-in slips and sheet written ({', '.join(state.preparing)} "
+            f"still provisioning): hand them over now — {ctx.setup.outputs}",
+            phase=HANDOVER, journal=False,
+        )
+
+    def slips_if_unchanged(self) -> Path | None:
+        """Return the slips written at the handover if the credentials have not changed."""
+        if self.written is None or self.written.slips is None:
+            return None
+        same = self.digest == credentials_digest(self.ctx.setup.credentials_path)
+        return self.written.slips if same else None
+
+    async def finished(self) -> None:
+        """Wait for the documents being written (re-raising what stopped them)."""
+        if self.task is not None:
+            await self.task
+
+    async def stop(self) -> None:
+        """Cancel a writing still under way (the run stops), and wait until it has stopped."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with suppress(asyncio.CancelledError, LeaseLost):
+                await self.task
 
 
 async def _execute(
@@ -197,13 +328,13 @@ async def _execute(
     phase: PhaseFactory,
     held: Hold,
     claim: str | None,
-) -> None:
+) -> HandoverPoint:
     """Run the plan inside a recorded run; fill the report's outcome.
 
     The run stops as soon as its hold on the commune is lost (a tenant lease taken over while
-    this machine was cut off), and, lost then or found lost by the final `confirm()`, it ends
-    failed with `LeaseLost`: the passes it issued are voided in the credentials file, and
-    nothing is handed over.
+    this machine was cut off), and, lost then or found lost by the handover point or by the
+    final `confirm()`, it ends failed with `LeaseLost`: the passes it issued are voided in the
+    credentials file, the slips and sheet it handed over are withdrawn.
     """
     async with recorded(ctx, KIND, playbook=ctx.setup.playbook.name) as run:
         report.resumed = run.resumed
@@ -220,22 +351,25 @@ async def _execute(
         if claim is not None:
             session.listeners.append(lambda result: _count_seat(ctx, claim, result))
         session.event_listeners.append(progress.event)
+        handover = HandoverPoint(ctx, planned, session, held)
+        session.listeners.append(handover.step)
         outcome = None
         try:
             try:
                 execution = await _until_lost(Executor(session).run(planned.plan.plan), held)
+                await _until_lost(handover.finished(), held)
                 await held.confirm()
             except LeaseLost as exc:
-                raise _voided(ctx, run, exc, issued) from None
-            # A rerun does not wait again for mailboxes licensed earlier: it looked once.
-            for upn in unwaited_pending(planned.kit, planned.observed, execution):
-                session.event("mailbox", upn, "still provisioning", phase="mailboxes")
+                await handover.stop()
+                raise _voided(ctx, run, exc, issued, handover) from None
             outcome = outcome_of(planned.plan.plan, planned.kit, planned.observed, execution)
             run.finish(outcome.ok, outcome.to_json())
         finally:
+            await handover.stop()
             progress.close(outcome)
         report.outcome = outcome
         report.executed = True
+        return handover
 
 
 def _count_seat(ctx: Context, claim: str, result: StepResult) -> None:
@@ -263,10 +397,17 @@ async def _until_lost(work: Coroutine[Any, Any, T], held: Hold) -> T:
     return task.result()
 
 
-def _voided(ctx: Context, run: Run, exc: LeaseLost, issued: list[IssuedPass]) -> LeaseLost:
-    """Void the passes this run issued, record why the run failed, and say it (exit 1)."""
+def _voided(
+    ctx: Context, run: Run, exc: LeaseLost, issued: list[IssuedPass], handover: HandoverPoint
+) -> LeaseLost:
+    """Void the passes this run issued and what it handed over; record why it failed (exit 1)."""
     voided = void_passes(ctx.setup.credentials_path, ctx.setup.home, issued)
-    run.finish(False, {"error": "lease lost", "reason": str(exc), "voided_passes": voided})
+    withdrawn = (
+        void_edition(ctx.store, ctx.operator, ctx.setup, handover.written, str(exc))
+        if handover.written is not None else []
+    )
+    run.finish(False, {"error": "lease lost", "reason": str(exc), "voided_passes": voided,
+                       "withdrawn_documents": withdrawn})
     ctx.store.audit_append(
         ctx.operator, ctx.commune, "credentials.voided", str(ctx.setup.credentials_path),
         "voided", details={"accounts": ", ".join(voided), "reason": str(exc)},
@@ -276,10 +417,15 @@ def _voided(ctx: Context, run: Run, exc: LeaseLost, issued: list[IssuedPass]) ->
         f"removed from {ctx.setup.credentials_path} ({', '.join(voided)})"
         if voided else "it issued no Temporary Access Pass"
     )
+    documents = (
+        f"; the documents it had handed over are withdrawn ({', '.join(withdrawn)}): do not "
+        "use printed copies"
+        if withdrawn else ""
+    )
     return LeaseLost(
-        f"{exc}. This run stopped writing and hands nothing over: {passes}. The run holding "
-        f"the commune now issues its own; once it has finished, `crisiskit status "
-        f"{ctx.commune}` shows the kit"
+        f"{exc}. This run stopped writing and hands nothing over: {passes}{documents}. The "
+        f"run holding the commune now issues its own; once it has finished, `crisiskit "
+        f"status {ctx.commune}` shows the kit"
     )
 
 

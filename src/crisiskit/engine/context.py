@@ -105,7 +105,3 @@ def desired(
         held=frozenset(store.device_holds()) | reserved,
     )
 
-
-def journaled(ctx: Context) -> dict[tuple[str, str], str]:
-    """Return the commune's objects the journal says were created: (kind, key) -> Graph id."""
-    return {(o.kind, o.natural_key): o.graph_id for o in ctx.store.objects(ctx.commune)}

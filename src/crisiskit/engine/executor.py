@@ -5,15 +5,17 @@ One executor for every operation. It knows no operation and no resource kind:
 - a step starts as soon as every step it depends on has finished; steps of the same kind and
   action that become ready together go to their verb in one call, which sends them in `$batch`
   calls of ≤ 20 (so 50 accounts are 3 calls, not 50);
-- ready groups start longest-chain first, so the critical path gets the first slots of the
-  Graph client's bounded concurrency; everything else runs concurrently within it;
+- ready groups start longest-chain first (a wait counting for its bound), so the critical
+  path (licences, before the mailboxes' long wait) gets the first slots of the Graph client's
+  bounded concurrency; everything else runs concurrently within it;
 - local steps (loans) run inline, in plan order, before the remote steps ready with them;
 - each step goes to the verb its resource module declares for its action (`REGISTRY`):
   declared creates and writes through `crisiskit.engine.writes` (ids journaled before any
   wait, uncertain creates settled by lookup, never re-sent blind), the other verbs as they
   are;
-- a step whose needed dependency did not succeed is skipped (and journaled as such); refs to
-  the ids other steps produced are resolved from their results.
+- a step whose needed dependency did not succeed is skipped (and journaled as such), or
+  `pending` when that dependency is a wait still unfinished (folders of a site still
+  provisioning); refs to the ids other steps produced are resolved from their results.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from crisiskit.engine.writes import create_all, write_all
 from crisiskit.plan.model import NOT_RUN, Plan, PlanError, Step, Unresolved, resolve
 from crisiskit.plan.model import soft_dependencies as soft
 from crisiskit.resources import REGISTRY
-from crisiskit.resources.base import Create, Resource, Spec, Write
+from crisiskit.resources.base import ByPayload, Create, Resource, Spec, Write
 
 
 class Executor:
@@ -109,7 +111,11 @@ class Executor:
         for s in group:
             blocker = _blocker(s, results)
             if blocker is not None:
-                self.session.skipped(s, blocker)
+                if results[blocker].status == "pending":
+                    # It needs something still provisioning: a later run does it.
+                    self.session.pending(s, f"waits for {blocker} (still provisioning)")
+                else:
+                    self.session.skipped(s, blocker)
                 continue
             try:
                 payload = resolve(s.payload, values)
@@ -120,6 +126,8 @@ class Executor:
         if not runnable:
             return
         spec = self._spec(runnable[0])
+        if isinstance(spec, ByPayload):
+            spec = spec.of(runnable[0].payload)
         if isinstance(spec, Create):
             await create_all(self.session, runnable, spec)
         elif isinstance(spec, Write):
@@ -145,22 +153,29 @@ def _blocker(s: Step, results: Mapping[str, StepResult]) -> str | None:
 
 
 def _groups(steps: list[Step], order: Mapping[str, int]) -> list[list[Step]]:
-    """Group steps by kind and action, in plan order."""
-    by: dict[tuple[str, str], list[Step]] = defaultdict(list)
+    """Group steps by kind, action and payload type (one verb call each), in plan order."""
+    by: dict[tuple[str, str, type], list[Step]] = defaultdict(list)
     for s in sorted(steps, key=lambda s: order[s.id]):
-        by[(s.kind, s.action)].append(s)
+        by[(s.kind, s.action, type(s.payload))].append(s)
     return list(by.values())
 
 
-def _depths(plan: Plan) -> dict[str, int]:
-    """Return, for each step, the length of the longest chain of steps that wait for it."""
+def _depths(plan: Plan) -> dict[str, float]:
+    """Return, for each step, the length of the longest chain of steps that wait for it.
+
+    A wait counts for its bound (seconds): what leads to the longest service delay (a licence,
+    before the 24 h a mailbox may take) gets the first slots.
+    """
     dependents: dict[str, list[str]] = defaultdict(list)
     for s in plan.steps:
         for d in s.depends_on:
             dependents[d].append(s.id)
+    steps = {s.id: s for s in plan.steps}
 
     @cache
-    def depth(step_id: str) -> int:
-        return 1 + max((depth(d) for d in dependents[step_id]), default=0)
+    def depth(step_id: str) -> float:
+        s = steps[step_id]
+        cost = 1.0 + (float(getattr(s.payload, "bound_s", 0.0)) if s.action == "wait" else 0.0)
+        return cost + max((depth(d) for d in dependents[step_id]), default=0.0)
 
     return {s.id: depth(s.id) for s in plan.steps}

@@ -1,15 +1,26 @@
 """The documents an activation leaves with the commune: the credentials file and the sheet.
 
-    credential_states(path)     validity windows of the passes on file (never the secrets)
+    credential_states(path)      validity windows of the passes on file (never the secrets)
     credentials_sink(path, home) where issued passes go the moment they exist (0600, atomic)
+    edition(store, ..., state)   what this edition of the sheet says (read in the event loop)
+    write_documents(...)         the handover sheet (md, html, pdf) and the first sign-in
+                                 slips; only files, no store: it may run in a worker thread
+    record_edition(...)          audit `documents.written` (provisional | complete |
+                                 incomplete), with a digest of the facts the documents print
     void_passes(path, home, ps)  take out of the file the passes of a run that lost its lease
-    write_documents(...)        the handover sheet (md, html, pdf) and the first sign-in slips
+    void_edition(...)            remove the slips and sheet a run that lost its lease handed
+                                 over (audited `documents.voided`; later editions ignore it)
 
-A sheet is rewritten only when what it says changes: each writing is audited
-(`documents.written`, with a digest of the facts the documents print, never a pass), and a
-run whose facts digest equals the last one's, with every file still there and no signature
-asked, leaves the documents as they are (`KitDocuments.unchanged`). So a rerun that finds the
-kit complete writes nothing, and a signed sheet is not replaced by an identical unsigned one.
+The sheet is written as soon as the accounts, passes and loans exist (provisional while the
+Team, mailboxes or site are provisioning), and again at the end of the run, or by
+`status --wait` once the kit is complete. Its editions are audited: the first one's time is
+when the credentials were handed over, the first complete one's when the kit was complete.
+
+A sheet is rewritten only when what it says changes: each writing's audit entry carries a
+digest of the facts the documents print (never a pass), and an edition whose digest equals
+the last one's, with every file still there and no signature asked, leaves the documents as
+they are (`KitDocuments.unchanged`, not audited again). So a rerun that finds the kit complete
+writes nothing, and a signed sheet is not replaced by an identical unsigned one.
 """
 
 from __future__ import annotations
@@ -17,19 +28,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from crisiskit.plan.diff import CredentialState
 
 if TYPE_CHECKING:
+    from crisiskit.documents.handover import Preparing
     from crisiskit.documents.kit import KitDocuments
     from crisiskit.engine.context import Setup
     from crisiskit.plan.desired import DesiredKit
     from crisiskit.resources.taps import IssuedPass
-    from crisiskit.state.api import StateStore
+    from crisiskit.state.api import Run, StateStore
+    from crisiskit.state.audit import AuditEntry
+
+WRITTEN = "documents.written"  # the audit action of each edition of the documents
+VOIDED = "documents.voided"  # an edition withdrawn: its run lost the commune's lease
+SHEET = "fiche-de-remise"
+Edition = Literal["provisional", "complete", "incomplete"]
 
 
 def credential_states(path: Path) -> dict[str, CredentialState]:
@@ -70,7 +88,114 @@ def credentials_sink(path: Path, home: Path) -> Callable[[Sequence[IssuedPass]],
     return save
 
 
-WRITTEN = "documents.written"  # the audit action of each writing of the documents
+@dataclass(frozen=True)
+class KitState:
+    """What is ready in the kit, as the sheet says it."""
+
+    team_url: str | None = None
+    sharepoint_url: str | None = None
+    mailboxes_pending: tuple[str, ...] = ()
+    preparing: tuple[Preparing, ...] = ()  # "team", "mailboxes", "sharepoint"
+    failed: bool = False
+
+    @property
+    def edition(self) -> Edition:
+        if self.preparing:
+            return "provisional"
+        return "incomplete" if self.failed else "complete"
+
+
+@dataclass(frozen=True)
+class SheetInputs:
+    """What the sheet needs from the state store, read in the event loop's thread."""
+
+    runs: list[Run]
+    audit_anchor: tuple[int, str] | None
+    issued_at: datetime
+    completed_at: datetime | None
+    completes: bool  # the first edition to say complete after a provisional one
+    last_facts: str | None = None  # the last edition's facts digest, and its files' names
+    last_files: list[str] = field(default_factory=list)
+
+
+EDITIONS: tuple[Edition, ...] = ("provisional", "complete", "incomplete")
+
+
+def editions(
+    store: StateStore, commune: str
+) -> tuple[datetime | None, datetime | None, Edition | None, AuditEntry | None]:
+    """Return when the sheet was first handed over, first said complete, its last state, and
+    the last edition's audit entry."""
+    written: list[AuditEntry] = []
+    for entry in store.audit_entries(commune):
+        if entry.action == WRITTEN:
+            written.append(entry)
+        elif entry.action == VOIDED:
+            voided = str(entry.details.get("edition") or "")
+            written = [e for e in written if str(e.seq) != voided]
+    issued = completed = None
+    last: Edition | None = None
+    entry_last: AuditEntry | None = None
+    for entry in written:
+        # The times the edition printed (the audit entry's own is a little later).
+        d = entry.details
+        issued = issued or datetime.fromisoformat(str(d.get("issued_at") or entry.at))
+        if entry.outcome == "complete":
+            completed = completed or datetime.fromisoformat(str(d.get("completed_at") or entry.at))
+        last = entry.outcome if entry.outcome in EDITIONS else None
+        entry_last = entry
+    return issued, completed, last, entry_last
+
+
+def sheet_inputs(store: StateStore, commune: str, now: datetime, state: KitState) -> SheetInputs:
+    """Gather what this edition of the sheet needs from the store (call it in the loop)."""
+    issued, completed, last, entry = editions(store, commune)
+    done = state.edition == "complete"
+    details = entry.details if entry is not None else {}
+    return SheetInputs(
+        runs=store.runs(commune),
+        audit_anchor=store.audit_head(),
+        issued_at=issued or now,
+        completed_at=(completed or now) if done else None,
+        completes=done and last == "provisional",
+        last_facts=details.get("facts"),
+        last_files=[str(n) for n in details.get("files") or []],
+    )
+
+
+def record_edition(
+    store: StateStore,
+    operator: str,
+    commune: str,
+    state: KitState,
+    written: KitDocuments,
+    inputs: SheetInputs,
+) -> None:
+    """Audit that an edition of the sheet was written, and what it says (not if unchanged).
+
+    The times it prints (handed over, complete) are recorded, and read back by `editions`.
+    """
+    if written.unchanged:
+        return
+    store.audit_append(
+        operator, commune, WRITTEN, SHEET, state.edition,
+        details={
+            "issued_at": inputs.issued_at.isoformat(),
+            "completed_at": inputs.completed_at.isoformat() if inputs.completed_at else "",
+            "preparing": ",".join(state.preparing),
+            "facts": written.facts,
+            "files": sorted(p.name for p in [*written.handover.values(), written.slips]
+                            if p is not None),
+        },
+    )
+
+
+def credentials_digest(path: Path) -> str | None:
+    """Fingerprint the credentials file (the slips are rendered from it), None if absent."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def void_passes(path: Path, home: Path, passes: Sequence[IssuedPass]) -> list[str]:
@@ -97,16 +222,42 @@ def void_passes(path: Path, home: Path, passes: Sequence[IssuedPass]) -> list[st
     return sorted(removed)
 
 
+def void_edition(
+    store: StateStore, operator: str, setup: Setup, written: KitDocuments, reason: str
+) -> list[str]:
+    """Withdraw the documents a run handed over before it lost the commune's lease.
+
+    The slips print passes that are void now, and the provisional sheet says they may be
+    handed over: both are removed (an edition left unchanged, an earlier run's, is kept) and
+    the edition is audited as voided, so the next edition's times do not count it.
+    """
+    if written.unchanged:
+        return []
+    files = [p for p in [*written.handover.values(), written.slips] if p is not None]
+    removed = []
+    for path in files:
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except FileNotFoundError:
+            continue
+    last = next((e for e in reversed(store.audit_entries(setup.commune.id))
+                 if e.action == WRITTEN), None)
+    store.audit_append(
+        operator, setup.commune.id, VOIDED, SHEET, "voided",
+        details={"edition": str(last.seq) if last is not None else "",
+                 "files": sorted(removed), "reason": reason},
+    )
+    return sorted(removed)
+
+
 def write_documents(
     setup: Setup,
     kit: DesiredKit,
     now: datetime,
-    store: StateStore,
-    *,
-    team_url: str | None,
-    sharepoint_url: str | None,
-    still_provisioning: list[str],
-    operator: str = "crisiskit",
+    inputs: SheetInputs,
+    state: KitState,
+    keep_slips: Path | None = None,
 ) -> KitDocuments:
     """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF).
 
@@ -138,32 +289,31 @@ def write_documents(
             for a in kit.allocations
         ],
         "team_name": kit.team.display_name if kit.team else None,
-        "team_url": _web(team_url),
-        "sharepoint_url": _web(sharepoint_url),
-        "still_provisioning": still_provisioning,
+        "team_url": _web(state.team_url),
+        "sharepoint_url": _web(state.sharepoint_url),
+        "still_provisioning": list(state.mailboxes_pending),
+        "preparing": list(state.preparing),
+        "issued_at": inputs.issued_at,
+        "completed_at": inputs.completed_at,
         "tap_usable_once": kit.tap_usable_once,
         "register_phone": kit.register_phone,
     }
     digest = _digest(setup, facts)
-    if setup.signer is None:
-        kept = _unchanged(setup, store, digest)
+    if setup.signer is None and inputs.last_facts == digest:
+        kept = _unchanged(setup, inputs.last_files, digest)
         if kept is not None:
             return kept
     written = write_kit_documents(
         setup.outputs,
         **facts,
-        runs=store.runs(setup.commune.id),
+        runs=inputs.runs,
         now=now,
-        audit_anchor=store.audit_head(),
+        completes=inputs.completes,
+        audit_anchor=inputs.audit_anchor,
         signer=setup.signer,
+        keep_slips=keep_slips,
     )
-    store.audit_append(
-        operator, setup.commune.id, WRITTEN, setup.commune.id, "written",
-        details={"facts": digest,
-                 "files": sorted(p.name for p in [*written.handover.values(), written.slips]
-                                 if p is not None)},
-    )
-    return written
+    return replace(written, facts=digest)
 
 
 def _digest(setup: Setup, facts: dict[str, Any]) -> str:
@@ -188,19 +338,12 @@ def _digest(setup: Setup, facts: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _unchanged(setup: Setup, store: StateStore, digest: str) -> KitDocuments | None:
-    """Return the documents on disk if the last writing had this digest and none is missing."""
+def _unchanged(setup: Setup, names: list[str], digest: str) -> KitDocuments | None:
+    """Return the documents on disk (the last edition's files) if none is missing."""
     from crisiskit.documents.handover import STEM
     from crisiskit.documents.kit import KitDocuments
     from crisiskit.documents.slips import SLIPS_FILE
 
-    last = next(
-        (e for e in reversed(store.audit_entries(setup.commune.id)) if e.action == WRITTEN),
-        None,
-    )
-    if last is None or last.details.get("facts") != digest:
-        return None
-    names = list(last.details.get("files") or [])
     paths = [setup.outputs / name for name in names]
     if not names or not all(p.is_file() and not p.is_symlink() for p in paths):
         return None
@@ -212,7 +355,7 @@ def _unchanged(setup: Setup, store: StateStore, digest: str) -> KitDocuments | N
         if p.name.startswith(STEM + ".")
     }
     slips = setup.outputs / SLIPS_FILE if SLIPS_FILE in names else None
-    return replace(KitDocuments(handover=handover, slips=slips), unchanged=True)
+    return KitDocuments(handover=handover, slips=slips, unchanged=True, facts=digest)
 
 
 def _web(url: str | None) -> str | None:

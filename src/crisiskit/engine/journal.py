@@ -96,3 +96,45 @@ class Journal:
         self.writes += 1
         # Query strings never carry secrets, but keep the target short and stable.
         self._graph_writes.append((method, path.split("?", 1)[0], status, request_id))
+
+
+class ReadOnlyJournal(Journal):
+    """The journal of an operation that changes nothing (`status --wait`): nothing is kept.
+
+    Its verbs only read (waits for readiness); one that reported a created object would be
+    a defect, refused here.
+    """
+
+    def __init__(self, commune: str) -> None:
+        self.run_id = 0
+        self.commune = commune
+        self.operator = ""
+        self.writes = 0
+        self._graph_writes = []
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        yield
+
+    def flush(self) -> None:
+        return None
+
+    def step(
+        self,
+        phase: str,
+        kind: str,
+        key: str,
+        action: str,
+        status: str,
+        *,
+        graph_id: str | None = None,
+        detail: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        return None
+
+    def created(self, kind: str, key: str, graph_id: str) -> None:
+        raise RuntimeError(f"a read-only operation reported a created {kind} {key}")
+
+    def graph_write(self, method: str, path: str, status: int, request_id: str | None) -> None:
+        raise RuntimeError(f"a read-only operation sent {method} {path}")

@@ -2,59 +2,33 @@
 
 The executor reports per-step results in general terms; this module reads them the way an
 activation is told to an operator: counts by kind, the group, Team and drive, the passes
-issued, mailboxes ready or still provisioning.
+issued, mailboxes ready or still provisioning, what is still `pending` and the command that
+finishes it. Progress phases are `crisiskit.engine.progress`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from crisiskit.engine.session import Event, Execution, StepResult
+from crisiskit.engine.handover import KitState
+from crisiskit.engine.session import Execution, StepResult
 from crisiskit.errors import OperationFailed
 from crisiskit.plan.activation import ActivationPlan
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.model import Plan
 from crisiskit.plan.observe import Observed
+from crisiskit.resources.channels import ChannelInCreate
 from crisiskit.resources.taps import IssuedPass
-from crisiskit.words import count
 
 if TYPE_CHECKING:
+    from crisiskit.documents.handover import Preparing
     from crisiskit.documents.kit import KitDocuments
 
-
-class PhaseProgress(Protocol):
-    """One phase of a run as the operator sees it (the CLI's `console.RunDisplay` rows)."""
-
-    def advance(self, n: int = 1, note: str | None = None) -> None: ...
-
-    def waiting(self, what: str | None) -> None:
-        """Say what the phase waits for ("for SharePoint to ..."); None: it stopped waiting."""
-        ...
-
-    def finish(self, summary: str) -> None: ...
-
-
-PhaseFactory = Callable[[str, int], PhaseProgress]
-
-
-class _Quiet:
-    def advance(self, n: int = 1, note: str | None = None) -> None:
-        return None
-
-    def waiting(self, what: str | None) -> None:
-        return None
-
-    def finish(self, summary: str) -> None:
-        return None
-
-
-def quiet_phase(name: str, total: int) -> PhaseProgress:
-    return _Quiet()
+READY = frozenset({"done", "ready", "present"})
 
 
 @dataclass
@@ -74,6 +48,10 @@ class Outcome:
     mailboxes_pending: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Still provisioning when the run ended ("team X: ..."), and what waits for them.
+    pending: list[str] = field(default_factory=list)
+    writes_pending: list[str] = field(default_factory=list)  # steps that need a wait done
+    preparing: list[Preparing] = field(default_factory=list)
     # Leavers (crisiskit.plan.leavers): accounts done leaving, and what was done, by action.
     left: list[str] = field(default_factory=list)
     leaving: Counter[str] = field(default_factory=Counter)
@@ -81,6 +59,20 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    @property
+    def complete(self) -> bool:
+        return self.ok and not self.pending and not self.preparing
+
+    def state(self) -> KitState:
+        """Return what the handover sheet says of this outcome."""
+        return KitState(
+            team_url=self.team_url,
+            sharepoint_url=self.drive_url,
+            mailboxes_pending=tuple(self.mailboxes_pending),
+            preparing=tuple(self.preparing),
+            failed=bool(self.failures),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +91,9 @@ class Outcome:
             "mailboxes_pending": self.mailboxes_pending,
             "failures": self.failures,
             "warnings": self.warnings,
+            "pending": self.pending,
+            "preparing": self.preparing,
+            "complete": self.complete,
             "left": self.left,
             "leaving": dict(self.leaving),
         }
@@ -109,7 +104,11 @@ def _only(results: list[StepResult]) -> StepResult | None:
 
 
 def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -> Outcome:
-    """Read an activation's outcome from its plan, what was observed, and what was executed."""
+    """Read an activation's outcome from its plan, what was observed and what was executed.
+
+    The execution may be unfinished (the documents written at the handover point): a step
+    without a result yet counts as still provisioning.
+    """
     out = Outcome(failures=list(ex.failures), warnings=list(ex.warnings))
     for s in plan.steps:
         if s.action == "present":
@@ -125,6 +124,14 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
             out.updated[r.step.kind] += 1
         if isinstance(r.values.get("pass"), IssuedPass):
             out.passes.append(r.values["pass"])
+        if r.status == "pending":
+            line = f"{r.step.kind} {r.step.key}: {r.detail}"
+            # A wait, or a channel the Team's create made: `status --wait` finishes it;
+            # anything else needs a write once the wait is over (folders): `activate` does.
+            if r.step.action == "wait" or isinstance(r.step.payload, ChannelInCreate):
+                out.pending.append(line)
+            else:
+                out.writes_pending.append(line)
     group = _only([r for r in ex.of("group") if r.ok])
     out.group_id = group.id if group else None
     team = _only([r for r in ex.of("team") if r.ok])
@@ -139,14 +146,34 @@ def outcome_of(plan: Plan, kit: DesiredKit, observed: Observed, ex: Execution) -
         out.drive_url = drive.values.get("webUrl") or (
             observed.drive_url if drive.status == "present" else None
         )
-    waited = {e.key: e.status == "ready" for e in ex.events if e.kind == "mailbox"}
+    waited = {s.key for s in plan.steps if s.kind == "mailbox"}
+    ready = {r.step.key for r in ex.of("mailbox", "ready")}
     existing = {r.step.key for r in ex.of("user") if r.ok}
     for u in kit.users:
         if u.upn not in existing:
             continue
-        ready = waited.get(u.upn, observed.mailboxes.get(u.upn, False))
-        (out.mailboxes_ready if ready else out.mailboxes_pending).append(u.upn)
+        is_ready = u.upn in ready if u.upn in waited else observed.mailboxes.get(u.upn, False)
+        (out.mailboxes_ready if is_ready else out.mailboxes_pending).append(u.upn)
+    out.preparing = _preparing(plan, kit, ex, out)
     return out
+
+
+def _preparing(plan: Plan, kit: DesiredKit, ex: Execution, out: Outcome) -> list[Preparing]:
+    """Say what the sheet shows "en cours de préparation" (what is not ready, not failed)."""
+    def waiting(kinds: tuple[str, ...]) -> bool:
+        steps = [s for s in plan.steps if s.kind in kinds and s.action not in ("conflict",)]
+        return any(
+            s.id not in ex.results or ex.results[s.id].status == "pending" for s in steps
+        )
+
+    preparing: list[Preparing] = []
+    if kit.team is not None and waiting(("team", "channel")):
+        preparing.append("team")
+    if out.mailboxes_pending and waiting(("mailbox",)):
+        preparing.append("mailboxes")
+    if kit.folders and waiting(("drive", "folder")):
+        preparing.append("sharepoint")
+    return preparing
 
 
 LEAVING_WORDS = {
@@ -172,17 +199,6 @@ def _leavers(plan: Plan, ex: Execution, out: Outcome) -> None:
     out.left = sorted(upn for upn, ok in accounts.items() if ok)
 
 
-def unwaited_pending(kit: DesiredKit, observed: Observed, ex: Execution) -> list[str]:
-    """Return the accounts whose mailbox is pending as observed, not waited for by this run."""
-    waited = {e.key for e in ex.events if e.kind == "mailbox"}
-    existing = {r.step.key for r in ex.of("user") if r.ok}
-    return [
-        u.upn
-        for u in kit.users
-        if u.upn in existing and u.upn not in waited and not observed.mailboxes.get(u.upn)
-    ]
-
-
 @dataclass
 class ActivationReport:
     """What `activate` did (or would do), for the CLI to render."""
@@ -197,6 +213,17 @@ class ActivationReport:
     stats: dict[str, int] = field(default_factory=dict)
     resumed: list[int] = field(default_factory=list)  # interrupted runs this one completes
     notices: list[str] = field(default_factory=list)  # facts for the operator (a lease taken over)
+    no_wait: bool = False  # --no-wait: pending readiness is expected, not a failure
+
+    @property
+    def exit_code(self) -> int:
+        """0: done (or, with --no-wait, handed over and provisioning); 1: failed or pending."""
+        if not self.confirmed or not self.ok:
+            return 1
+        outcome = self.outcome
+        if outcome is not None and (outcome.pending or outcome.writes_pending):
+            return 0 if self.no_wait else 1
+        return 0
 
     @property
     def ok(self) -> bool:
@@ -215,6 +242,8 @@ class ActivationReport:
             "graph": self.stats,
             "resumed_runs": self.resumed,
             "notices": self.notices,
+            "no_wait": self.no_wait,
+            "exit_code": self.exit_code if self.executed or not self.confirmed else 0,
         }
 
 
@@ -226,194 +255,33 @@ def failure_message(report: ActivationReport) -> OperationFailed:
     )
 
 
-def _stopped(done: int, total: int) -> Callable[[], str]:
-    return lambda: f"stopped, {done} of {total} done"
+def finishing_command(report: ActivationReport) -> str:
+    """Return the command that finishes a kit still provisioning (read-only when it can be)."""
+    outcome = report.outcome
+    if outcome is not None and outcome.writes_pending:
+        return f"crisiskit activate {report.plan.commune}"
+    return f"crisiskit status {report.plan.commune} --wait"
 
 
-@dataclass
-class _Phase:
-    name: str
-    kinds: frozenset[str]
-    total: int
-    summary: Callable[[], str]
-    bar: PhaseProgress
-    left: int = 0
-    finished: bool = False
-
-
-LEAVING = "Leaving the cell"
-
-
-class ActivationProgress:
-    """Show the activation's phases (accounts, licences, mailboxes, ...) as steps finish.
-
-    Each phase is one row of the CLI's display; a "waiting" event (a verb about to wait on
-    the service) is shown on the row of its kind until the step of that kind and key reports
-    its result, or the phase ends.
-    """
-
-    def __init__(self, factory: PhaseFactory, kit: DesiredKit, plan: Plan) -> None:
-        self.created: Counter[str] = Counter()
-        self.updated: Counter[str] = Counter()
-        self.ready: set[str] = set()
-        self.pending: set[str] = set()
-        self.drive_ready = False
-        self.waits: dict[tuple[str, str], _Phase] = {}
-        present = Counter(
-            s.kind for s in plan.steps if s.action == "present" and s.phase != LEAVERS
+def pending_lines(report: ActivationReport) -> list[str]:
+    """Say what is still provisioning, then the command that finishes it."""
+    outcome = report.outcome
+    if outcome is None or not (outcome.pending or outcome.writes_pending):
+        return []
+    lines = [*outcome.pending, *outcome.writes_pending]
+    if outcome.writes_pending:
+        lines.append(
+            f"finish with: {finishing_command(report)} (it waits, then creates what "
+            "needs them)"
         )
-        todo = Counter(
-            s.kind for s in plan.steps
-            if s.action not in ("present", "conflict") and s.phase != LEAVERS
-        )
-        leaving = sum(1 for s in plan.steps if s.phase == LEAVERS and s.action != "present")
-        self.left_steps = 0
-        c = self.created
+    else:
+        lines.append(f"finish with: {finishing_command(report)}")
+    return lines
 
-        def made(kind: str, verb: str, nothing: str) -> Callable[[], str]:
-            def say() -> str:
-                if not todo[kind]:
-                    return f"{nothing}; {present[kind]} present" if present[kind] else nothing
-                done = f"{c[kind]} of {todo[kind]} {verb}" if c[kind] < todo[kind] \
-                    else f"{c[kind]} {verb}"
-                return done + (f", {present[kind]} present" if present[kind] else "")
-            return say
 
-        def phones() -> str:
-            text = made("phone_method", "registered", "nothing to register")()
-            return text + (f", {self.updated['phone_method']} updated"
-                           if self.updated["phone_method"] else "")
-
-        def group() -> str:
-            if todo["group"]:
-                return "created" if c["group"] else "not created"
-            return "present" if present["group"] else "not needed"
-
-        def team() -> str:
-            if not (c["team"] or present["team"]):
-                return "not ready"
-            channels = (f", {count(c['channel'], 'channel')} created" if todo["channel"]
-                        else "")
-            return ("created" if c["team"] else "present") + channels
-
-        def sharepoint() -> str:
-            if not (self.drive_ready or present["drive"]):
-                return "not ready"
-            folders = f", {count(c['folder'], 'folder')} created" if todo["folder"] else ""
-            return "drive ready" + folders
-
-        specs: list[tuple[str, Iterable[str], bool, Callable[[], str]]] = [
-            ("Accounts", ["user"], True, made("user", "created", "nothing to create")),
-            ("Licences", ["licence"], True, made("licence", "assigned", "nothing to assign")),
-            ("Mailboxes", ["mailbox"], True, self._mailboxes),
-            ("Temporary Access Passes", ["tap"], True,
-             made("tap", "issued", "none to issue")),
-            ("Phone methods", ["phone_method"], kit.register_phone, phones),
-            ("Group", ["group"], kit.group is not None, group),
-            ("Members", ["membership"], kit.group is not None,
-             made("membership", "added", "nothing to add")),
-            ("Team", ["team", "channel"], kit.team is not None, team),
-            ("SharePoint", ["drive", "folder"], bool(kit.folders), sharepoint),
-            (LEAVING, [], bool(leaving), lambda: f"{self.left_steps} of {leaving} steps done"),
-        ]
-        # When this run waits for every account's mailbox, the phase ends with the last one;
-        # otherwise some readiness comes from observation and is only complete at the end.
-        waited = sum(
-            len(getattr(s.payload, "mailboxes", ()))
-            for s in plan.steps if s.kind == "licence" and s.action == "create"
-        )
-        self.mailboxes_early = bool(kit.users) and waited == len(kit.users)
-        self.phases: list[_Phase] = []
-        for name, kinds, shown, summary in specs:
-            if not shown:
-                continue
-            ks = frozenset(kinds)
-            total = len(kit.users) if ks == {"mailbox"} else sum(todo[k] for k in ks)
-            if name == LEAVING:
-                total = leaving
-            phase = _Phase(name, ks, total, summary, factory(name, total), left=total)
-            self.phases.append(phase)
-            if ks != {"mailbox"} and total == 0:
-                self._finish(phase)
-
-    def step(self, result: StepResult) -> None:
-        kind, action = result.step.kind, result.step.action
-        if action in ("present", "conflict"):
-            return
-        if result.step.phase == LEAVERS:
-            self._leaver(result)
-            return
-        if result.status == "done" and action == "create":
-            self.created[kind] += 1
-        if result.status == "done" and action == "update":
-            self.updated[kind] += 1
-        if kind == "drive" and result.status == "ready":
-            self.drive_ready = True
-        waiting = self.waits.pop((kind, result.step.key), None)
-        if waiting is not None:
-            waiting.bar.waiting(None)
-        for phase in self.phases:
-            if kind in phase.kinds and not phase.finished:
-                phase.bar.advance(1)
-                phase.left -= 1
-                if phase.left <= 0:
-                    self._finish(phase)
-
-    def _leaver(self, result: StepResult) -> None:
-        if result.ok:
-            self.left_steps += 1
-        for phase in self.phases:
-            if phase.name == LEAVING and not phase.finished:
-                phase.bar.advance(1)
-                phase.left -= 1
-                if phase.left <= 0:
-                    self._finish(phase)
-
-    def event(self, event: Event) -> None:
-        if event.status == "waiting":
-            for phase in self.phases:
-                if event.kind in phase.kinds and not phase.finished:
-                    self.waits[(event.kind, event.key)] = phase
-                    phase.bar.waiting(event.detail or "for the service")
-            return
-        if event.kind != "mailbox":
-            return
-        if event.status == "ready":
-            self.ready.add(event.key)
-        else:
-            self.pending.add(event.key)
-        for phase in self.phases:
-            if "mailbox" not in phase.kinds or phase.finished:
-                continue
-            if event.status == "ready":
-                phase.bar.advance(1)
-            if self.mailboxes_early and len(self.ready | self.pending) >= phase.total:
-                self._finish(phase)
-
-    def close(self, outcome: Outcome | None) -> None:
-        """Finish the phases still open (mailboxes last: they are only known at the end).
-
-        Without an outcome (the run was interrupted or stopped by an error), an open phase
-        says where it stopped, nothing more.
-        """
-        if outcome is not None:
-            self.ready = set(outcome.mailboxes_ready)
-            self.pending = set(outcome.mailboxes_pending)
-        for phase in self.phases:
-            if outcome is None and not phase.finished:
-                done = len(self.ready) if phase.kinds == {"mailbox"} else phase.total - phase.left
-                phase.summary = _stopped(done, phase.total)
-            self._finish(phase)
-
-    def _mailboxes(self) -> str:
-        if not self.ready and not self.pending:
-            return "none to wait for"
-        pending = (f", {len(self.pending)} still provisioning (crisiskit status re-checks)"
-                   if self.pending else "")
-        return f"{len(self.ready)} ready{pending}"
-
-    def _finish(self, phase: _Phase) -> None:
-        if phase.finished:
-            return
-        phase.finished = True
-        phase.bar.finish(phase.summary())
+def pending_message(report: ActivationReport) -> OperationFailed:
+    """The error of a run that waited to the bounds and still has things provisioning."""
+    return OperationFailed(
+        "the kit is not complete: still provisioning after the documented wait:\n  "
+        + "\n  ".join(pending_lines(report))
+    )

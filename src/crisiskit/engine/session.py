@@ -33,7 +33,11 @@ OK = frozenset({"done", "ready", "present"})
 
 @dataclass
 class StepResult:
-    """What became of one step: done | ready | failed | skipped | present | conflict."""
+    """What became of one step: done | ready | pending | failed | skipped | present | conflict.
+
+    `pending`: a wait that ended before the service was ready (past its bound, or not waited
+    for with --no-wait), or a step that needs one; neither a success nor a failure.
+    """
 
     step: Step
     status: str
@@ -209,6 +213,11 @@ class RunSession:
         )
         self.execution.failures.append(f"{step.kind} {step.key}: {reason}")
         self._record(StepResult(step, "failed", {}, reason, rid))
+
+    def pending(self, step: Step, why: str) -> None:
+        """Report a wait that ended before the service was ready, or a step that needs one."""
+        self._journal.step(step.phase, step.kind, step.key, step.action, "pending", detail=why)
+        self._record(StepResult(step, "pending", {}, why))
 
     def skipped(self, step: Step, because: str) -> None:
         """Report a step not attempted because a step it needs did not succeed."""

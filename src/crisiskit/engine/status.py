@@ -1,19 +1,43 @@
 """The state of a commune's crisis kit, read from the tenant and the local state (read-only).
 
 Observation probes every mailbox of the commune's accounts, so readiness is re-checked each
-time `status` runs.
+time `status` runs. `status --wait` (`wait_for_kit`) waits for what is still provisioning:
+the wait steps of the activation's plan whose objects exist (mailboxes, the Team, the site),
+run by the one executor in a session that journals nothing and may not write, under the
+same bounds as activation, measured from when each provisioning started. Once the kit is
+complete it writes the edition of the handover sheet that says so; if what remains needs
+writes (folders of a site that came late), it names `crisiskit activate`, which does them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crisiskit.engine.context import Context, desired, journaled
-from crisiskit.engine.handover import credential_states
-from crisiskit.plan.observe import observe
+from crisiskit.engine.context import Context, desired
+from crisiskit.engine.executor import Executor
+from crisiskit.engine.handover import (
+    KitState,
+    credential_states,
+    editions,
+    record_edition,
+    sheet_inputs,
+    write_documents,
+)
+from crisiskit.engine.hints import journal_hints
+from crisiskit.engine.journal import ReadOnlyJournal
+from crisiskit.engine.progress import PhaseFactory, ReadinessProgress, quiet_phase
+from crisiskit.engine.session import RunSession
+from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.diff import CredentialState, diff
+from crisiskit.plan.model import Plan, Step
+from crisiskit.plan.observe import Observed, observe
 from crisiskit.state.api import StateStore
+
+if TYPE_CHECKING:
+    from crisiskit.documents.kit import KitDocuments
 
 
 @dataclass
@@ -70,10 +94,25 @@ async def kit_status(ctx: Context) -> KitStatus:
     """Observe the commune's kit now, mailboxes included."""
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now)
-    observed = await observe(
-        ctx.graph, kit, clock=ctx.clock, rules=ctx.rules, created=journaled(ctx)
+    observed = await _observe(ctx, kit)
+    return status_of(ctx, kit, observed, credential_states(ctx.setup.credentials_path), now)
+
+
+async def _observe(ctx: Context, kit: DesiredKit) -> Observed:
+    """Observe with the journal's hints (objects runs created, re-read under replication lag)."""
+    return await observe(
+        ctx.graph, kit, journal_hints(ctx.store, kit), clock=ctx.clock, rules=ctx.rules
     )
-    creds = credential_states(ctx.setup.credentials_path)
+
+
+def status_of(
+    ctx: Context,
+    kit: DesiredKit,
+    observed: Observed,
+    creds: dict[str, CredentialState],
+    now: datetime,
+) -> KitStatus:
+    """Say what the tenant and the local state hold of the kit."""
     ours = {upn for upn, o in observed.users.items() if o.tag == kit.commune_id}
     accounts = []
     for u in kit.users:
@@ -101,12 +140,18 @@ async def kit_status(ctx: Context) -> KitStatus:
     group_state = "absent" if group is None else (
         "present" if group.tag == kit.commune_id else "not ours"
     )
+    team = "ready" if observed.team_id else "absent"
+    if observed.team_id is None and group is not None and "Team" in group.provisioning:
+        team = "provisioning"
+    drive = "-" if not kit.folders else "ready" if observed.drive_id else (
+        "provisioning" if group is not None else "not ready"
+    )
     return KitStatus(
         commune=kit.commune_id,
         accounts=accounts,
         group=group_state,
-        team="ready" if observed.team_id else "absent",
-        drive="ready" if observed.drive_id else "not ready",
+        team=team,
+        drive=drive,
         team_url=observed.team_url if observed.team_id else None,
         drive_url=observed.drive_url if observed.drive_id else None,
         strays=[s.upn for s in observed.strays],
@@ -116,3 +161,99 @@ async def kit_status(ctx: Context) -> KitStatus:
             for lo in ctx.store.open_loans(kit.commune_id)
         ],
     )
+
+
+@dataclass
+class WaitResult:
+    """What `status --wait` waited for, and what it found at the end."""
+
+    status: KitStatus
+    ready: list[str] = field(default_factory=list)  # "mailbox x: ready", ...
+    pending: list[str] = field(default_factory=list)  # still provisioning past its bound
+    remaining: list[str] = field(default_factory=list)  # writes only `activate` can do
+    sheet: KitDocuments | None = None  # the complete edition, when this call wrote it
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending and not self.remaining
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.complete else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.status.to_json(),
+            "waited": {"ready": self.ready, "pending": self.pending},
+            "remaining": self.remaining,
+            "complete": self.complete,
+            "sheet": self.sheet.to_json() if self.sheet else None,
+            "exit_code": self.exit_code,
+        }
+
+
+def readiness_plan(plan: Plan) -> Plan:
+    """Keep the waits whose objects exist (every step they need is present), and those."""
+    by_id = {s.id: s for s in plan.steps}
+    waits = [
+        s for s in plan.steps
+        if s.action == "wait" and all(by_id[d].action == "present" for d in s.depends_on)
+    ]
+    needed = {d for s in waits for d in s.depends_on}
+    steps: list[Step] = [s for s in plan.steps if s.id in needed] + waits
+    return Plan("status-wait", plan.commune, steps, playbook=plan.playbook)
+
+
+async def wait_for_kit(ctx: Context, *, phase: PhaseFactory = quiet_phase) -> WaitResult:
+    """Wait (read-only) for the kit's pending readiness; write the sheet once it is complete."""
+    now = ctx.clock.now()
+    kit = desired(ctx.setup, ctx.store, now)
+    creds = credential_states(ctx.setup.credentials_path)
+    observed = await _observe(ctx, kit)
+    waits = readiness_plan(diff(kit, observed, creds, now).plan)
+    session = RunSession(ctx, ReadOnlyJournal(ctx.commune))
+    progress = ReadinessProgress(phase, waits)
+    session.listeners.append(progress.step)
+    session.event_listeners.append(progress.event)
+    execution = await Executor(session).run(waits)
+    result = WaitResult(status=KitStatus(kit.commune_id, [], "", "", ""))
+    for r in execution.results.values():
+        if r.step.action != "wait":
+            continue
+        line = f"{r.step.kind} {r.step.key}"
+        if r.ok:
+            result.ready.append(f"{line}: ready")
+        else:
+            result.pending.append(f"{line}: {r.detail}")
+    # Look again: what is ready now, and what an activation still has to write.
+    now = ctx.clock.now()
+    observed = await _observe(ctx, kit)
+    result.status = status_of(ctx, kit, observed, creds, now)
+    after = diff(kit, observed, creds, now).plan
+    waiting = {p.split(":", 1)[0] for p in result.pending}
+    result.remaining = [
+        f"{s.kind} {s.key}: {s.action}" for s in after.steps
+        if s.action not in ("present", "wait") and f"{s.kind} {s.key}" not in waiting
+    ]
+    result.pending += [
+        f"{s.kind} {s.key}: still provisioning" for s in after.steps
+        if s.action == "wait" and f"{s.kind} {s.key}" not in waiting
+        and f"{s.kind} {s.key}: ready" not in result.ready
+    ]
+    if result.complete:
+        result.sheet = _complete_edition(ctx, kit, observed, now)
+    return result
+
+
+def _complete_edition(
+    ctx: Context, kit: DesiredKit, observed: Observed, now: datetime
+) -> KitDocuments | None:
+    """Write the edition of the sheet that says the kit is complete, if none did yet."""
+    issued, _, last, _ = editions(ctx.store, ctx.commune)
+    if issued is None or last == "complete":
+        return None  # no sheet was handed over, or the last edition already says complete
+    state = KitState(team_url=observed.team_url, sharepoint_url=observed.drive_url)
+    inputs = sheet_inputs(ctx.store, ctx.commune, now, state)
+    written = write_documents(ctx.setup, kit, now, inputs, state)
+    record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
+    return written

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from crisiskit.resources.waiting import MAILBOX_BOUND_S, SITE_BOUND_S, TEAM_BOUND_S
+
 if TYPE_CHECKING:
     from crisiskit.inventory.models import Commune, Inventory
     from crisiskit.playbooks import Playbook
@@ -94,6 +96,8 @@ class Shortage:
 
 @dataclass(frozen=True)
 class Readiness:
+    """The bounds of the waits (seconds): documented bounds, shortened by the playbook."""
+
     mailbox_s: float
     team_s: float
     drive_s: float
@@ -222,6 +226,10 @@ def _allocation(kind: DeviceKind, device: Any, upn: str, *, existing: bool) -> A
     )
 
 
+def _bound(asked: int | None, documented: float) -> float:
+    return documented if asked is None else min(float(asked), documented)
+
+
 def _fill(template: str, names: dict[str, str]) -> str:
     for key, value in names.items():
         template = template.replace("{" + key + "}", value)
@@ -332,7 +340,9 @@ def desired_kit(
         allocations=tuple(laptops + phones),
         shortages=tuple(s for s in (laptop_short, phone_short) if s is not None),
         readiness=Readiness(
-            float(readiness.mailbox_s), float(readiness.team_s), float(readiness.drive_s)
+            _bound(readiness.mailbox_s, MAILBOX_BOUND_S),
+            _bound(readiness.team_s, TEAM_BOUND_S),
+            _bound(readiness.drive_s, SITE_BOUND_S),
         ),
         graph_root=graph_base_url(str(tenant.graph_url)),
         computed_at=now,

@@ -6,12 +6,15 @@ refuses and never touches it). Its payload is what will be sent; an id that does
 yet is a `Ref` to the step that creates it, so the dependencies are the data flow:
 
     loans ─────────────────────────────────────────┐
-    users ──┬─> licences (then mailbox readiness)   │
+    users ──┬─> licences ──> mailbox waits          │
             ├─> temporary access passes             │
             ├─> phone methods <─────────────────────┘
-            └─> group ──┬─> memberships (≤ 20 binds in the create, the rest by PATCH / $ref)
-                        ├─> team ──> channels
-                        └─> drive ready ──> folders
+            └─> group (+ Team, POST /teams) ──┬─> memberships (the rest by PATCH of ≤ 20)
+                                              ├─> team wait ──> channels
+                                              └─> drive wait ──> folders
+
+The group half lives in `crisiskit.plan.diff_group`. Waits are steps (action `wait`) bounded
+by `Bounds`: the kit's readiness (documented bounds), or 0 when the run does not wait.
 
 Accounts leaving the cell (tagged, journaled, off the roster) get their own steps, built by
 `crisiskit.plan.leavers` and appended here.
@@ -24,37 +27,21 @@ from datetime import UTC, datetime, timedelta
 
 from crisiskit import words
 from crisiskit.plan.activation import ActivationPlan
-from crisiskit.plan.desired import DesiredKit
+from crisiskit.plan.builder import PHASES, StepBuilder
+from crisiskit.plan.desired import DesiredKit, DesiredUser
+from crisiskit.plan.diff_group import DRIVE_KEY, Bounds, TeamPath, memberships, sharepoint, team
+from crisiskit.plan.diff_group import group as group_step
 from crisiskit.plan.leavers import LeaverFacts, leaving
-from crisiskit.plan.model import Action, Id, Plan, Ref, Step, step
+from crisiskit.plan.model import Id, Plan, Ref
 from crisiskit.plan.observe import Observed, ObservedTap
-from crisiskit.resources.channels import ChannelCreate
-from crisiskit.resources.drives import DriveWait, FolderCreate
-from crisiskit.resources.groups import MAX_BINDS, GroupCreate
 from crisiskit.resources.licences import LicenceAssign
 from crisiskit.resources.loans import LoanCreate
-from crisiskit.resources.mailboxes import Mailbox
-from crisiskit.resources.memberships import MembershipAdd
+from crisiskit.resources.mailboxes import MailboxWait
 from crisiskit.resources.phones import PhoneCreate, PhoneUpdate, same_number
 from crisiskit.resources.taps import TapCreate
-from crisiskit.resources.teams import TeamCreate
 from crisiskit.resources.users import UserCreate, UserUpdate
 
-# The journal's phase of each kind (what the audit trail and `steps` have always said).
-PHASES = {
-    "user": "accounts",
-    "licence": "licences",
-    "group": "group",
-    "membership": "group",
-    "team": "team",
-    "channel": "team",
-    "drive": "sharepoint",
-    "folder": "sharepoint",
-    "tap": "credentials",
-    "phone_method": "phones",
-    "loan": "devices",
-}
-DRIVE_KEY = "Documents"
+__all__ = ["DRIVE_KEY", "PHASES", "Bounds", "CredentialState", "diff", "tap_is_present"]
 
 
 @dataclass(frozen=True)
@@ -124,44 +111,26 @@ def _tap_reason(reissue: str) -> str:
     return f"reissue ({reissue})" if reissue else "issue"
 
 
-class _Builder:
-    """Collect the steps of one activation plan, each in its journal phase."""
-
-    def __init__(self) -> None:
-        self.steps: list[Step] = []
-
-    def add(
-        self,
-        kind: str,
-        action: Action,
-        key: str,
-        payload: object = None,
-        *,
-        detail: str = "",
-        graph_id: str | None = None,
-        after: tuple[str, ...] = (),
-    ) -> Step:
-        s = step(
-            kind, action, key, payload, after=after, detail=detail, graph_id=graph_id,
-            phase=PHASES.get(kind, kind),
-        )
-        self.steps.append(s)
-        return s
-
-
 def diff(
     kit: DesiredKit,
     observed: Observed,
     credentials: dict[str, CredentialState],
     now: datetime,
     leavers: LeaverFacts | None = None,
+    *,
+    wait: bool = True,
+    team_path: TeamPath = "scratch",
 ) -> ActivationPlan:
     """Compare desired with observed and return the activation's plan (pure: no I/O).
 
     `leavers`: what the journal says of the commune's accounts; with it, tagged accounts no
     longer on the roster are leaving (crisiskit.plan.leavers), without it they are left alone.
+    `wait=False` (activate --no-wait): every wait looks once. `team_path="group"` creates
+    the group by POST /groups and its Team from it, as crisiskit did before (benchmarks).
     """
-    b = _Builder()
+    r = kit.readiness
+    bounds = Bounds(r.mailbox_s, r.team_s, r.drive_s) if wait else Bounds(0.0, 0.0, 0.0)
+    b = StepBuilder()
     ours: dict[str, str] = {}  # upn -> id of accounts that are ours
     seats = 0
     sku_id = observed.sku_id
@@ -210,6 +179,7 @@ def diff(
     def uid(upn: str, *, optional: bool = False) -> Id:
         return ours[upn] if upn in ours else Ref(f"user:{upn}", optional=optional)
 
+    licensed: dict[str, str] = {}  # upn -> the step after which its mailbox is waited for
     if kit.licence_mode == "direct":
         for u in wanted:
             o = observed.users.get(u.upn)
@@ -218,50 +188,20 @@ def diff(
                 continue
             seats += 1
             assign = LicenceAssign(
-                target=uid(u.upn),
-                target_kind="user",
-                sku_id=sku_id or "",
+                target=uid(u.upn), target_kind="user", sku_id=sku_id or "",
                 sku=kit.sku_part_number,
-                mailboxes=(Mailbox(u.upn, uid(u.upn)),),
-                mailbox_deadline_s=kit.readiness.mailbox_s,
             )
-            b.add("licence", "create", u.upn, assign, detail=kit.sku_part_number)
+            licensed[u.upn] = b.add(
+                "licence", "create", u.upn, assign, detail=kit.sku_part_number
+            ).id
 
-    group = observed.group
-    group_ours = group is not None and group.tag == kit.commune_id
+    gp = None
     if kit.group is not None:
-        g = kit.group
-        group_step = f"group:{g.mail_nickname}"
-        gid: Id = group.id if group is not None and group_ours else Ref(group_step)
-        owners_bound: set[str] = set()
-        members_bound: set[str] = set()
-        if group is None:
-            owner_upns = [u for u in g.owners if u not in conflicted][:MAX_BINDS]
-            room = MAX_BINDS - len(owner_upns)
-            member_upns = [u for u in g.members if u not in conflicted][:room]
-            owners_bound, members_bound = set(owner_upns), set(member_upns)
-            group_create = GroupCreate(
-                nickname=g.mail_nickname,
-                display_name=g.display_name,
-                description=g.description,
-                tag=kit.tag,
-                commune=kit.commune_id,
-                graph_root=kit.graph_root,
-                owners=tuple(uid(u, optional=True) for u in owner_upns),
-                members=tuple(uid(u, optional=True) for u in member_upns),
-            )
-            b.add("group", "create", g.mail_nickname, group_create, detail=g.display_name)
-        elif not group_ours:
-            owner = f"tagged for {group.tag!r}" if group.tag else "not created by crisiskit"
-            b.add(
-                "group", "conflict", g.mail_nickname,
-                detail=f"a group exists, {owner}", graph_id=group.id,
-            )
-        else:
-            b.add("group", "present", g.mail_nickname, detail=g.display_name, graph_id=group.id)
-        if kit.licence_mode == "group":
-            if group_ours and group is not None and sku_id in group.sku_ids:
-                b.add("licence", "present", g.mail_nickname, detail=kit.sku_part_number)
+        gp = group_step(b, kit, observed, conflicted, uid, team_path)
+        group = observed.group
+        if kit.licence_mode == "group" and gp is not None:
+            if group is not None and sku_id in group.sku_ids:
+                b.add("licence", "present", kit.group.mail_nickname, detail=kit.sku_part_number)
             else:
                 seats += sum(
                     1
@@ -269,23 +209,27 @@ def diff(
                     if not (u.upn in observed.users and sku_id in observed.users[u.upn].sku_ids)
                 )
                 group_licence = LicenceAssign(
-                    target=gid,
-                    target_kind="group",
-                    sku_id=sku_id or "",
+                    target=gp.gid, target_kind="group", sku_id=sku_id or "",
                     sku=kit.sku_part_number,
-                    mailboxes=tuple(Mailbox(u.upn, uid(u.upn, optional=True)) for u in wanted),
-                    mailbox_deadline_s=kit.readiness.mailbox_s,
                 )
-                b.add(
-                    "licence", "create", g.mail_nickname, group_licence,
+                step_id = b.add(
+                    "licence", "create", kit.group.mail_nickname, group_licence,
                     detail=kit.sku_part_number,
-                )
-        if group is None or group_ours:
-            _memberships(b, kit, observed, conflicted, ours, gid, owners_bound, members_bound)
+                ).id
+                licensed.update({u.upn: step_id for u in wanted})
+        if gp is not None:
+            memberships(b, kit, observed, conflicted, ours, gp)
             if kit.team is not None:
-                _team(b, kit, observed, gid, group_step)
+                team(b, kit, observed, gp, bounds)
             if kit.folders:
-                _sharepoint(b, kit, observed, gid)
+                sharepoint(b, kit, observed, gp, bounds)
+
+    _mailboxes(b, kit, observed, wanted, ours, licensed, bounds)
+    # Shown (and journaled) with the licences they follow.
+    waits = [s for s in b.steps if s.kind == "mailbox"]
+    rest = [s for s in b.steps if s.kind != "mailbox"]
+    last = max((n for n, s in enumerate(rest) if s.kind == "licence"), default=len(rest) - 1)
+    b.steps = rest[: last + 1] + waits + rest[last + 1 :]
 
     for u in wanted:
         present, reissue = _tap_state(observed, u.upn, credentials, now)
@@ -352,82 +296,30 @@ def diff(
     )
 
 
-def _memberships(
-    b: _Builder,
+def _mailboxes(
+    b: StepBuilder,
     kit: DesiredKit,
     observed: Observed,
-    conflicted: set[str],
+    wanted: list[DesiredUser],
     ours: dict[str, str],
-    gid: Id,
-    owners_bound: set[str],
-    members_bound: set[str],
+    licensed: dict[str, str],
+    bounds: Bounds,
 ) -> None:
-    g = kit.group
-    assert g is not None
-    group = observed.group
-    current = {"owner": group.owners, "member": group.members} if group else {}
-    bound = {"owner": owners_bound, "member": members_bound}
-    for role, upns in (("owner", g.owners), ("member", g.members)):
-        for upn in upns:
-            if upn in conflicted:
-                continue
-            key = f"{role}:{upn}"
-            existing = ours.get(upn)
-            if existing is not None and existing in current.get(role, set()):
-                b.add("membership", "present", key)
-                continue
-            member: Id = existing if existing is not None else Ref(f"user:{upn}")
-            payload = MembershipAdd(
-                group=gid,
-                member=member,
-                role="owner" if role == "owner" else "member",
-                graph_root=kit.graph_root,
-                in_group_create=upn in bound[role],
-            )
-            b.add("membership", "create", key, payload)
-
-
-def _team(b: _Builder, kit: DesiredKit, observed: Observed, gid: Id, group_step: str) -> None:
-    t = kit.team
-    assert t is not None
-    team_id: Id
-    if observed.team_id is not None:
-        b.add("team", "present", t.display_name, graph_id=observed.team_id)
-        team_id = observed.team_id
-    else:
-        created: Id | None = (
-            observed.group.created
-            if observed.group is not None
-            else Ref(group_step, "createdDateTime", optional=True)
+    """Wait for the mailbox of every account licensed now, or licensed and not ready yet."""
+    for u in wanted:
+        after = licensed.get(u.upn)
+        if after is None and (u.upn not in ours or observed.mailboxes.get(u.upn)):
+            continue  # not ours (yet), or its mailbox is ready
+        if after is None and not _licensed(observed, u.upn):
+            continue  # no licence to wait on (a group licence that is not ours)
+        user: Id = ours[u.upn] if u.upn in ours else Ref(f"user:{u.upn}")
+        since = None if after is not None else observed.licensed_at.get(u.upn)
+        b.add(
+            "mailbox", "wait", u.upn, MailboxWait(user, u.upn, bounds.mailbox_s, since),
+            after=(after,) if after else (),
         )
-        payload = TeamCreate(
-            group=gid, graph_root=kit.graph_root, deadline_s=kit.readiness.team_s,
-            group_created=created,
-        )
-        s = b.add("team", "create", t.display_name, payload)
-        team_id = Ref(s.id)
-    for ch in t.channels:
-        cid = observed.channels.get(ch.name.lower())
-        if cid is not None:
-            b.add("channel", "present", ch.name, graph_id=cid)
-        else:
-            b.add("channel", "create", ch.name, ChannelCreate(team_id, ch.name, ch.description))
 
 
-def _sharepoint(b: _Builder, kit: DesiredKit, observed: Observed, gid: Id) -> None:
-    drive_id: Id
-    if observed.drive_id is not None:
-        b.add("drive", "present", DRIVE_KEY, graph_id=observed.drive_id)
-        drive_id = observed.drive_id
-    else:
-        s = b.add(
-            "drive", "create", DRIVE_KEY, DriveWait(gid, kit.readiness.drive_s),
-            detail="wait for the group's site",
-        )
-        drive_id = Ref(s.id)
-    for name in kit.folders:
-        fid = observed.folders.get(name.lower())
-        if fid is not None:
-            b.add("folder", "present", name, graph_id=fid)
-        else:
-            b.add("folder", "create", name, FolderCreate(drive_id, name))
+def _licensed(observed: Observed, upn: str) -> bool:
+    o = observed.users.get(upn)
+    return o is not None and observed.sku_id is not None and observed.sku_id in o.sku_ids

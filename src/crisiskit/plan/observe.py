@@ -1,25 +1,39 @@
 """Read the tenant for exactly one commune's desired kit, in as few round trips as data allows.
 
 Round 1 (one set of concurrent `$batch` calls): the SKUs, each desired user by UPN, the users
-carrying this commune's tag, the group by mailNickname. Round 2 needs the ids found: per user
-of ours the Temporary Access Passes, phone methods and mailbox readiness (and the passes of
-tagged accounts no longer on the roster, which may be leaving); the group's members,
-owners, team and drive. Round 3 needs the team and drive ids: channels and root folders.
+carrying this commune's tag, the group by mailNickname (and, when the journal says a run
+created a group it may not have tagged, that group by id and the groups with the kit's display
+name). Round 2 needs the ids found: per user of ours the Temporary Access Passes, phone methods
+and mailbox readiness (and the passes of tagged accounts no longer on the roster, which may
+be leaving); the group's members, owners, team and drive. Round 3 needs the team and drive
+ids: channels and root folders.
+
+A group found by its journaled id is the one a run of crisiskit created (the id was journaled
+from the create's answer): it is adopted. A group found by display name is adopted only when
+the journal says a create was sent whose answer never came, the group was created after it,
+and every owner it has is an account of this kit; a same-named group owned by others is
+someone else's and ignored (the kit's key is its nickname); any group that cannot be told
+apart (two proven, or owners unreadable or mixed) is a lookalike, shown in the plan with what
+to do, never touched.
+
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
 
 Replication lag (GRAPH.md, "Eventual consistency"): a rerun right after an interrupted run reads
 objects created seconds ago, which a lagging replica may not show yet. Reads by id of objects
 found (a user's passes and phones, a group's members) that answer 404 are re-read with capped
-backoff under the consistency deadline (`consistency.settle`); an object the journal says was
-created (`created`: (kind, natural key) -> id) that reads as absent, by UPN, by mailNickname or
-as a team, is re-read until it appears or the deadline passes, then taken as absent.
+backoff under the consistency deadline (`consistency.settle`). The journal's hints
+(`Hints.created`: (kind, natural key) -> id, `Hints.group_id`) name what runs created: an account
+that reads as absent by UPN, the group read by its journaled id, a team of the old path, are
+re-read until they appear or the deadline passes, then taken as absent. A group tagged and named
+that its id shows while the listing by nickname does not yet is the kit's group, not adopted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crisiskit.clock import SYSTEM, Clock
@@ -45,10 +59,24 @@ from crisiskit.resources.users import ObservedUser
 if TYPE_CHECKING:
     from crisiskit.graph import Graph
 
-__all__ = ["Observed", "ObservedGroup", "ObservedTap", "ObservedUser", "observe"]
+__all__ = ["Hints", "Observed", "ObservedGroup", "ObservedTap", "ObservedUser", "observe"]
+
+CLOCK_SKEW_S = 300.0  # between this machine's clock and the service's createdDateTime
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the local journal knows that the tenant cannot say (`crisiskit.engine.hints`)."""
+
+    group_id: str | None = None  # the group a run created (journaled from the create's answer)
+    sent_at: datetime | None = None  # the last `POST /teams` a run sent for this kit
+    licensed_at: Mapping[str, str] = field(default_factory=dict)  # upn -> ISO time
+    # Every object a run created: (kind, natural key) -> Graph id. Absent from a read, it is
+    # a lagging replica, re-read under the consistency deadline before it is taken as absent.
+    created: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
 
 K = TypeVar("K", bound=Hashable)
-Created = Mapping[tuple[str, str], str]  # (kind, natural key) -> Graph id, from the journal
 
 
 @dataclass
@@ -68,6 +96,8 @@ class Observed:
     taps: dict[str, list[ObservedTap]] = field(default_factory=dict)  # by UPN (strays too)
     phones: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # upn->type->(id,n)
     mailboxes: dict[str, bool] = field(default_factory=dict)  # upn -> ready (accounts of ours)
+    licensed_at: Mapping[str, str] = field(default_factory=dict)  # upn -> when (journal)
+    lookalikes: list[str] = field(default_factory=list)  # groups that may be ours: what to do
 
     @property
     def free_seats(self) -> int:
@@ -123,33 +153,35 @@ async def _until_present(
 async def observe(
     graph: Graph,
     kit: DesiredKit,
+    hints: Hints | None = None,
     *,
     clock: Clock = SYSTEM,
     rules: Consistency = RULES,
-    created: Created | None = None,
 ) -> Observed:
     """Observe the tenant's state of this kit (read-only); see the module docstring."""
+    hints = hints or Hints()
     tag = kit.tag
-    journaled = dict(created or {})
+    journaled = hints.created
     round1: dict[str, Request] = {"skus": licences.skus()}
     round1.update({f"u{i}": users.by_upn(u.upn, tag) for i, u in enumerate(kit.users)})
     round1["tagged"] = users.tagged(tag, kit.commune_id)
     if kit.group is not None:
         round1["group"] = groups.by_nickname(kit.group.mail_nickname, tag)
+        if hints.group_id:
+            round1["journaled"] = groups.by_id(hints.group_id, tag)
+        if hints.sent_at is not None:
+            round1["named"] = groups.by_display_name(kit.group.display_name, tag)
     r1 = await graph.send(round1)
     lagging = {
         f"u{i}": users.by_upn(u.upn, tag)
         for i, u in enumerate(kit.users)
         if r1[f"u{i}"].status == 404 and ("user", u.upn) in journaled
     }
-    if kit.group is not None and ("group", kit.group.mail_nickname) in journaled:
-        if r1["group"].status == 200 and not r1["group"].values():
-            lagging["group"] = round1["group"]
+    if "journaled" in r1 and r1["journaled"].status == 404:
+        lagging["journaled"] = round1["journaled"]  # the group a run created, by its id
     if lagging:
         r1.update(await _until_present(
-            graph, clock, rules, lagging, lambda a: a.status == 200 and (
-                bool(a.values()) or "value" not in a.json()
-            ),
+            graph, clock, rules, lagging, lambda a: a.status == 200
         ))
 
     _expect_ok(r1["skus"], "the subscribed SKUs")
@@ -169,12 +201,27 @@ async def observe(
         if str(x.get("userPrincipalName", "")).lower() not in desired_upns
     ]
     group: ObservedGroup | None = None
+    lookalikes: list[str] = []
     if kit.group is not None:
         _expect_ok(r1["group"], f"group {kit.group.mail_nickname}")
         values = r1["group"].values()
         if values:
             group = groups.parse(values[0], tag)
-    observed = Observed(sku=sku, users=found, strays=strays, group=group)
+        elif "journaled" in r1 and r1["journaled"].status == 200:
+            group = groups.parse(r1["journaled"].json(), tag)
+            if group.tag != kit.commune_id or group.mail_nickname != kit.group.mail_nickname:
+                group.adopt = "its id was journaled when it was created"
+            # else: tagged and named already, the listing by nickname lags behind the read
+        elif "named" in r1:
+            _expect_ok(r1["named"], f"the groups named {kit.group.display_name!r}")
+            accounts = {o.id for o in found.values() if o.tag == kit.commune_id}
+            group, lookalikes = await _interrupted_create(
+                graph, kit, r1["named"], hints, accounts
+            )
+    observed = Observed(
+        sku=sku, users=found, strays=strays, group=group,
+        licensed_at=dict(hints.licensed_at), lookalikes=lookalikes,
+    )
 
     # Round 2: what hangs off the objects found. Nothing of a conflicting object is read.
     # Those objects exist (found just now), so a 404 reading them by id is a lagging replica.
@@ -255,3 +302,46 @@ async def observe(
             if "folder" in f
         }
     return observed
+
+
+async def _interrupted_create(
+    graph: Graph, kit: DesiredKit, named: GraphResponse, hints: Hints, accounts: set[str]
+) -> tuple[ObservedGroup | None, list[str]]:
+    """Find the group of a `POST /teams` whose answer never came: (adopted, lookalikes)."""
+    assert kit.group is not None and hints.sent_at is not None
+    since = hints.sent_at - timedelta(seconds=CLOCK_SKEW_S)
+    candidates = []
+    for body in named.values():
+        g = groups.parse(body, kit.tag)
+        created = _time(g.created)
+        if g.tag in (None, kit.commune_id) and (created is None or created >= since):
+            candidates.append(g)
+    if not candidates:
+        return None, []
+    answers = await graph.send({g.id: memberships.owners(g.id) for g in candidates})
+    proven, doubtful = [], []
+    for g in candidates:
+        owners = {str(x.get("id")) for x in answers[g.id].values()}
+        if answers[g.id].status == 200 and owners and owners <= accounts:
+            proven.append(g)
+        elif answers[g.id].status != 200 or not owners or owners & accounts:
+            doubtful.append(g)  # cannot tell: its owners could not be read, or are mixed
+    # A same-named group owned by others is someone else's: the kit's key is its nickname.
+    if len(proven) == 1 and not doubtful:
+        proven[0].adopt = (
+            f"created {proven[0].created} by a run that never read the answer; its owners "
+            "are this kit's accounts"
+        )
+        return proven[0], []
+    return None, [
+        f"group {g.id} ({g.display_name!r}, created {g.created}, untagged) may be the one an "
+        "interrupted run created: check its owners; keep one (delete the others in the Entra "
+        "admin center, or rename the ones that are not the kit's) and rerun"
+        for g in [*proven, *doubtful]
+    ]
+
+
+def _time(value: str | None) -> datetime | None:
+    from crisiskit.resources.waiting import parse_time
+
+    return parse_time(value)

@@ -4,7 +4,8 @@
 
 Adding a kind: write its module (payloads, read requests and parsing, `RESOURCE` with its
 verbs) and add one line below; the plan that uses it names the kind in its steps.
-`mailboxes` has no verbs of its own: readiness is the consistency rule of a licence.
+The group is created by `POST /groups` or, with its Team, by `POST /teams` (`teamcreate`):
+its `create` is chosen by payload, and `update` adopts a group an interrupted run made.
 """
 
 from __future__ import annotations
@@ -15,19 +16,34 @@ from crisiskit.resources import (
     groups,
     licences,
     loans,
+    mailboxes,
     memberships,
     phones,
     taps,
+    teamcreate,
     teams,
     users,
 )
-from crisiskit.resources.base import Resource, by_kind
+from crisiskit.resources.base import ByPayload, Resource, by_kind
+
+GROUP = Resource(
+    groups.KIND,
+    {
+        **groups.RESOURCE.verbs,
+        "create": ByPayload({
+            groups.GroupCreate: groups.CREATE,
+            teamcreate.TeamGroupCreate: teamcreate.create,
+        }),
+        "update": teamcreate.adopt,
+    },
+)
 
 REGISTRY: dict[str, Resource] = by_kind(
     [
         users.RESOURCE,
         licences.RESOURCE,
-        groups.RESOURCE,
+        mailboxes.RESOURCE,
+        GROUP,
         memberships.RESOURCE,
         teams.RESOURCE,
         channels.RESOURCE,

@@ -11,7 +11,8 @@ natural key, the requests that read it and how to parse them, and one entry per 
   consistency rule that confirms it (N consecutive reads that agree, or N 404s after a
   delete);
 - a `Verb`: an async function for the flows that are more than one request and a rule
-  (a Team's 202 and its operation, member binds, passes saved the moment they exist, waits).
+  (a Team's 202 and its operation, member binds, passes saved the moment they exist, waits);
+- `ByPayload`: one of those per payload type, when one action has two flows.
 
 Verbs receive steps whose payload refs are resolved, and report each step exactly once
 through the `Session`. Nothing here performs I/O by itself.
@@ -114,6 +115,10 @@ class Session(Protocol):
         """Report a step as failed, with Graph's answer or a reason a rerun can act on."""
         ...
 
+    def pending(self, step: Step, why: str) -> None:
+        """Report a wait that ended before the service was ready (its bound, or no waiting)."""
+        ...
+
     def event(
         self,
         kind: str,
@@ -199,7 +204,24 @@ class Write(Generic[P]):
     accept: Callable[[GraphResponse], bool] = _never  # a non-2xx that still means done
 
 
-Spec = Create[Any] | Write[Any] | Verb
+@dataclass(frozen=True)
+class ByPayload:
+    """One action done differently depending on the payload's type.
+
+    The crisis group is created by `POST /groups` (`GroupCreate`) or, with its Team, by
+    `POST /teams` (`TeamGroupCreate`): the same kind and action, two flows.
+    """
+
+    specs: Mapping[type, Create[Any] | Write[Any] | Verb]
+
+    def of(self, payload: Any) -> Create[Any] | Write[Any] | Verb:
+        for kind, spec in self.specs.items():
+            if isinstance(payload, kind):
+                return spec
+        raise TypeError(f"no verb for a payload of type {type(payload).__name__}")
+
+
+Spec = Create[Any] | Write[Any] | Verb | ByPayload
 
 
 @dataclass(frozen=True)

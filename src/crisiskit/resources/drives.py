@@ -2,9 +2,10 @@
 
 Drive (kind `drive`, natural key its name "Documents"):
     read:    of_group (GET /groups/{id}/drive)
-    create:  nothing can create it: SharePoint provisions it in the background after the
-             group. "create" waits for it under the playbook's deadline (404 until ready;
-             only that answer is worth waiting for) and reports it `ready`.
+    wait:    nothing can create it: SharePoint provisions it in the background after the
+             group. Waited for (404 until ready; only that answer is worth waiting for) until
+             it is `ready`, or past its bound (`crisiskit.resources.waiting`: undocumented,
+             60 min after the group) `pending`.
 
 Folder (kind `folder`, natural key its name, case-insensitive):
     read:    root_children (folders only)
@@ -20,20 +21,21 @@ from dataclasses import dataclass
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.model import Id, Step
 from crisiskit.resources.base import Create, Found, Resource, Session, get, ident, post
+from crisiskit.resources.waiting import SITE, SITE_BOUND_S, Waiter, note, parse_time
 
 DRIVE = "drive"
 FOLDER = "folder"
-FIRST_DELAY_S = 0.5
-MAX_DELAY_S = 15.0
+PHASE = "sharepoint"
 SITE_WAIT = "for SharePoint to provision the group's site"  # told to the operator meanwhile
 
 
 @dataclass(frozen=True)
 class DriveWait:
-    """Wait for the drive of `group`, at most `deadline_s` (documented wait, scaled)."""
+    """Wait for the drive of `group`, created `since` (ISO; None: now), up to `bound_s`."""
 
     group: Id
-    deadline_s: float
+    bound_s: float = SITE_BOUND_S  # 0: look once (activate --no-wait)
+    since: Id | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,7 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
 async def _wait_one(session: Session, step: Step) -> None:
     p: DriveWait = step.payload
     gid = ident(p.group)
-    clock = session.clock
-    deadline = clock.monotonic() + p.deadline_s * session.wait_scale + 1.0
-    delay = FIRST_DELAY_S
+    waiter = Waiter(session, SITE, p.bound_s, parse_time(ident(p.since)) if p.since else None)
     while True:
         a = (await session.send({"drive": of_group(gid)}))["drive"]
         if a.status == 200 and a.json().get("id"):
@@ -71,14 +71,15 @@ async def _wait_one(session: Session, step: Step) -> None:
             return
         # Only "not provisioned yet" (404) is worth waiting for: the Graph door has already
         # retried no-answers and 5xx on this GET.
-        if a.status != 404 or clock.monotonic() + delay > deadline:
-            why = "the group's SharePoint site is still provisioning; rerun later"
-            session.failed(step, a, why if a.status == 404 else "")
+        if a.status != 404:
+            session.failed(step, a)
             return
-        session.event(DRIVE, step.key, "waiting", phase=step.phase, journal=False,
-                      detail=SITE_WAIT)
-        await clock.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY_S)
+        if waiter.remaining() <= 0:
+            why = f"the group's SharePoint site is still provisioning ({waiter.progress()})"
+            session.pending(step, why)
+            return
+        note(session, DRIVE, step.key, PHASE, f"{SITE_WAIT} (up to {waiter.bound()})")
+        await waiter.pause(a)
 
 
 def create_folder_request(p: FolderCreate) -> Request:
@@ -94,7 +95,7 @@ def folder_named(answer: GraphResponse, p: FolderCreate) -> Found | None:
     return None
 
 
-DRIVE_RESOURCE = Resource(DRIVE, {"create": wait})
+DRIVE_RESOURCE = Resource(DRIVE, {"wait": wait})
 FOLDER_RESOURCE = Resource(
     FOLDER,
     {

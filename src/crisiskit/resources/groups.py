@@ -32,7 +32,10 @@ from crisiskit.resources.base import (
 
 KIND = "group"
 MAX_BINDS = 20  # owner+member links in one create or one PATCH (GRAPH.md)
-FIELDS = "id,displayName,mailNickname,visibility,assignedLicenses,createdDateTime"
+FIELDS = (
+    "id,displayName,mailNickname,visibility,assignedLicenses,createdDateTime,"
+    "resourceProvisioningOptions"
+)
 
 
 @dataclass
@@ -45,6 +48,10 @@ class ObservedGroup:
     members: set[str] = field(default_factory=set)  # directory object ids
     owners: set[str] = field(default_factory=set)
     created: str | None = None  # createdDateTime, ISO 8601
+    provisioning: set[str] = field(default_factory=set)  # resourceProvisioningOptions ("Team")
+    # Found by its journaled id or by proof, not by the kit's nickname: a group an
+    # interrupted run created and did not finish (tag it, name it): how we know it is ours.
+    adopt: str = ""
 
 
 def parse(body: Mapping[str, Any], tag: str) -> ObservedGroup:
@@ -55,11 +62,17 @@ def parse(body: Mapping[str, Any], tag: str) -> ObservedGroup:
         tag=body.get(tag),
         sku_ids={str(x.get("skuId")) for x in body.get("assignedLicenses") or [] if x},
         created=body.get("createdDateTime"),
+        provisioning={str(x) for x in body.get("resourceProvisioningOptions") or []},
     )
 
 
 def by_nickname(nickname: str, tag: str) -> Request:
     return get(f"/groups?$filter=mailNickname%20eq%20'{q(nickname)}'&$select={FIELDS},{tag}")
+
+
+def by_display_name(name: str, tag: str) -> Request:
+    """Find groups by display name (eq works without advanced query on groups)."""
+    return get(f"/groups?$filter=displayName%20eq%20'{q(name)}'&$select={FIELDS},{tag}")
 
 
 def by_id(group_id: str, tag: str) -> Request:
@@ -137,17 +150,18 @@ def _refuse(p: GroupCreate) -> str | None:
     return None if p.owners else "no owner account exists"
 
 
+CREATE: Create[GroupCreate] = Create(
+    request=create_request,
+    lookup=lambda p: by_nickname(p.nickname, p.tag),
+    found=_found,
+    created=_created,
+    duplicate=is_duplicate_in_directory,
+    refuse=_refuse,
+)
 RESOURCE = Resource(
     KIND,
     {
-        "create": Create(
-            request=create_request,
-            lookup=lambda p: by_nickname(p.nickname, p.tag),
-            found=_found,
-            created=_created,
-            duplicate=is_duplicate_in_directory,
-            refuse=_refuse,
-        ),
+        "create": CREATE,
         "delete": Write(
             lambda p: delete(f"/groups/{ident(p.group)}"),
             gone_is_done=True,

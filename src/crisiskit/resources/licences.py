@@ -2,9 +2,8 @@
 
     read:    skus (GET /subscribedSkus), sku_named, free_seats
     create:  POST /{users|groups}/{id}/assignLicense; assigning a licence already held changes
-             nothing, so an ambiguous answer is re-sent. Confirmed by mailbox readiness
-             (`crisiskit.resources.mailboxes`): the step is done once assigned, the wait for
-             mailboxes follows under the playbook's deadline and never fails the run.
+             nothing, so an ambiguous answer is re-sent. The mailboxes it brings are waited
+             for by their own steps (`crisiskit.resources.mailboxes`), after it.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any, Literal
 from crisiskit.graph.types import Request
 from crisiskit.plan.model import Id, Step
 from crisiskit.resources.base import Resource, Session, get, ident, post
-from crisiskit.resources.mailboxes import Mailbox, wait_ready
 
 KIND = "licence"
 
@@ -43,14 +41,12 @@ def free_seats(sku: Mapping[str, Any] | None) -> int:
 
 @dataclass(frozen=True)
 class LicenceAssign:
-    """Assign `sku_id` to a user or a group, then wait for these mailboxes to be ready."""
+    """Assign `sku_id` to a user or a group."""
 
     target: Id
     target_kind: Literal["user", "group"]
     sku_id: str
     sku: str  # part number, for people
-    mailboxes: tuple[Mailbox, ...] = ()
-    mailbox_deadline_s: float = 0.0  # documented wait (scaled by the run's wait scale)
 
 
 def assign_request(p: LicenceAssign) -> Request:
@@ -59,24 +55,17 @@ def assign_request(p: LicenceAssign) -> Request:
 
 
 async def assign(session: Session, steps: Sequence[Step]) -> None:
-    """Assign the licences (re-sent when ambiguous), then wait for the mailboxes they bring."""
+    """Assign the licences (re-sent when ambiguous: assigning one already held changes nothing)."""
     answers = await session.settle(
         {s.id: assign_request(s.payload) for s in steps}, retry_ambiguous=True
     )
-    assigned: list[Step] = []
     with session.journal():
         for s in steps:
             a = answers[s.id]
             if a.ok:
                 session.done(s, request_id=a.request_id)
-                assigned.append(s)
             else:
                 session.failed(s, a)
-    mailboxes = [m for s in assigned for m in s.payload.mailboxes]
-    if not mailboxes:
-        return
-    budget = max(s.payload.mailbox_deadline_s for s in assigned) * session.wait_scale
-    await wait_ready(session, mailboxes, budget)
 
 
 RESOURCE = Resource(KIND, {"create": assign})

@@ -1,35 +1,39 @@
-"""Mailbox readiness: a licensed user's Exchange mailbox appears minutes later, undocumented when.
+"""Mailbox readiness: a licensed user's Exchange mailbox appears after the licence, within 24 h.
 
     read:  probe (GET mailboxSettings: 404 MailboxNotEnabledForRESTAPI until it exists)
-    wait:  wait_ready(...): poll with capped backoff under a deadline; a slow mailbox is
-           reported as still provisioning, never as a failure
+    wait:  one step per account (kind `mailbox`, action `wait`), after its licence: probed
+           together in `$batch`, capped backoff, until each is ready or the documented bound
+           (24 h after the licence, `crisiskit.resources.waiting`) has passed: `ready`, else
+           `pending` (never a failure: `crisiskit status --wait` or a rerun waits on)
 
-Readiness is the consistency rule of an Exchange licence: `crisiskit.resources.licences`
-waits with it after assigning one. Observation probes once (`crisiskit status` re-checks).
+Observation probes once (`crisiskit status` re-checks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from crisiskit.graph.types import GraphResponse, Request
-from crisiskit.plan.model import Id
-from crisiskit.resources.base import Session, get, ident
+from crisiskit.plan.model import Id, Step
+from crisiskit.resources.base import Resource, Session, get, ident
+from crisiskit.resources.waiting import MAILBOX, MAILBOX_BOUND_S, Waiter, note, parse_time
 
 KIND = "mailbox"
+PHASE = "mailboxes"
 NOT_READY = "MailboxNotEnabledForRESTAPI"
-FIRST_DELAY_S = 0.5
-MAX_DELAY_S = 15.0
 WAIT = "for Exchange Online to provision the mailboxes"  # told to the operator meanwhile
 
 
 @dataclass(frozen=True)
-class Mailbox:
-    """One mailbox to wait for: the account's UPN (its key) and the user's id."""
+class MailboxWait:
+    """Wait for the mailbox of `user` (key: its UPN), licensed `since` (ISO; None: now)."""
 
+    user: Id
     upn: str
-    user: Id | None  # None: the account does not exist (its creation failed)
+    bound_s: float = MAILBOX_BOUND_S  # 0: look once (activate --no-wait)
+    since: str | None = None
 
 
 def probe(user_id: str) -> Request:
@@ -41,40 +45,48 @@ def is_ready(answer: GraphResponse) -> bool:
     return answer.status == 200
 
 
-@dataclass
-class Readiness:
-    ready: list[str]
-    pending: list[str]  # still provisioning when the deadline came
-    unknown: list[str]  # an answer that waiting will not change
+def _worth_waiting(answer: GraphResponse) -> bool:
+    """Not provisioned yet (404). No answer, or a 5xx, was already retried by the Graph door:
+    waiting on a service that does not answer is pointless (a rerun looks again)."""
+    return answer.status == 404
 
 
-async def wait_ready(session: Session, mailboxes: Sequence[Mailbox], budget_s: float) -> Readiness:
-    """Probe the mailboxes until each is ready or `budget_s` is spent (0: look once)."""
-    deadline = session.clock.monotonic() + budget_s
-    out = Readiness([], [], [])
-    pending = {m.upn: ident(m.user) for m in mailboxes if m.user is not None}
-    delay = FIRST_DELAY_S
-    while pending:
-        answers = await session.send({upn: probe(uid) for upn, uid in pending.items()})
-        still: dict[str, str] = {}
-        for upn, uid in pending.items():
-            a = answers[upn]
-            if is_ready(a):
-                out.ready.append(upn)
-                session.event(KIND, upn, "ready", phase="mailboxes", journal=False)
-            elif a.status == 404 or a.status >= 500 or a.status == 429:
-                still[upn] = uid
-            else:
-                out.unknown.append(upn)
-        pending = still
-        if not pending or session.clock.monotonic() + delay > deadline:
-            break
-        session.event(KIND, "", "waiting", phase="mailboxes", journal=False, detail=WAIT)
-        await session.clock.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY_S)
-    out.pending.extend(pending)
-    if out.unknown:
-        session.warn(f"mailbox readiness could not be checked for {len(out.unknown)} account(s)")
-    for upn in [*out.unknown, *out.pending]:
-        session.event(KIND, upn, "still provisioning", phase="mailboxes")
-    return out
+async def wait(session: Session, steps: Sequence[Step]) -> None:
+    """Probe every mailbox until it is ready or its bound has passed."""
+    waiters: dict[str, Waiter] = {}
+    for s in steps:
+        p: MailboxWait = s.payload
+        since: datetime | None = parse_time(p.since)
+        waiters[s.id] = Waiter(session, MAILBOX, p.bound_s, since)
+    todo = {s.id: s for s in steps}
+    # One schedule for the batch, set by the mailbox that may wait longest; each mailbox
+    # still stops at its own bound.
+    pace = max(waiters.values(), key=lambda w: w.deadline)
+    last: GraphResponse | None = None
+    while todo:
+        # A replica that has not seen a new account yet answers a plain 404: `settle` reads
+        # it again at once; only "not provisioned yet" (MailboxNotEnabledForRESTAPI) waits.
+        answers = await session.settle({k: probe(ident(s.payload.user)) for k, s in todo.items()})
+        with session.journal():
+            for key, s in list(todo.items()):
+                a = answers[key]
+                if is_ready(a):
+                    session.done(s, status="ready", request_id=a.request_id)
+                    del todo[key]
+                elif not _worth_waiting(a):
+                    session.failed(s, a, "mailbox readiness could not be read; rerun")
+                    del todo[key]
+                elif waiters[key].remaining() <= 0:
+                    why = f"mailbox still provisioning ({waiters[key].progress()})"
+                    session.pending(s, why)
+                    del todo[key]
+                else:
+                    last = a
+        if not todo:
+            return
+        note(session, KIND, "", PHASE, f"{WAIT} (up to {pace.bound()})")
+        # Past the last bound, the next round reports each remaining mailbox as pending.
+        await pace.pause(last)
+
+
+RESOURCE = Resource(KIND, {"wait": wait})

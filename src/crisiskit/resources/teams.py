@@ -1,30 +1,38 @@
-"""The crisis Team, made from the group: its id is the group's; natural key its display name.
+"""The crisis Team: its id is its group's; natural key its display name.
 
-    read:    by_group (GET /teams/{group id})
-    create:  POST /teams with template@odata.bind and group@odata.bind under the configured
-             Graph root → 202 and a teamsAsyncOperation polled at its Location under the Team
-             deadline. The team id is journaled before that wait. On a young group the service
-             answers 404: the documented recipe retries 3 times 10 s apart, then waits until
-             the group is 15 minutes old; the deadline is never shorter than that recipe.
+    read:    by_group (GET /teams/{group id}: 404 until the Team is provisioned)
+    wait:    TeamWait: poll the teamsAsyncOperation at the `Location` of the 202 ("wait >30
+             seconds between checks", teamsasyncoperation.md), or, when that is not known (a
+             rerun, `status --wait`), the team itself; until ready or its bound
+             (`crisiskit.resources.waiting`), else `pending`
+    create:  TeamCreate, the Team of an existing group (a kit made before teams were created
+             from scratch): POST /teams with template@odata.bind and group@odata.bind → 202,
+             its id journaled before any wait, then the wait above. A group younger than 15
+             minutes may answer 404 (team-post.md): the documented recipe retries 3 times 10 s
+             apart, then waits until the group is 15 minutes old.
+
+A new kit's Team is created with its group in one `POST /teams` (`crisiskit.resources.
+teamcreate`); this module only waits for it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.model import Id, Step
 from crisiskit.resources.base import Resource, Session, get, ident, post
+from crisiskit.resources.waiting import TEAM_BOUND_S, TEAM_OPERATION, Waiter, note, parse_time
 
 KIND = "team"
+PHASE = "team"
 ATTEMPTS = 4  # uncertain answers tolerated before giving the outcome up as unknown
 TEAM_RETRIES = 3  # documented: retry team creation up to 3 times, 10 s apart
 TEAM_RETRY_S = 10.0
-GROUP_MATURITY_S = 15 * 60.0  # documented: then wait until the group is 15 minutes old
-POLL_FIRST_S = 0.2
-POLL_MAX_S = 15.0
+GROUP_MATURITY_S = 15 * 60.0  # documented: a group younger than this may not reach Teams
+TEAM_ID = re.compile(r"teams\('([^']+)'\)", re.IGNORECASE)
 # What the operator is told while the Team is waited for (Session.event "waiting").
 YOUNG_GROUP_WAIT = "for the new group to reach Microsoft Teams (documented: up to 15 minutes)"
 OPERATION_WAIT = "for Microsoft Teams to finish provisioning"
@@ -41,12 +49,22 @@ SETTINGS = {
 
 
 @dataclass(frozen=True)
+class TeamWait:
+    """Wait for the Team `team` (its group's id), created `since` (ISO; None: now)."""
+
+    team: Id
+    operation: Id | None = None  # the Location of the 202, when this run has it
+    bound_s: float = TEAM_BOUND_S  # 0: look once (activate --no-wait)
+    since: Id | None = None
+
+
+@dataclass(frozen=True)
 class TeamCreate:
-    """`POST /teams` from `group`, under the Team deadline (seconds, documented wait)."""
+    """`POST /teams` from the existing group `group`, then the wait for its operation."""
 
     group: Id
     graph_root: str  # root of the bind URLs (the tenant's Graph, national clouds included)
-    deadline_s: float
+    bound_s: float = TEAM_BOUND_S  # of the operation, after the young-group recipe
     group_created: Id | None = None  # the group's createdDateTime, for the young-group wait
 
 
@@ -54,7 +72,16 @@ def by_group(group_id: str) -> Request:
     return get(f"/teams/{group_id}")
 
 
-def create_request(p: TeamCreate) -> Request:
+def team_id_of(accepted: GraphResponse) -> str | None:
+    """Return the team id a 202 names in `Location` or `Content-Location`, if any."""
+    for header in ("location", "content-location"):
+        m = TEAM_ID.search(accepted.headers.get(header, ""))
+        if m:
+            return m.group(1)
+    return None
+
+
+def from_group_request(p: TeamCreate) -> Request:
     """Build `POST /teams` from the group: 202 and a teamsAsyncOperation to poll at Location."""
     root = p.graph_root.rstrip("/")
     body = {
@@ -71,43 +98,88 @@ def operation(location: str) -> Request:
     return get(path if path.startswith("/") else f"/{path}")
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _values(answer: GraphResponse, gid: str) -> dict[str, str]:
-    out = {"id": str(answer.json().get("id") or gid)}
-    if answer.json().get("webUrl"):
+    out = {"id": gid}
+    if answer.status == 200 and answer.json().get("webUrl"):
         out["webUrl"] = str(answer.json()["webUrl"])
     return out
 
 
+async def wait(session: Session, steps: Sequence[Step]) -> None:
+    for s in steps:
+        p: TeamWait = s.payload
+        since = parse_time(ident(p.since)) if p.since is not None else None
+        location = ident(p.operation) if p.operation is not None else None
+        await await_team(session, s, ident(p.team), location, Waiter(
+            session, TEAM_OPERATION, p.bound_s, since
+        ))
+
+
+async def await_team(
+    session: Session, step: Step, gid: str, location: str | None, waiter: Waiter
+) -> None:
+    """Poll the operation (or the team) until it is ready, failed, or past its bound."""
+    while True:
+        if location:
+            last = (await session.settle({"op": operation(location)}))["op"]
+            status = str(last.json().get("status", "")) if last.status == 200 else ""
+            if status == "failed" or last.status == 0 or (
+                last.status >= 400 and last.status != 404
+            ):
+                error = last.json().get("error") if last.status == 200 else None
+                code = error.get("code") if isinstance(error, dict) else None
+                why = f"team creation operation {status or last.status}"
+                session.failed(step, last, f"{why} ({code})" if code else why)
+                return
+            ready = status == "succeeded"
+        else:
+            # The operation is not known (a rerun, `status --wait`): the team answers 404
+            # until it is provisioned.
+            last = (await session.send({"team": by_group(gid)}))["team"]
+            if last.status not in (200, 404):
+                # No answer or an error the Graph door already retried: nothing to wait on.
+                session.failed(step, last, "the Team could not be read; rerun")
+                return
+            ready = last.status == 200
+            status = "provisioning"
+        if ready:
+            check = last if not location else (await session.send({"t": by_group(gid)}))["t"]
+            session.done(step, values=_values(check, gid), status="ready")
+            return
+        if waiter.remaining() <= 0:
+            session.pending(step, f"the Team is still being created ({waiter.progress()})")
+            return
+        note(session, KIND, step.key, PHASE, f"{OPERATION_WAIT} (up to {waiter.bound()})")
+        await waiter.pause(last)
+
+
 async def create(session: Session, steps: Sequence[Step]) -> None:
     for s in steps:
-        await _create_one(session, s)
+        await _create_from_group(session, s)
 
 
-async def _create_one(session: Session, step: Step) -> None:
-    """Create the team; on a young group's 404, follow the documented retry, then wait."""
+async def _create_from_group(session: Session, step: Step) -> None:
+    """Create the team of an existing group; on a young group's 404, follow the recipe."""
     p: TeamCreate = step.payload
     gid = ident(p.group)
     clock, scale = session.clock, session.wait_scale
-    # The documented recipe may need the whole maturity wait: never give up before it.
-    budget = max(p.deadline_s, GROUP_MATURITY_S + 2 * TEAM_RETRY_S)
-    deadline = clock.monotonic() + budget * scale + 1.0
-    created = _parse_time(ident(p.group_created) if p.group_created else None)
+    created = parse_time(ident(p.group_created) if p.group_created else None)
+    # The recipe may need the whole maturity wait: never give up before it, unless this
+    # run does not wait at all (--no-wait).
+    recipe = Waiter(session, TEAM_OPERATION, GROUP_MATURITY_S + 2 * TEAM_RETRY_S if
+                    p.bound_s else 0.0, created)
     not_found = 0
     uncertain = 0
     while True:
-        answer = (await session.send({"team": create_request(p)}))["team"]
+        answer = (await session.send({"team": from_group_request(p)}))["team"]
         if answer.status == 202:
-            await _await_operation(session, step, gid, answer, deadline)
+            # The team's id is the group's: journal it now, before waiting, so that a kill
+            # during the wait leaves nothing unknown (a rerun finds the team or its 409).
+            session.created(step, gid)
+            location = answer.headers.get("location", "") or None
+            await await_team(session, step, gid, location, Waiter(
+                session, TEAM_OPERATION, p.bound_s
+            ))
             return
         if answer.ok or answer.status == 409 or answer.ambiguous:
             # 409: a team exists already (an earlier, interrupted run); ambiguous: it may.
@@ -115,10 +187,9 @@ async def _create_one(session: Session, step: Step) -> None:
             if not answer.ok:
                 check = (await session.settle({"get": by_group(gid)}))["get"]
             if check.status in (200, 201):
-                values = _values(check, gid)
                 with session.journal():
-                    session.created(step, values["id"])
-                    session.done(step, values=values, request_id=answer.request_id)
+                    session.created(step, gid)
+                    session.done(step, values=_values(check, gid), request_id=answer.request_id)
                 return
             uncertain += 1
             if check.status != 404 or uncertain >= ATTEMPTS:
@@ -134,46 +205,14 @@ async def _create_one(session: Session, step: Step) -> None:
         if not_found <= TEAM_RETRIES:
             wait = TEAM_RETRY_S * scale
         else:
-            age = (clock.now() - (created or clock.now())).total_seconds()
-            wait = max(GROUP_MATURITY_S * scale - age, TEAM_RETRY_S * scale)
-        if clock.monotonic() + wait > deadline:
-            session.failed(step, answer, "the group is too young for a team yet; rerun later")
+            wait = max(recipe.remaining() - 2 * TEAM_RETRY_S * scale, TEAM_RETRY_S * scale)
+        if wait > recipe.remaining():
+            session.pending(step, "the group is too young for a Team yet (Teams documents up "
+                                  "to 15 minutes for a new group)")
             return
         session.event(KIND, step.key, "waiting", phase=step.phase, journal=False,
                       detail=YOUNG_GROUP_WAIT)
         await clock.sleep(wait)
 
 
-async def _await_operation(
-    session: Session, step: Step, gid: str, accepted: GraphResponse, deadline: float
-) -> None:
-    """Poll the teamsAsyncOperation of a `POST /teams` until it succeeds, under `deadline`."""
-    # The team's id is the group's: journal it now, before waiting, so that a kill during
-    # the wait leaves nothing unknown (a rerun finds the team or its 409).
-    session.created(step, gid)
-    location = accepted.headers.get("location", "")
-    delay = POLL_FIRST_S
-    last = accepted
-    clock = session.clock
-    while location:
-        last = (await session.settle({"op": operation(location)}))["op"]
-        status = str(last.json().get("status", "")) if last.status == 200 else ""
-        if status == "succeeded":
-            break
-        if status == "failed" or (last.status >= 400 and last.status != 404):
-            session.failed(step, last, f"team creation operation {status or last.status}")
-            return
-        if clock.monotonic() + delay > deadline:
-            session.failed(step, last, "the team is still being created; rerun later")
-            return
-        session.event(KIND, step.key, "waiting", phase=step.phase, journal=False,
-                      detail=OPERATION_WAIT)
-        await clock.sleep(delay)
-        delay = min(delay * 2, POLL_MAX_S * max(session.wait_scale, 0.01))
-    check = (await session.settle({"get": by_group(gid)}))["get"]
-    values = _values(check, gid) if check.status == 200 else {"id": gid}
-    values["id"] = gid
-    session.done(step, values=values, request_id=accepted.request_id)
-
-
-RESOURCE = Resource(KIND, {"create": create})
+RESOURCE = Resource(KIND, {"create": create, "wait": wait})

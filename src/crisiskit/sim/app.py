@@ -22,7 +22,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from crisiskit.sim import batch, control, downloads, jsonbody
+from crisiskit.sim import batch, control, downloads, faultplan, jsonbody
 from crisiskit.sim.core import Simulator
 from crisiskit.sim.errors import (
     SimError,
@@ -85,6 +85,7 @@ class SimApp:
         self.sim = sim
         self.token = token
         self.buckets = TokenBuckets()
+        self._drop_exchange = False  # a targeted drop hit a sub-request of the current $batch
         self.default_principal = Principal.application(DEFAULT_ROLES if roles is None else roles)
         self.principals: dict[str, Principal] = {}
         if token is not None:
@@ -281,17 +282,20 @@ class SimApp:
         is_batch = req.method == "POST" and req.path.rstrip("/").lstrip("/") == "$batch"
         graph = scope["path"].startswith("/v1.0")
         if graph and not is_batch:
-            denied = self._gate(req)
+            denied = self._gate(req) or faultplan.refusal(self.sim, req)
             if denied is not None:
                 return self._reject(req, denied)
         latency = self.sim.profile.latency_ms
         if latency > 0:
             await asyncio.sleep(latency / 1000.0)
+        self._drop_exchange = False
         if is_batch:
             resp = self._batch(req)
+            fault: str | None = "drop" if self._drop_exchange else None
         else:
             resp = self.sim.dispatch(req)
-        fault = self._after_dispatch(resp)
+            fault = faultplan.after(self.sim, req, resp.status)
+        fault = fault or self._after_dispatch(resp)
         if fault == "5xx":
             return self._commit_then_5xx(req, resp)
         if fault == "drop":
@@ -390,11 +394,14 @@ class SimApp:
                     400, "BadRequest", f"Invalid request URL '{url}': batch URLs must be relative."
                 ),
             )
-        denied = self._gate(sub_req)
+        denied = self._gate(sub_req) or faultplan.refusal(self.sim, sub_req)
         if denied is not None:
             return self._reject(sub_req, denied)
         resp = self.sim.dispatch(sub_req)
-        if self._after_dispatch(resp, can_drop=False) is not None:
+        targeted = faultplan.after(self.sim, sub_req, resp.status)
+        if targeted == "drop":
+            self._drop_exchange = True  # the whole exchange, once every sub-request ran
+        elif targeted == "5xx" or self._after_dispatch(resp, can_drop=False) is not None:
             # Within a batch only the whole HTTP exchange can be dropped (drop_rate applies to
             # it); a sub-request's write can still be answered with a 503 after it committed.
             resp = self._commit_then_5xx(sub_req, resp)

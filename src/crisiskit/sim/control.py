@@ -16,6 +16,8 @@
     POST /_sim/signin     {"user", "temporaryAccessPass"?, "sessionIssuedAt"?}: could that
                           person sign in now (account enabled, pass usable, session valid)?
     POST /_sim/downloads  {"corruptNext": n}: the next n file downloads serve one wrong byte
+    PUT  /_sim/faults     {"rules": [...]}: a fault for the next N requests matching a method
+                          and path (`crisiskit.sim.faultplan`); GET lists, DELETE disarms
 
 Never under `/v1.0`: Graph clients cannot reach it by accident.
 
@@ -177,6 +179,7 @@ def reset(app: Host) -> None:
         sim.tenant = sim.initial_tenant()
         sim.invalidate_upns()
         sim.requests_log.clear()
+        sim.fault_rules.clear()
         sim.clock_offset = 0.0
         sim.rng = random.Random()
         sim.rng.setstate(sim.initial_rng_state)
@@ -261,6 +264,24 @@ def set_profile(app: Host, body: Any) -> dict[str, Any]:
     return profile_view(sim)
 
 
+def _faults(sim: Simulator, method: str, body: Any) -> tuple[int, Any]:
+    """Arm (`PUT`), list (`GET`) or disarm (`DELETE`) targeted faults (`sim.faultplan`)."""
+    from crisiskit.sim import faultplan
+
+    if method == "PUT":
+        rules = faultplan.parse_rules(body)
+        with sim.lock:
+            sim.fault_rules[:] = rules
+    elif method == "DELETE":
+        with sim.lock:
+            sim.fault_rules.clear()
+        return 204, None
+    elif method != "GET":
+        return 405, {"error": f"{method} /_sim/faults: use GET, PUT or DELETE"}
+    with sim.lock:
+        return 200, {"rules": [r.to_json() for r in sim.fault_rules]}
+
+
 def profile_view(sim: Simulator) -> dict[str, Any]:
     """Return the knobs, the TAP policy switch and the seats of each SKU."""
     return {
@@ -343,6 +364,8 @@ def handle(app: Host, method: str, path: str, raw: bytes) -> tuple[int, Any]:
             return 200, profile_view(sim)
         if route == "/_sim/profile" and method == "PUT":
             return 200, set_profile(app, body)
+        if route == "/_sim/faults":
+            return _faults(sim, method, body)
         if route == "/_sim/seed" and method == "POST":
             with sim.lock:
                 before = copy.deepcopy(sim.tenant)

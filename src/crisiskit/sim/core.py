@@ -67,6 +67,7 @@ class Simulator:
         self.seed = seed
         self.rng = random.Random(seed)
         self.requests_log: list[dict[str, Any]] = []
+        self.fault_rules: list[Any] = []  # crisiskit.sim.faultplan.Rule, armed by /_sim/faults
         self.state_file = state_file
         self.router = router if router is not None else Router()
         # Handlers run on the server's event loop; tests and the control API read the tenant from

@@ -365,6 +365,10 @@ class EmbeddedSimulator:
         """Serve the next `count` file downloads with one wrong byte (`POST /_sim/downloads`)."""
         self._call("POST", "/_sim/downloads", {"corruptNext": count})
 
+    def set_faults(self, *rules: dict[str, Any]) -> None:
+        """Arm targeted faults (`PUT /_sim/faults`; `crisiskit.sim.faultplan`); none disarms."""
+        self._call("PUT", "/_sim/faults", {"rules": list(rules)})
+
     def set_roles(
         self, roles: list[str], *, token: str | None = None, app_only: bool = True
     ) -> dict[str, Any]:

@@ -6,7 +6,9 @@ membership ids are opaque: base64 of `{teamId}##{userId}`). `POST /teams/{id}/me
 `user@odata.bind` by id or UPN and `roles` [] or ["owner"], and answers 200 when every member
 was added, 207 when some were not, with one aadUserConversationMemberResult per value (`error`
 `{"code": "NotFound"}` for an unknown user). Adding someone who already is a member succeeds
-(and makes them an owner if asked). A malformed value refuses the whole request (400).
+(and makes them an owner if asked). A malformed value refuses the whole request (400), and so
+do more than 200 values ("A maximum of 200 conversationMember derivatives can be added in one
+single request", conversationmembers-add.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from crisiskit.sim.teamcreate import add_member, live_team, member_user
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
 
+MAX_VALUES = 200  # conversationmembers-add.md
 MEMBER_TYPE = "#microsoft.graph.aadUserConversationMember"
 RESULT_TYPE = "#microsoft.graph.aadUserConversationMemberResult"
 PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
@@ -86,6 +89,11 @@ def add_members(sim: Simulator, req: SimRequest, team_id: str) -> SimResponse:
     values = body.get("values")
     if not isinstance(values, list) or not values:
         raise bad_request("The request body needs 'values': a list of members.", code="BadRequest")
+    if len(values) > MAX_VALUES:
+        raise bad_request(
+            f"A maximum of {MAX_VALUES} members can be added in one request; got {len(values)}.",
+            code="BadRequest",
+        )
     resolved = [member_user(sim, v) for v in values]
     results: list[dict[str, Any]] = []
     for value, (user, owner) in zip(values, resolved, strict=True):
