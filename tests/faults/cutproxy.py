@@ -2,6 +2,8 @@
 
     proxy = CutProxy(sim.root_url)          forward everything (proxy.base_url for crisiskit)
     proxy.cut()                             hold every request until `heal()` (a partition)
+    proxy.drain()                           wait until the requests forwarded before have
+                                            landed (nothing sent before the cut lands later)
     proxy.refuse(lambda path: ...)          answer 503 to the matching requests, unsent
     proxy.heal()                            forward again (held requests go on their way)
 """
@@ -25,6 +27,8 @@ class CutProxy:
         self._open.set()
         self._refused: Callable[[str], bool] = lambda path: False
         self.held = 0
+        self.forwarding = 0  # requests sent upstream and not answered yet
+        self._count = threading.Lock()
         upstream = httpx.Client(base_url=upstream_root, timeout=60.0)
         proxy = self
 
@@ -47,7 +51,14 @@ class CutProxy:
                     return
                 skip = {"host", "content-length", "connection", "accept-encoding"}
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-                resp = upstream.request(self.command, self.path, content=body, headers=headers)
+                with proxy._count:
+                    proxy.forwarding += 1
+                try:
+                    resp = upstream.request(self.command, self.path, content=body,
+                                            headers=headers)
+                finally:
+                    with proxy._count:
+                        proxy.forwarding -= 1
                 hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
                 kept = {k: v for k, v in resp.headers.items() if k.lower() not in hop}
                 self._answer(resp.status_code, kept, resp.content)
@@ -71,6 +82,12 @@ class CutProxy:
 
     def cut(self) -> None:
         self._open.clear()
+
+    def drain(self, within_s: float = 30.0) -> None:
+        deadline = time.monotonic() + within_s
+        while self.forwarding and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not self.forwarding, f"{self.forwarding} requests still in flight"
 
     def heal(self) -> None:
         self._open.set()

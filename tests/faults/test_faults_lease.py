@@ -162,8 +162,10 @@ def test_a_holder_partitioned_while_its_lease_is_taken_over_stops_and_voids_its_
                  what="alice's passes on file")
         issued = set(credentials_rows(alice_home).values())
         proxy.cut()
+        proxy.drain()  # a renewal sent just before the cut lands before the clock moves
         sim.http.post("/_sim/clock", json={"advance": 12 + MARGIN_S + 5})
-        bob = run_cli(["activate", COMMUNE, "--yes"],
+        # --no-wait: the mailboxes take 600 s; bob hands over and releases the commune.
+        bob = run_cli(["activate", COMMUNE, "--yes", "--no-wait"],
                       env_of(bob_home, sim.base_url, "bob", ttl=12), timeout=180)
         assert bob.returncode == 0, str(bob)
         assert "Took over the lease of aubagne left by alice on " in bob.stdout
@@ -211,8 +213,10 @@ def test_a_lease_taken_over_after_the_handover_point_withdraws_what_was_handed_o
         issued = set(credentials_rows(alice_home).values())
         assert len(issued) == 12 and held.proc.poll() is None
         proxy.cut()
+        proxy.drain()  # a renewal sent just before the cut lands before the clock moves
         sim.http.post("/_sim/clock", json={"advance": 12 + MARGIN_S + 5})
-        bob = run_cli(["activate", COMMUNE, "--yes"],
+        # --no-wait: the mailboxes take 600 s; bob hands over and releases the commune.
+        bob = run_cli(["activate", COMMUNE, "--yes", "--no-wait"],
                       env_of(bob_home, sim.base_url, "bob", ttl=12), timeout=180)
         assert bob.returncode == 0, str(bob)
         proxy.heal()

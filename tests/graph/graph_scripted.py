@@ -48,6 +48,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     drop: bool = False
+    cut: int | None = None  # send only this many body bytes, then close the connection
 
 
 DROP = Reply(drop=True)
@@ -136,7 +137,15 @@ class ScriptedServer:
                 if reply.drop:
                     writer.transport.abort()
                     return
-                writer.write(self._encode(conn, reply, len(self.requests)))
+                data = self._encode(conn, reply, len(self.requests))
+                if reply.cut is not None:
+                    assert isinstance(reply.body, bytes)
+                    head = len(data) - len(reply.body)
+                    writer.write(data[: head + reply.cut])
+                    await writer.drain()
+                    writer.transport.abort()
+                    return
+                writer.write(data)
                 await writer.drain()
                 if conn.our_state is h11.MUST_CLOSE:
                     return

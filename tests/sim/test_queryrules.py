@@ -190,6 +190,7 @@ def _crisiskit_filters() -> list[str]:
 
 def _replay(sim: EmbeddedSimulator) -> dict[str, Any]:
     """Build each request crisiskit sends with a `$filter`, keyed by the module that builds it."""
+    from crisiskit.plan import scope
     from crisiskit.resources import channels, groups, users
 
     tag = sim.state()["extensionProperties"][0]
@@ -203,6 +204,7 @@ def _replay(sim: EmbeddedSimulator) -> dict[str, Any]:
         # A module with two filters: the second one's key names it after a "#".
         "resources/groups.py#by_display_name": groups.by_display_name("filters-group", tag),
         "resources/channels.py": channels.named(group["id"], "Décisions – état"),
+        "plan/scope.py": scope.tagged("groups", tag, "aubagne", "id,mailNickname"),
     }
 
 

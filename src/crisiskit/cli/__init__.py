@@ -15,6 +15,7 @@ from crisiskit.cli import (  # noqa: F401  (registration)
     documents,
     inventory,
     sim,
+    teardown,
     validate,
 )
 from crisiskit.cli.app import app

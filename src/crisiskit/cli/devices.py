@@ -1,35 +1,186 @@
-"""Commands: devices swap (registered on crisiskit.cli.app.app as `devices`)."""
+"""Commands: the `devices` group (the lending stock's runtime state), registered on the app.
+
+    crisiskit devices [--status S] [--kind K]   every device: inventory + loans + holds
+    crisiskit devices wiped ASSET...            re-imaged: to_wipe → available
+    crisiskit devices return COMMUNE ASSET...   handed back early: loan closed, to_wipe
+    crisiskit devices swap COMMUNE ASSET        lost or broken: replaced for the same account
+
+`wiped` and `return` are all or nothing: every asset is checked first (unknown: exit 2; not in
+the right state: exit 3, nothing changed), then all are recorded in one transaction, each with
+an audit entry. `swap` is a plan over the engine (crisiskit.engine.swap).
+"""
 
 from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crisiskit import console
 from crisiskit.cli import operation
 from crisiskit.cli.activate import SANDBOX_HELP, _login, _setup, rerun_command
-from crisiskit.cli.app import group, handles_errors, state
+from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
-from crisiskit.errors import OperationFailed
+from crisiskit.errors import InputError, OperationFailed, PreconditionFailed
 from crisiskit.words import phone
 
 if TYPE_CHECKING:
     from crisiskit.cli.wiring import Target
+    from crisiskit.devices import DeviceView
     from crisiskit.engine.context import Context
     from crisiskit.engine.swap import SwapReport
     from crisiskit.plan.swap import SwapPlan
 
 devices_app = typer.Typer(
     name="devices",
-    help="The lending stock during a crisis: devices lent, replaced, back."
-    "\n\nExample: crisiskit devices swap aubagne AMP-TEL-0003 --reason lost --sandbox",
-    no_args_is_help=True,
+    help="The lending stock and where each device is (on loan, to wipe, available...): "
+    "list it, record devices wiped or returned early, replace a lost or broken one."
+    "\n\nExample: crisiskit devices --status to_wipe",
+    invoke_without_command=True,
     rich_markup_mode=None,
 )
-group(devices_app, "devices")
+app.add_typer(devices_app, name="devices")
+
+
+class StateFilter(StrEnum):
+    available = "available"
+    on_loan = "on_loan"
+    to_wipe = "to_wipe"
+    maintenance = "maintenance"
+    lost = "lost"
+    retired = "retired"
+
+
+class KindFilter(StrEnum):
+    laptop = "laptop"
+    phone = "phone"
+
+
+def _operator(value: str | None) -> str:
+    return value or os.environ.get("USER") or _login()
+
+
+def _views(ctx: typer.Context) -> tuple[Any, list[DeviceView]]:
+    """Return the inventory and every device's state now (read-only: no state.db created)."""
+    from crisiskit.cli.views import local_device_views
+    from crisiskit.inventory import load_inventory
+
+    s = state(ctx)
+    inventory = load_inventory(s.inventory_path, s.playbooks_dir)
+    return inventory, local_device_views(inventory, s.home)
+
+
+@devices_app.callback()
+@handles_errors
+def devices_command(
+    ctx: typer.Context,
+    *,
+    status: Annotated[
+        StateFilter | None, typer.Option("--status", help="Only devices in this state.")
+    ] = None,
+    kind: Annotated[
+        KindFilter | None, typer.Option("--kind", help="Only laptops or only phones.")
+    ] = None,
+) -> None:
+    """List every device with its state (inventory, open loans and holds together).
+
+    The same view as `inventory devices`; `wiped`, `return` and `swap` change the states.
+
+    Example: crisiskit devices --status to_wipe
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from crisiskit.cli.views import devices_json, render_devices
+
+    s = state(ctx)
+    _, stock = _views(ctx)
+    if kind is not None:
+        stock = [v for v in stock if v.kind == kind.value]
+    shown = [v for v in stock if status is None or v.state == status.value]
+    if s.json:
+        console.emit_json(devices_json(shown, stock))
+        return
+    what = f"{kind.value}s" if kind is not None else "devices"
+    title = f"Lending stock: {what}" + (f" {status.value.replace('_', ' ')}" if status else "")
+    render_devices(shown, title=title, counted=stock, verbose=s.verbose)
+
+
+def _known(views: list[DeviceView], assets: list[str]) -> dict[str, DeviceView]:
+    by_tag = {v.asset_tag: v for v in views}
+    unknown = [a for a in assets if a not in by_tag]
+    if unknown:
+        raise InputError(f"not in the inventory: {', '.join(unknown)}; nothing was changed")
+    return {a: by_tag[a] for a in dict.fromkeys(assets)}
+
+
+@devices_app.command("wiped")
+@handles_errors
+def wiped_command(
+    ctx: typer.Context,
+    assets: Annotated[list[str], typer.Argument(help="Asset tags of re-imaged devices.")],
+    *,
+    operator: Annotated[str | None, typer.Option(help="Who did it (default: $USER).")] = None,
+) -> None:
+    """Record devices as re-imaged: from to_wipe back to available.
+
+    Example: crisiskit devices wiped AMP-PC-0001 AMP-TEL-0003
+    """
+    from crisiskit.state import Store
+
+    _, views = _views(ctx)
+    chosen = _known(views, assets)
+    wrong = [f"{a} is {v.state}" + (f" ({v.commune})" if v.commune else "")
+             for a, v in chosen.items() if v.state != "to_wipe"]
+    if wrong:
+        raise PreconditionFailed("only a device to wipe can be marked wiped; nothing was "
+                                 "changed:\n  " + "\n  ".join(wrong))
+    who = _operator(operator)
+    with Store.open(state(ctx).home) as store, store.transaction():
+        for asset, view in chosen.items():
+            store.set_device_state(asset, "available", operator=who, reason="wiped")
+            store.audit_append(who, view.commune, "device.wiped", asset, "done",
+                               details={"from": "to_wipe"})
+    console.text(f"Available again: {', '.join(chosen)}")
+
+
+@devices_app.command("return")
+@handles_errors
+def return_command(
+    ctx: typer.Context,
+    commune: Annotated[str, typer.Argument(help="The commune handing the devices back.")],
+    assets: Annotated[list[str], typer.Argument(help="Asset tags handed back.")],
+    *,
+    operator: Annotated[str | None, typer.Option(help="Who took them (default: $USER).")] = None,
+) -> None:
+    """Take devices back early: their loans are closed and they go to wipe.
+
+    Example: crisiskit devices return aubagne AMP-TEL-0004
+    """
+    from crisiskit.state import Store
+    from crisiskit.state.lock import commune_lock
+
+    inventory, views = _views(ctx)
+    cid = inventory.commune(commune).id
+    chosen = _known(views, assets)
+    wrong = [f"{a} is {v.state}" + (f" ({v.commune})" if v.commune else "")
+             for a, v in chosen.items() if v.state != "on_loan" or v.commune != cid]
+    if wrong:
+        raise PreconditionFailed(f"only a device on loan to {cid} can be returned by it; "
+                                 "nothing was changed:\n  " + "\n  ".join(wrong))
+    who = _operator(operator)
+    home = state(ctx).home
+    with commune_lock(home, cid), Store.open(home) as store, store.transaction():
+        for asset, view in chosen.items():
+            loan = store.return_loan(cid, asset)
+            if loan is None:
+                raise PreconditionFailed(f"{asset} is no longer on loan; nothing was changed")
+            store.set_device_state(asset, "to_wipe", operator=who, reason="returned early",
+                                   commune=cid)
+            store.audit_append(who, cid, "device.returned", asset, "done",
+                               details={"upn": view.upn or "", "to": "to_wipe"})
+    console.text(f"Returned by {cid}, to wipe: {', '.join(chosen)}")
 
 
 class SwapReason(StrEnum):
@@ -150,4 +301,4 @@ def render_swap(report: SwapReport) -> None:
         )
 
 
-__all__ = ["devices_app", "swap_command"]
+__all__ = ["devices_app", "return_command", "swap_command", "wiped_command"]

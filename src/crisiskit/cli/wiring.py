@@ -31,9 +31,11 @@ from crisiskit.secrets import Secret
 if TYPE_CHECKING:
     from crisiskit.engine.activation import Options
     from crisiskit.engine.context import Context, Setup
+    from crisiskit.engine.export import ExportReport
     from crisiskit.engine.multi import CommuneResult
     from crisiskit.engine.progress import PhaseFactory
     from crisiskit.engine.status import KitStatus, WaitResult
+    from crisiskit.engine.teardown import TeardownReport
     from crisiskit.graph import Graph
     from crisiskit.inventory.models import Inventory
     from crisiskit.plan.activation import ActivationPlan
@@ -352,3 +354,38 @@ def run_status(
                 ))
 
             return _serve(setups, store, where, "status --wait", wait_all, scale=scale)
+
+
+def run_export(
+    setup: Setup,
+    *,
+    sandbox: bool,
+    operator: str,
+    root: Path | None = None,
+    phase: PhaseFactory | None = None,
+) -> ExportReport:
+    """Run one export from synchronous code."""
+    from crisiskit.engine.export import export
+    from crisiskit.engine.progress import quiet_phase
+    from crisiskit.state import Store
+
+    with Store.open(setup.home) as store, endpoint(setup.inventory, setup.home, sandbox) as where:
+
+        async def work(contexts: list[Context]) -> ExportReport:
+            return await export(contexts[0], root=root, phase=phase or quiet_phase)
+
+        return _serve([setup], store, where, operator, work)
+
+
+def run_teardown(setup: Setup, *, sandbox: bool, operator: str, **options: Any) -> TeardownReport:
+    """Run one teardown from synchronous code (options: those of `engine.teardown.teardown`)."""
+    from crisiskit.engine.teardown import teardown
+    from crisiskit.state import Store
+
+    scale = wait_scale()
+    with Store.open(setup.home) as store, endpoint(setup.inventory, setup.home, sandbox) as where:
+
+        async def work(contexts: list[Context]) -> TeardownReport:
+            return await teardown(contexts[0], **options)
+
+        return _serve([setup], store, where, operator, work, scale=scale)

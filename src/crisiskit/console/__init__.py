@@ -339,11 +339,22 @@ def confirm(prompt: str, *, cancel: threading.Event | None = None) -> bool:
         err().print(Text("Please enter y or n"), style="prompt.invalid")
 
 
+def ask(prompt: str) -> str:
+    """Ask for a line of text on the terminal (stderr); return it stripped ("" if none)."""
+    from rich.prompt import Prompt
+
+    try:
+        return str(Prompt.ask(Text(safe(prompt)), console=err(), default="")).strip()
+    except EOFError:
+        return ""
+
+
 from crisiskit.console.live import RunDisplay  # noqa: E402  (needs the helpers above)
 from crisiskit.console.plan import render_plan  # noqa: E402
 
 __all__ = [
     "RunDisplay",
+    "ask",
     "close_stdout",
     "confirm",
     "emit_json",

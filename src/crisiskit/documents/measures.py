@@ -295,3 +295,44 @@ def _reissue(ctx: MeasureContext) -> str:
         "lisible par l'opérateur seul et sur une fiche de connexion nominative ; l'opération "
         "est journalisée."
     )
+
+
+@measure(
+    "export-controle",
+    "Restitution des données par un export contrôlé par empreintes",
+    "crisiskit.export.manifest:write_manifest",
+    "crisiskit.export.manifest:verify",
+    "crisiskit.export.sink:FILE_MODE",
+    "crisiskit.plan.teardown:teardown_plan",
+)
+def _checksummed_exports(ctx: MeasureContext) -> str:
+    from crisiskit.export.sink import FILE_MODE
+
+    return (
+        "À la fin du service, les données produites par la commune (messagerie, espaces "
+        "OneDrive et documents de l'équipe, conversations du groupe, calendriers, contacts, "
+        "canaux Teams) lui sont restituées dans un export décrit fichier par fichier "
+        "(manifest.json : taille, empreinte SHA-256, identifiant d'origine) et vérifiable par "
+        "des outils standards (SHA256SUMS) ; chaque fichier téléchargé est contrôlé par "
+        "l'empreinte que fournit Microsoft, et l'export est relu en entier avant toute "
+        f"suppression. Ses fichiers sont créés avec le mode {FILE_MODE:04o}."
+    )
+
+
+@measure(
+    "fin-de-service",
+    "Suppression du seul kit de crise, attestée",
+    "crisiskit.plan.scope:observe_scope",
+    "crisiskit.resources.recycle:purge",
+    "crisiskit.engine.attest:attestation_of",
+)
+def _teardown(ctx: MeasureContext) -> str:
+    return (
+        "La fin du service gèle d'abord les comptes (désactivation, révocation des sessions, "
+        "retrait des codes d'accès), puis ne supprime que les objets que crisiskit a créés pour "
+        "la commune et qui portent son étiquette, chaque suppression étant confirmée par des "
+        "lectures concordantes ; les comptes supprimés peuvent être purgés définitivement, et ce "
+        "que le service conserve (30 jours au plus) est indiqué. Une attestation de fin de "
+        "service (exports, suppressions, matériel repris, empreinte du journal d'audit) est "
+        "établie pour la commune et la Métropole."
+    )

@@ -309,16 +309,20 @@ class HandoverPoint:
         return self.written.slips if same else None
 
     async def finished(self) -> None:
-        """Wait for the documents being written (re-raising what stopped them)."""
-        if self.task is not None:
-            await self.task
+        """Wait for the documents being written (re-raising what stopped them).
 
-    async def stop(self) -> None:
-        """Cancel a writing still under way (the run stops), and wait until it has stopped."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            with suppress(asyncio.CancelledError, LeaseLost):
-                await self.task
+        Shielded: a run that stops while they are written never cuts the writing half-way
+        (a worker thread would go on writing files nobody knows of): `settle` waits for it.
+        """
+        if self.task is not None:
+            await asyncio.shield(self.task)
+
+    async def settle(self) -> None:
+        """Wait until a writing under way has ended, so that what it wrote is known (and
+        withdrawn if the lease is lost); what stopped it is reported by `finished`."""
+        if self.task is not None:
+            with suppress(Exception):
+                await asyncio.shield(self.task)
 
 
 async def _execute(
@@ -360,12 +364,12 @@ async def _execute(
                 await _until_lost(handover.finished(), held)
                 await held.confirm()
             except LeaseLost as exc:
-                await handover.stop()
+                await handover.settle()
                 raise _voided(ctx, run, exc, issued, handover) from None
             outcome = outcome_of(planned.plan.plan, planned.kit, planned.observed, execution)
             run.finish(outcome.ok, outcome.to_json())
         finally:
-            await handover.stop()
+            await handover.settle()
             progress.close(outcome)
         report.outcome = outcome
         report.executed = True

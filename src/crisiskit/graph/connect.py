@@ -294,4 +294,5 @@ def open_graph(
         on_write=on_write,
         closers=closers,
         clock=clock,
+        http=http_client,
     )

@@ -95,7 +95,9 @@ class GraphStats:
     calls; `sub_requests`: sub-requests sent inside them (re-sends included); `writes`: write
     requests and write sub-requests sent (re-sends included); `retries`: re-sends;
     `throttled`: 429 answers, top-level or per sub-request; `ambiguous`: writes whose outcome
-    is unknown; `peak_in_flight`: most HTTP exchanges in flight at once.
+    is unknown; `peak_in_flight`: most HTTP exchanges in flight at once; `downloads` and
+    `bytes_downloaded`: streamed bodies (`Graph.download`, `Graph.stream`), also counted in
+    `http_requests`.
     """
 
     http_requests: int = 0
@@ -106,6 +108,8 @@ class GraphStats:
     throttled: int = 0
     ambiguous: int = 0
     peak_in_flight: int = 0
+    downloads: int = 0  # streamed GETs (file contents, MIME), each attempt counted
+    bytes_downloaded: int = 0
 
     @property
     def requests(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from crisiskit.resources import (
     channels,
     drives,
+    exports,
     groups,
     licences,
     loans,
@@ -52,6 +53,8 @@ REGISTRY: dict[str, Resource] = by_kind(
         taps.RESOURCE,
         phones.RESOURCE,
         loans.RESOURCE,
+        exports.RESOURCE,
+        exports.MANIFEST_RESOURCE,
     ]
 )
 

@@ -4,7 +4,7 @@
     create:  POST /groups, private, Unified, tagged, with ≤ 20 owner+member binds; an owner is
              required (app-only creation); found again by mailNickname
     delete:  DELETE /groups/{id} (soft delete, with its Team), confirmed by consecutive 404s
-    purge:   DELETE /directory/deletedItems/{id} (GRAPH.md: refused to app-only tokens)
+    purge:   DELETE /directory/deletedItems/{id} (`recycle`: refused to app-only tokens, reported)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.model import Id
+from crisiskit.resources import recycle
 from crisiskit.resources.base import (
     Confirm,
     Create,
@@ -171,8 +172,6 @@ RESOURCE = Resource(
                 "deleted, but still readable; rerun to confirm",
             ),
         ),
-        "purge": Write(
-            lambda p: delete(f"/directory/deletedItems/{ident(p.group)}"), gone_is_done=True
-        ),
+        "purge": recycle.purge,
     },
 )

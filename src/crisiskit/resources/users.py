@@ -6,7 +6,7 @@
     disable: PATCH accountEnabled=false, confirmed by consecutive reads saying so
     revoke:  POST /users/{id}/revokeSignInSessions (repeating it revokes nothing more)
     delete:  DELETE /users/{id} (soft delete), confirmed by consecutive 404s
-    purge:   DELETE /directory/deletedItems/{id} (permanent)
+    purge:   DELETE /directory/deletedItems/{id} once listed there (`recycle`), permanent
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.model import Id
+from crisiskit.resources import recycle
 from crisiskit.resources.base import (
     Confirm,
     Create,
@@ -181,8 +182,6 @@ RESOURCE = Resource(
             gone_is_done=True,
             confirm=Confirm(_gone_read, gone, "deleted, but still readable; rerun to confirm"),
         ),
-        "purge": Write(
-            lambda p: delete(f"/directory/deletedItems/{ident(p.user)}"), gone_is_done=True
-        ),
+        "purge": recycle.purge,
     },
 )

@@ -120,7 +120,10 @@ class SimApp:
             headers = {
                 k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
             }
-            await self._respond(send, self._download(path[len("/_sim/download/") :], headers))
+            from crisiskit.sim import downloads
+
+            answer = self._download(path[len("/_sim/download/") :], headers)
+            await downloads.respond(send, self.sim, answer)
             return
         if path.startswith("/_sim/") or path == "/_sim":
             status, payload = control.handle(self, scope["method"], path, body)

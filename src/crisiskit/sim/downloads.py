@@ -7,10 +7,16 @@ Content-Range; 416 when it starts past the end; several ranges or a malformed he
 ignored: 200 with the whole file, as the reference allows). `If-None-Match` with the item's
 eTag or cTag on `/content` answers 304. `/_sim/downloads {"corruptNext": n}` makes the next n
 downloads serve one wrong byte, for testing a client's hash check.
+
+A download waits `latency_ms` like any request, then its body is sent in chunks paced by
+`download_bandwidth_mbps` (a profile knob, settable at runtime): one link shared by every
+download in flight, each chunk taking its turn on it, so n concurrent downloads of B bytes
+take n·B / bandwidth in all, as on a real link; 0 means unlimited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -35,6 +41,7 @@ class Downloads:
     def __init__(self) -> None:
         self.tokens: dict[str, tuple[str, float]] = {}
         self.corrupt_next = 0  # `/_sim/downloads`: serve that many downloads with a wrong byte
+        self.link_free_at = 0.0  # monotonic time when the shared download link is free again
 
     def issue(self, item_id: str) -> str:
         now = time.monotonic()
@@ -118,3 +125,33 @@ def _served(state: Downloads, data: bytes) -> bytes:
         state.corrupt_next -= 1
         return bytes([data[0] ^ 0xFF]) + data[1:]
     return data
+
+
+PACE_CHUNK = 64 * 1024
+
+
+async def respond(send: Any, sim: Simulator, resp: SimResponse) -> None:
+    """Send a download's answer after the profile's latency, its body paced by the bandwidth."""
+    profile = sim.profile
+    if profile.latency_ms > 0:
+        await asyncio.sleep(profile.latency_ms / 1000.0)
+    data = resp.raw or b""
+    headers = dict(resp.headers)
+    if resp.raw is not None:
+        headers.setdefault("Content-Type", resp.content_type or "application/octet-stream")
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(data)).encode()))
+    await send({"type": "http.response.start", "status": resp.status, "headers": raw})
+    rate = profile.download_bandwidth_mbps * 1e6 / 8  # bytes per second
+    if rate <= 0 or not data:
+        await send({"type": "http.response.body", "body": data})
+        return
+    state = downloads(sim)
+    view = memoryview(data)
+    for start in range(0, len(data), PACE_CHUNK):
+        chunk = bytes(view[start : start + PACE_CHUNK])
+        now = time.monotonic()
+        state.link_free_at = max(state.link_free_at, now) + len(chunk) / rate
+        await asyncio.sleep(state.link_free_at - now)
+        more = start + PACE_CHUNK < len(data)
+        await send({"type": "http.response.body", "body": chunk, "more_body": more})

@@ -23,7 +23,11 @@ from crisiskit.sim.errors import SimError, forbidden, insufficient_privileges
 # Group.ReadWrite.All because adding an owner to an existing group (group-post-owners) and
 # group-update accept nothing less (Group.Create and GroupMember.ReadWrite.All are then
 # redundant); Team.ReadBasic.All to read the team and poll its creation (team-get,
-# teamsasyncoperation-get); Channel.ReadBasic.All to list channels (channel-list).
+# teamsasyncoperation-get); Channel.ReadBasic.All to list channels (channel-list). Teardown's
+# export reads: Mail.Read (message-get, $value), Files.ReadWrite.All covers drive reads,
+# Group.ReadWrite.All the group's conversations (group-list-threads), Calendars.Read
+# (user-list-calendars, user-list-events), Contacts.Read (user-list-contacts) and
+# ChannelMessage.Read.All (channel-list-messages, chatmessage-list-replies: a protected API).
 DEFAULT_ROLES: tuple[str, ...] = (
     "User.ReadWrite.All",
     "User.DeleteRestore.All",
@@ -38,6 +42,9 @@ DEFAULT_ROLES: tuple[str, ...] = (
     "UserAuthMethod-Phone.ReadWrite.All",
     "MailboxSettings.Read",
     "Mail.Read",
+    "Calendars.Read",
+    "Contacts.Read",
+    "ChannelMessage.Read.All",
 )
 
 

@@ -83,6 +83,9 @@ class Profile:
     transient_5xx_rate: float = 0.0
     commit_then_5xx_rate: float = 0.0
     drop_rate: float = 0.0
+    # Megabits per second shared by every file download at once (0: unlimited), so that a
+    # client's download time has a defined bound (bytes / bandwidth); see `downloads.py`.
+    download_bandwidth_mbps: float = 0.0
     scale: float = 1.0
     name: str = "instant"
 

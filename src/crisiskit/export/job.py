@@ -1,0 +1,162 @@
+"""What every workload exporter shares: the job it runs, paging, and how it fails.
+
+A `Job` is one source of one owner (an account's mailbox, the group's library…): the Graph
+client, the export folder, where its files go, and the counters that end up in the
+manifest's `sources`. Exporters raise `ExportError` with a reason a rerun can act on; a 404
+that means "this owner has none" (no mailbox, no OneDrive) and a 403 on a protected API are
+facts reported in the source's status, not failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crisiskit.errors import OperationFailed
+from crisiskit.export.sink import ExportDir, FileRecord, SourceRecord
+from crisiskit.graph.types import GraphResponse, Request
+
+if TYPE_CHECKING:
+    from crisiskit.graph import Graph
+
+
+class ExportError(OperationFailed):
+    """A source could not be exported completely (the reason says what to do)."""
+
+
+@dataclass
+class Job:
+    """One source to export (see the module docstring)."""
+
+    graph: Graph
+    sink: ExportDir
+    kind: str
+    owner: str  # UPN or the group's mailNickname
+    owner_id: str  # its Graph id
+    base: str  # where its files go, relative to the export folder
+    files: int = 0
+    nbytes: int = 0
+    fetched: int = 0  # files fetched by this run (the others were verified in place)
+    refetched: int = 0  # downloads that failed their hash check and were fetched again
+    status: str = ""  # what `done` said: exported | none | refused | not_supported
+    reads: Reads = field(default=None)  # type: ignore[assignment]  # set in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.reads is None:
+            self.reads = Reads(self.graph)
+
+    def count(self, rec: FileRecord, fetched: bool) -> FileRecord:
+        self.files += 1
+        self.nbytes += rec.size
+        self.fetched += int(fetched)
+        return rec
+
+    def have(self, path: str, source_id: str, **facts: Any) -> bool:
+        rec = self.sink.have(path, source_id=source_id, **facts)
+        if rec is None:
+            return False
+        self.count(rec, False)
+        return True
+
+    def put(self, path: str, data: bytes, source_id: str) -> FileRecord:
+        rec = self.sink.put(path, data, kind=self.kind, owner=self.owner, source_id=source_id)
+        return self.count(rec, True)
+
+    def done(self, status: str = "exported", detail: str = "") -> SourceRecord:
+        record = SourceRecord(self.kind, self.owner, status, detail, self.files, self.nbytes)
+        self.sink.source(record)
+        self.status = status
+        return record
+
+
+class Reads:
+    """Coalesce the GETs that exporters issue at the same moment into `$batch` calls.
+
+    Every source of an export runs concurrently, each a chain of listings; their requests of
+    one moment (the first listing of 50 mailboxes, the next page of each) go out together,
+    20 per `$batch`, instead of one HTTP exchange each. Throttling, retries and deadlines are
+    the Graph door's (`Graph.send`).
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        # Downloads wait here, in FIFO order, before the client's limiter: hundreds of them
+        # queued on the limiter itself would all be woken at every release.
+        self.slots = asyncio.Semaphore(graph.limiter.max_concurrency)
+        self._pending: list[tuple[Request, asyncio.Future[GraphResponse]]] = []
+        self._flushing = False
+
+    async def get(self, url: str, headers: Mapping[str, str] | None = None) -> GraphResponse:
+        future: asyncio.Future[GraphResponse] = asyncio.get_running_loop().create_future()
+        self._pending.append((Request("GET", url, headers=dict(headers or {})), future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let every source ready at this moment add its request
+        batch, self._pending = self._pending, []
+        self._flushing = False
+        try:
+            answers = await self.graph.send({n: r for n, (r, _) in enumerate(batch)})
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for n, (_, future) in enumerate(batch):
+            if not future.done():
+                future.set_result(answers[n])
+
+
+def _checked(answer: GraphResponse, url: str, expect: Sequence[int]) -> GraphResponse:
+    if answer.ok or answer.status in expect:
+        return answer
+    from crisiskit.graph.wire import display_path, error_from
+
+    raise error_from("GET", display_path(url).split("?", 1)[0], answer)
+
+
+async def first(
+    job: Job, url: str, *, expect: Sequence[int] = (404,),
+    headers: Mapping[str, str] | None = None,
+) -> GraphResponse:
+    """Send the first GET of a listing; statuses in `expect` are returned, not raised."""
+    return _checked(await job.reads.get(url, headers), url, expect)
+
+
+async def rest(
+    job: Job, answer: GraphResponse, headers: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Return the items of a listing's first answer and of every page after it.
+
+    Every `@odata.nextLink` is followed as an opaque URL (with the same headers).
+    """
+    items = answer.values()
+    seen: set[str] = set()
+    link = answer.json().get("@odata.nextLink")
+    while isinstance(link, str) and link:
+        if link in seen:
+            raise ExportError("a listing's paging never ends (the same nextLink twice)")
+        seen.add(link)
+        page = _checked(await job.reads.get(link, headers), link, ())
+        items.extend(page.values())
+        link = page.json().get("@odata.nextLink")
+    return items
+
+
+async def listing(
+    job: Job, url: str, headers: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Return every item of a listing (every `@odata.nextLink` followed as an opaque URL)."""
+    return await rest(job, await first(job, url, expect=(), headers=headers), headers)
+
+
+def unsupported(answer: GraphResponse) -> bool:
+    """Tell whether a 403 says the token may not use this API (a protected or missing role)."""
+    return answer.status == 403

@@ -1,0 +1,107 @@
+"""QuickXorHash, incrementally: the hash SharePoint and OneDrive for Business report for files.
+
+The algorithm (OneDrive developer docs, "QuickXorHash"; Graph's `hashes` resource): byte `i` of
+the content is XORed into a 160-bit block at bit offset `11 * i` (mod 160, rotating); the
+content's length, little-endian on 64 bits, is XORed into the block's last 8 bytes; the 20
+bytes of the block, little-endian, base64-encoded, are `file.hashes.quickXorHash`.
+
+Bytes 160 apart share a bit offset, so the content is folded into 160 bytes by XOR (big
+integers, C speed) and only those are placed bit by bit. `QuickXor.update` keeps the fold
+aligned on 160-byte blocks across calls, so a file is hashed as it is read or downloaded,
+never held whole. The simulator has its own implementation (`crisiskit.sim.quickxor`): the
+tests check that both agree, as two independent readings of the same documentation.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+WIDTH_BITS = 160
+SHIFT = 11
+_MASK = (1 << WIDTH_BITS) - 1
+_BLOCK = WIDTH_BITS  # bytes: byte i and byte i + 160 land on the same bit offset
+_BLOCK_BITS = _BLOCK * 8
+_READ = 1 << 20
+
+
+def _fold_pow2(piece: bytes) -> int:
+    """XOR together the 160-byte blocks of `piece`, whose block count is a power of two."""
+    value = int.from_bytes(piece, "little")
+    width = len(piece) * 8
+    while width > _BLOCK_BITS:
+        width //= 2
+        value = (value & ((1 << width) - 1)) ^ (value >> width)
+    return value
+
+
+def _fold(chunk: bytes) -> int:
+    """XOR the 160-byte blocks of `chunk` (a multiple of 160 bytes long) together.
+
+    The chunk is cut into pieces of 2^k blocks (the binary digits of its block count), each
+    folded by halving: linear time, where folding block by block would be quadratic.
+    """
+    acc = 0
+    start = 0
+    blocks = len(chunk) // _BLOCK
+    bit = 1 << max(blocks.bit_length() - 1, 0)
+    while blocks:
+        if blocks & bit:
+            end = start + bit * _BLOCK
+            acc ^= _fold_pow2(chunk[start:end])
+            start, blocks = end, blocks - bit
+        bit >>= 1
+    return acc
+
+
+class QuickXor:
+    """An incremental QuickXorHash: `update(bytes)` any number of times, then `b64()`."""
+
+    def __init__(self) -> None:
+        self._acc = 0
+        self._rest = b""
+        self.length = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        data = bytes(data)
+        self.length += len(data)
+        buf = self._rest + data
+        whole = len(buf) - len(buf) % _BLOCK
+        if whole:
+            self._acc ^= _fold(buf[:whole])
+        self._rest = buf[whole:]
+
+    def digest(self) -> bytes:
+        acc = self._acc
+        if self._rest:
+            acc ^= _fold(self._rest + bytes(_BLOCK - len(self._rest)))
+        folded = acc.to_bytes(_BLOCK, "little")
+        block = 0
+        for index, byte in enumerate(folded):
+            if byte:
+                offset = (index * SHIFT) % WIDTH_BITS
+                value = byte << offset
+                block ^= (value | (value >> WIDTH_BITS)) & _MASK
+        block ^= self.length << (WIDTH_BITS - 64)
+        return (block & _MASK).to_bytes(WIDTH_BITS // 8, "little")
+
+    def b64(self) -> str:
+        return base64.b64encode(self.digest()).decode()
+
+
+def file_hashes(path: Path) -> tuple[str, str, int]:
+    """Return (sha256 hex, quickXorHash base64, size) of a file, read 1 MiB at a time."""
+    import hashlib
+    import os
+
+    sha = hashlib.sha256()
+    qx = QuickXor()
+    # Never through a link: what is hashed is the file the export wrote, nothing else.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        while chunk := os.read(fd, _READ):
+            sha.update(chunk)
+            qx.update(chunk)
+    finally:
+        os.close(fd)
+    return sha.hexdigest(), qx.b64(), qx.length
