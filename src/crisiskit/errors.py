@@ -42,6 +42,7 @@ EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_PRECONDITION = 3
 EXIT_DECLINED = 4
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in crisiskit, its traceback in a file
 EXIT_INTERRUPTED = 130
 
 

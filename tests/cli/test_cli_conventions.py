@@ -123,3 +123,33 @@ def test_exit_codes_of_the_new_outcomes_are_the_documented_ones() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert f"| {EXIT_DECLINED} | declined at the confirmation prompt" in readme
     assert f"| {EXIT_INTERRUPTED} | interrupted (Ctrl-C)" in readme
+
+
+def test_a_bug_is_one_line_and_exit_70_with_its_traceback_in_a_private_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from crisiskit.cli.app import handles_errors
+    from crisiskit.errors import EXIT_INTERNAL
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    broken = typer.Typer()
+
+    @broken.command()
+    @handles_errors
+    def crash() -> None:
+        """A command with a bug in it."""
+        {}["missing"]  # noqa: B018 - the bug
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == EXIT_INTERNAL
+    assert "Traceback" not in result.output
+    message = result.stderr.strip()
+    assert message.count("\n") == 0 and "internal error (KeyError)" in message
+    assert "a rerun resumes" in message
+    [crash_file] = tmp_path.glob("crisiskit-crash-*.txt")
+    assert str(crash_file) in message
+    assert crash_file.stat().st_mode & 0o777 == 0o600
+    assert "Traceback (most recent call last)" in crash_file.read_text()
+    assert "{}[\"missing\"]" in crash_file.read_text()

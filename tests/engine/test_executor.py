@@ -109,7 +109,7 @@ def test_plans_render_as_data_and_text_whatever_their_actions(capsys) -> None:
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if "kind" in line)
     columns = [c.strip() for c in header.strip("┃ ").split("┃")]
-    assert columns == ["kind", "create", "update", "present", "conflict", "delete", "disable"]
+    assert columns == ["kind", "disable", "delete"]
     assert f"  - Temporary Access Pass {upn}  (pass of a leaver)" in out
     assert f"  / account {upn}" in out
     assert out.splitlines()[0] == "Plan: teardown aubagne"

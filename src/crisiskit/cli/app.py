@@ -25,7 +25,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from crisiskit import __version__, console
-from crisiskit.errors import EXIT_INTERRUPTED, CrisisKitError, Declined
+from crisiskit.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, CrisisKitError, Declined
 
 
 class OutputFormat(StrEnum):
@@ -210,11 +210,37 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except OSError as exc:
             if not console.is_broken_pipe(exc):
-                raise
+                raise internal_error(exc) from None
             console.close_stdout()
             return None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last boundary: no traceback on screen
+            raise internal_error(exc) from None
 
     return with_global_options(guarded)  # type: ignore[return-value]
+
+
+def internal_error(exc: BaseException) -> typer.Exit:
+    """Say that crisiskit itself failed, keep the traceback in a private file; exit 70.
+
+    A bug is not the operator's doing: one sentence says so, where its traceback is (a file
+    of mode 0600 in the system's temporary folder: it names code, never a secret, which is a
+    masked type) and that what was done is journaled, so a rerun resumes.
+    """
+    import tempfile
+    import traceback
+
+    fd, name = tempfile.mkstemp(prefix="crisiskit-crash-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"crisiskit {__version__}\n")
+        out.write("".join(traceback.format_exception(exc)))
+    console.error(
+        f"internal error ({type(exc).__name__}): a bug in crisiskit, not in what you typed. "
+        f"Its traceback is in {name} (send it to the maintainers). What was done is "
+        "journaled: a rerun resumes."
+    )
+    return typer.Exit(EXIT_INTERNAL)
 
 
 def state(ctx: typer.Context) -> AppState:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # Columns every plan table shows; other actions (delete, disable...) get a column when used.
 PLAN_COLUMNS = ("create", "update", "present", "conflict")
+LIFECYCLE = ("disable", "revoke", "export", "delete", "purge", "wait")
 SYMBOL = {
     "create": "+",
     "update": "~",
@@ -90,7 +91,12 @@ def render_plan(
             console.text(f"  ! {reason}", wrap=True)
     counts = plan.counts()
     used = {a for by in counts.values() for a in by}
-    columns = [*PLAN_COLUMNS, *sorted(a for a in used if a not in PLAN_COLUMNS)]
+    # A plan that provisions shows all four provisioning columns (a 0 there is news); any
+    # other action has a column only when the plan has it, in the order a lifecycle runs.
+    base = list(PLAN_COLUMNS) if used & set(PLAN_COLUMNS) else []
+    rest = sorted((a for a in used if a not in PLAN_COLUMNS),
+                  key=lambda a: (LIFECYCLE.index(a) if a in LIFECYCLE else len(LIFECYCLE), a))
+    columns = [*base, *rest]
     rows = [(kind.replace("_", " "), *(by.get(a, 0) for a in columns))
             for kind, by in counts.items()]
     if rows:

@@ -54,6 +54,7 @@ from crisiskit.plan.diff_group import TeamPath
 from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.observe import Observed, observe
 from crisiskit.resources.taps import IssuedPass
+from crisiskit.words import listing
 
 if TYPE_CHECKING:
     from crisiskit.documents.kit import KitDocuments
@@ -63,6 +64,9 @@ KIND = "activate"
 # are handed over, whatever Teams, Exchange and SharePoint are still doing.
 HANDOVER_KINDS = frozenset({"user", "tap", "loan", "phone_method"})
 T = TypeVar("T")
+
+# How the handover line names what is still provisioning.
+SERVICES = {"team": "the Team", "mailboxes": "mailboxes", "sharepoint": "SharePoint"}
 
 
 @dataclass
@@ -296,8 +300,8 @@ class HandoverPoint:
         self.digest = credentials_digest(ctx.setup.credentials_path)
         self.session.event(
             HANDOVER, "fiche-de-remise",
-            f"credentials, sign-in slips and sheet written ({', '.join(state.preparing)} "
-            f"still provisioning): hand them over now — {ctx.setup.outputs}",
+            f"credentials, sign-in slips and sheet written in {ctx.setup.outputs}: hand them "
+            f"over now ({listing([SERVICES[p] for p in state.preparing])} still provisioning)",
             phase=HANDOVER, journal=False,
         )
 
