@@ -83,3 +83,35 @@ class ManualClock:
         self.advance(seconds)
         self.slept += seconds
         await asyncio.sleep(0)
+
+
+class MeteredClock:
+    """A clock that adds up the time slept on it: where an exercise's time goes.
+
+    `slept` is the time of sleeps that ran their course (a Retry-After, a back-off, a wait for
+    the service); `cut` the time of sleeps cancelled before their end (a timer raced against
+    something else, e.g. waiting for a free slot of the Graph client). Both are summed over
+    concurrent sleepers, so they are task-seconds, not elapsed time.
+    """
+
+    def __init__(self, base: Clock = SYSTEM) -> None:
+        self.base = base
+        self.slept = 0.0
+        self.cut = 0.0
+        self.sleeps = 0
+
+    def now(self) -> datetime:
+        return self.base.now()
+
+    def monotonic(self) -> float:
+        return self.base.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        start = self.base.monotonic()
+        try:
+            await self.base.sleep(seconds)
+        except asyncio.CancelledError:
+            self.cut += self.base.monotonic() - start
+            raise
+        self.slept += self.base.monotonic() - start
+        self.sleeps += 1

@@ -146,3 +146,42 @@ def test_the_team_wait_checks_at_most_every_30_seconds_up_to_its_bound(
     # "wait >30 seconds between checks" (teamsasyncoperation.md), 60 min bound: ≤ 120 checks.
     assert 100 <= len(polls) <= 121
     assert TEAM_BOUND_S - 31 <= clock.slept <= TEAM_BOUND_S + 1
+
+
+def test_a_mailbox_seen_ready_is_not_held_behind_another_ones_lagging_replica(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    """Every read of a young account lags (404): the one licensed earlier is recorded ready the
+    round it is seen, while the other's replica still lags (each mailbox's clock starts at
+    its own licence; holding the first until the second settles cost whole seconds)."""
+    sim.set_profile(mailbox_delay_s=0, replication_404_rate=1.0, replication_lag_s=12)
+    sku = next(s["skuId"] for s in sim.state()["subscribedSkus"])
+
+    class Both(ManualClock):
+        async def sleep(self, seconds: float) -> None:
+            sim.advance(max(seconds, 0.0))
+            await super().sleep(seconds)
+
+    early, late = UPN, f"dominique.garde@{DOMAIN}"
+    first = execute(sim, tmp_path, [
+        step("user", "create", early, user("camille.veille")),
+        step("licence", "create", early, LicenceAssign(Ref(f"user:{early}"), "user", sku, "sku")),
+    ], clock=Both(start=datetime.now(UTC)))
+    early_id = first.execution.results[f"user:{early}"].values["id"]
+    sim.advance(6)  # the early account's replica catches up 6 s into the next run
+    ran = execute(sim, tmp_path, [
+        step("user", "create", late, user("dominique.garde")),
+        step("licence", "create", late, LicenceAssign(Ref(f"user:{late}"), "user", sku, "sku")),
+        # The late one first: probed in that order, in one `$batch` per round.
+        step("mailbox", "wait", late, MailboxWait(Ref(f"user:{late}"), late),
+             after=(f"licence:{late}",)),
+        step("mailbox", "wait", early, MailboxWait(early_id, early), after=(f"licence:{late}",)),
+    ], clock=Both(start=datetime.now(UTC)))
+    results = ran.execution.results
+    assert results[f"mailbox:{early}"].status == "ready"
+    assert results[f"mailbox:{late}"].status == "ready"
+    order = [k for k in results if k.startswith("mailbox:")]
+    assert order == [f"mailbox:{early}", f"mailbox:{late}"], order
+    late_id = results[f"user:{late}"].values["id"]
+    probes = [r for r in sim.requests() if r["path"] == f"/users/{late_id}/mailboxSettings"]
+    assert len(probes) > 2 and probes[-1]["status"] == 200  # it did lag, then was seen

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "crisiskit"
-CORE = ["engine", "plan", "resources", "graph", "state", "documents", "inventory"]
+CORE = ["engine", "plan", "resources", "graph", "state", "documents", "inventory", "exercise"]
 SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)"
     r"|PRAGMA\s)",
@@ -56,7 +56,8 @@ def test_the_core_never_imports_the_simulator(package: str) -> None:
     assert found == []
 
 
-@pytest.mark.parametrize("package", ["engine", "plan", "resources", "graph", "state", "documents"])
+@pytest.mark.parametrize("package", ["engine", "plan", "resources", "graph", "state", "documents",
+                                     "exercise"])
 def test_the_core_reads_no_environment_variable(package: str) -> None:
     found = []
     for path in _modules(package):
@@ -110,7 +111,7 @@ FORBIDDEN_CALLS = {("time", "monotonic"), ("time", "time"), ("time", "sleep"),
                    ("asyncio", "sleep"), ("datetime", "now"), ("datetime", "utcnow")}
 
 
-@pytest.mark.parametrize("package", ["engine", "plan", "resources", "graph"])
+@pytest.mark.parametrize("package", ["engine", "plan", "resources", "graph", "exercise"])
 def test_waits_and_deadlines_go_through_the_clock(package: str) -> None:
     found = []
     for path in _modules(package):

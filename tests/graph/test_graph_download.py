@@ -103,3 +103,19 @@ def test_an_authenticated_stream_carries_the_token_and_shares_the_limiter(
     assert server.requests[0].target == "/v1.0/users/u/messages/m0/$value"
     assert max(r.in_flight for r in server.requests) <= 2
     assert graph.stats.peak_in_flight <= 2
+
+
+def test_pre_authenticated_downloads_hold_their_own_slots_not_graphs(
+    serve: Any, tmp_path: Path
+) -> None:
+    server: ScriptedServer = serve(lambda seen: Reply(200, BODY))
+
+    async def scenario(graph: Graph) -> Any:
+        url = f"http://127.0.0.1:{server.port}/d"
+        return await asyncio.gather(*(graph.download(url, tmp_path / f"f{n}")
+                                      for n in range(12)))
+
+    got, graph = drive(server, scenario)
+    assert all(g.ok for g in got) and len(server.requests) == 12
+    assert graph.limiter.peak_in_flight == 0  # the Graph requests' budget stayed free
+    assert 1 <= graph.downloads.peak_in_flight <= graph.downloads.max_concurrency

@@ -148,3 +148,21 @@ def test_limiter_deadline_is_measured_on_its_clock() -> None:
 
     got, slept = asyncio.run(scenario())
     assert got is False and 45.0 <= slept < 46.0
+
+
+def test_a_limiter_paused_with_another_waits_out_its_pause_and_passes_its_own_on() -> None:
+    async def scenario() -> tuple[float, float, int, int]:
+        clock = ManualClock(monotonic=100.0)
+        graph = AdaptiveLimiter(8, cooldown_s=10.0, clock=clock)
+        downloads = AdaptiveLimiter(16, cooldown_s=10.0, clock=clock, pause_with=graph)
+        graph.throttled(5.0)  # a Graph request's 429: downloads wait it out too
+        assert await downloads.acquire(clock.monotonic() + 60)
+        waited = clock.slept
+        await downloads.release()
+        downloads.throttled(3.0)  # a download's 429 pauses the Graph requests as well
+        return waited, graph.pause_until - clock.monotonic(), downloads.limit, graph.limit
+
+    waited, graph_pause, downloads_limit, graph_limit = asyncio.run(scenario())
+    assert waited >= 5.0 and graph_pause >= 3.0
+    assert downloads_limit == 8  # its own bound halved
+    assert graph_limit == 2  # halved by its own 429, then by the download's after that pause

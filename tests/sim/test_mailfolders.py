@@ -228,3 +228,26 @@ def test_seeding_errors_name_the_entry(es: EmbeddedSimulator, user: dict[str, An
                 ]
             }
         )
+
+
+def test_a_messages_mime_is_rendered_once_and_again_after_a_change(
+    es: EmbeddedSimulator, http: httpx.Client, user: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crisiskit.sim import mailbox
+
+    mid = _seed(es, user, attachments=[{"name": "pj.bin", "size": 2_000, "seed": 1}])
+    renders: list[str] = []
+    render = mailbox._render_mime
+
+    def counted(sim: Any, message: dict[str, Any], attachments: Any) -> bytes:
+        renders.append(message["id"])
+        return render(sim, message, attachments)
+
+    monkeypatch.setattr(mailbox, "_render_mime", counted)
+    first = http.get(f"users/{user['id']}/messages/{mid}/$value").content
+    assert http.get(f"users/{user['id']}/messages/{mid}/$value").content == first
+    assert renders == []  # rendered when it was seeded, as Exchange has it ready
+    es.simulator.tenant.messages[mid]["subject"] = "Point modifié"
+    changed = http.get(f"users/{user['id']}/messages/{mid}/$value").content
+    assert renders == [mid] and b"modifi=C3=A9" in changed and changed != first

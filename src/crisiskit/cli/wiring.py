@@ -389,3 +389,68 @@ def run_teardown(setup: Setup, *, sandbox: bool, operator: str, **options: Any) 
             return await teardown(contexts[0], **options)
 
         return _serve([setup], store, where, operator, work, scale=scale)
+
+
+class SimTenant:
+    """The embedded simulator's control API, as an exercise drives it (injects.Tenant)."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+
+    def set_knobs(self, knobs: Any) -> None:
+        self.sim.set_profile(**dict(knobs))
+
+    def knobs(self) -> dict[str, float]:
+        view = self.sim.simulator.profile.to_json()
+        return {k: float(v) for k, v in view.items() if isinstance(v, int | float)}
+
+    def sign_in(self, upn: str, secret: Secret | None) -> tuple[bool, str]:
+        options = {} if secret is None else {"temporaryAccessPass": secret.reveal()}
+        answer = self.sim.sign_in(upn, **options)
+        return bool(answer.get("allowed")), str(answer.get("reason", ""))
+
+
+def run_exercise(
+    scenario: Any,
+    *,
+    operator: str,
+    on_event: Callable[[Any], None] | None = None,
+) -> Any:
+    """Run an exercise on a fresh simulated tenant, in this process; return its result.
+
+    The embedded simulator is seeded with the scenario's seed and its delays scaled by
+    60/speed (its realistic profile is the service's minutes as seconds); its state and the
+    exercise's local state live in a temporary home removed afterwards. One Graph client
+    (one throttling budget) serves every commune.
+    """
+    import tempfile
+
+    from crisiskit.clock import MeteredClock
+    from crisiskit.exercise.run import Services
+    from crisiskit.exercise.run import run_exercise as run
+    from crisiskit.graph import open_graph
+    from crisiskit.sim.server import EmbeddedSimulator
+    from crisiskit.state import Store
+
+    with tempfile.TemporaryDirectory(prefix="crisiskit-exercise-") as tmp:
+        home = Path(tmp)
+        sim = EmbeddedSimulator(
+            inventory=scenario.inventory, profile=scenario.tenant.profile,
+            scale=60.0 / scenario.speed, seed=scenario.seed,
+        )
+        with sim, Store.open(home) as store:
+
+            async def main() -> Any:
+                graph_clock = MeteredClock()
+                graph = open_graph(scenario.inventory.tenant, base_url=sim.base_url,
+                                   token=Secret(SANDBOX_TOKEN), clock=graph_clock)
+                try:
+                    services = Services(
+                        graph, store, home, SimTenant(sim), operator=operator,
+                        graph_clock=graph_clock, on_event=on_event,
+                    )
+                    return await run(scenario, services)
+                finally:
+                    await graph.aclose()
+
+            return run_loop(main())

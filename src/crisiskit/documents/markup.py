@@ -11,7 +11,8 @@ Conventions the templates rely on:
 - fenced divs give a block its role: `identite` (the Métropole's identity block), `encadre`
   (boxed notice), `avertissement` (warning), `signatures` (signature table), `emargement`
   (one row per recipient, tall enough to sign), `page` (one printed page), `insecable` (kept
-  on one page), `grand` (large print: a pass to type).
+  on one page), `grand` (large print: a pass to type), `retex` and `actions` (tables left
+  blank for observers to write in: a wide first column, the last one(s) for a name, a date).
 
 Raw HTML in the Markdown is not interpreted (it is printed as text), so a value can never
 inject markup into the HTML or the PDF.
@@ -19,14 +20,18 @@ inject markup into the HTML or the PDF.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import re
+from collections.abc import Mapping
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 BLOCKS = (
     "identite", "encadre", "avertissement", "signatures", "emargement", "page", "insecable",
-    "grand",
+    "grand", "retex", "actions",
 )
 _URL_SPLIT = re.compile(r"(?<=/)(?!/)|(?=[?&#])")
 
@@ -70,9 +75,22 @@ def _text(node: Any) -> str:
 # ------------------------------------------------------------------------------------- HTML
 
 
-def to_html(markdown: str) -> str:
-    """Render a document's Markdown as an HTML fragment (the body of the page)."""
-    return "".join(_html_block(child) for child in parse(markdown).children)
+# The images a document embeds (name → PNG bytes), for the render in progress.
+_NO_IMAGES: Mapping[str, bytes] = MappingProxyType({})
+_IMAGES: ContextVar[Mapping[str, bytes]] = ContextVar("crisiskit_images", default=_NO_IMAGES)
+
+
+def to_html(markdown: str, images: Mapping[str, bytes] | None = None) -> str:
+    """Render a document's Markdown as an HTML fragment (the body of the page).
+
+    `![text](name.png)` embeds `images[name.png]` as a data URL (the page stays one file, no
+    script); an image the document does not carry prints its text.
+    """
+    token = _IMAGES.set(images or _NO_IMAGES)
+    try:
+        return "".join(_html_block(child) for child in parse(markdown).children)
+    finally:
+        _IMAGES.reset(token)
 
 
 def _html_url(url: str) -> str:
@@ -102,7 +120,13 @@ def _html_inline(node: Any) -> str:
         inner = "".join(_html_inline(c) for c in node.children)
         return f"<{node.tag}>{inner}</{node.tag}>"
     if kind == "image":
-        return html.escape(_text(node))
+        src = str(node.attrs.get("src", ""))
+        data = _IMAGES.get().get(src)
+        if data is None:
+            return html.escape(_text(node))
+        encoded = base64.b64encode(data).decode("ascii")
+        return (f'<img class="figure" alt="{html.escape(_text(node))}" '
+                f'src="data:image/png;base64,{encoded}">')
     return "".join(_html_inline(c) for c in node.children)
 
 
@@ -148,9 +172,16 @@ def typst_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def to_typst(markdown: str) -> str:
-    """Render a document's Markdown as Typst source (functions from the page preamble)."""
-    return "".join(_typst_block(child) for child in parse(markdown).children)
+def to_typst(markdown: str, images: Mapping[str, bytes] | None = None) -> str:
+    """Render a document's Markdown as Typst source (functions from the page preamble).
+
+    An image the document carries is read from the compilation's root, where `pdf` puts it.
+    """
+    token = _IMAGES.set(images or _NO_IMAGES)
+    try:
+        return "".join(_typst_block(child) for child in parse(markdown).children)
+    finally:
+        _IMAGES.reset(token)
 
 
 def _typst_url(url: str) -> str:
@@ -183,6 +214,9 @@ def _typst_inline(node: Any) -> str:
     if kind == "s":
         return "#strike[" + "".join(_typst_inline(c) for c in node.children) + "]"
     if kind == "image":
+        src = str(node.attrs.get("src", ""))
+        if src in _IMAGES.get() and re.fullmatch(r"[a-z0-9][a-z0-9._-]*\.png", src):
+            return f"#image({typst_string('/' + src)}, width: 100%)"
         return f"#{typst_string(_text(node))}"
     return "".join(_typst_inline(c) for c in node.children)
 

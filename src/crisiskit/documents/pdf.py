@@ -10,6 +10,7 @@ written.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
 
@@ -30,13 +31,30 @@ def _fonts() -> object:
 
 
 def compile_pdf(
-    body: str, *, title: str, footer: str, confidential: bool, created: datetime
+    body: str, *, title: str, footer: str, confidential: bool, created: datetime,
+    images: Mapping[str, bytes] | None = None,
 ) -> bytes:
     """Compile a document body (Typst source) into PDF bytes.
 
     A confidential document (one that holds a pass) never has its source or Typst's
     diagnostics quoted in an error: the message says only that the PDF could not be made.
+    `images` (name -> PNG bytes) go to a private temporary folder, the compilation's root,
+    where the body's `#image("/name")` reads them.
     """
+    if not images:
+        return _compile(body, title, footer, confidential, created, None)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="crisiskit-pdf-") as root:
+        for name, data in images.items():
+            (Path(root) / Path(name).name).write_bytes(data)
+        return _compile(body, title, footer, confidential, created, root)
+
+
+def _compile(
+    body: str, title: str, footer: str, confidential: bool, created: datetime, root: str | None
+) -> bytes:
     import typst
 
     source = (preamble() + "\n" + body).encode("utf-8")
@@ -44,7 +62,7 @@ def compile_pdf(
     try:
         compiler = typst.Compiler(font_paths=_fonts(), ignore_system_fonts=True)  # type: ignore[arg-type]
         pdf = compiler.compile(input=source, format="pdf", sys_inputs=inputs,
-                                timestamp=created.replace(microsecond=0))
+                               timestamp=created.replace(microsecond=0), root=root)
     except typst.TypstError as exc:
         if confidential:
             raise OperationFailed(f"could not typeset the PDF of {title!r}") from None

@@ -191,13 +191,15 @@ class Document:
     created: datetime
     confidential: bool = False
     missing: tuple[str, ...] = ()
+    images: Mapping[str, bytes] = field(default_factory=dict)  # name.png -> PNG, embedded
 
     def html(self) -> str:
         """Return the document as a standalone HTML page (A4 print styles)."""
         from crisiskit.documents.markup import to_html
 
         page = _environment().get_template("page.html.j2")
-        return str(page.render(title=self.title, footer=self.footer, body=to_html(self.markdown)))
+        body = to_html(self.markdown, self.images)
+        return str(page.render(title=self.title, footer=self.footer, body=body))
 
     def pdf(self) -> bytes:
         """Return the document as PDF bytes (A4, page X sur Y)."""
@@ -205,11 +207,12 @@ class Document:
         from crisiskit.documents.pdf import compile_pdf
 
         return compile_pdf(
-            to_typst(self.markdown),
+            to_typst(self.markdown, self.images),
             title=self.title,
             footer=self.footer,
             confidential=self.confidential,
             created=self.created,
+            images=self.images,
         )
 
 
@@ -278,8 +281,9 @@ def render(
     footer: str,
     created: datetime | None = None,
     confidential: bool = False,
+    images: Mapping[str, bytes] | None = None,
 ) -> Document:
-    """Render one of crisiskit's own templates into a Document."""
+    """Render one of crisiskit's own templates into a Document (`images`: PNGs it embeds)."""
     with recording_blanks() as seen:
         values = {**context, "metropole_identity": identity}
         markdown = _markdown_environment().get_template(template).render(values)
@@ -290,6 +294,7 @@ def render(
         created=created or datetime.now(UTC),
         confidential=confidential,
         missing=tuple(sorted(seen)),
+        images=dict(images or {}),
     )
 
 

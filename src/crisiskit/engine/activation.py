@@ -251,7 +251,11 @@ async def _run(
             else:
                 inputs = sheet_inputs(ctx.store, ctx.commune, ctx.clock.now(), state)
                 keep = handover.slips_if_unchanged()
-                report.documents = write_documents(setup, kit, moment, inputs, state, keep)
+                # In a worker thread, as at the handover: the other communes of the command
+                # keep polling meanwhile (the store is read and written in the loop's).
+                report.documents = await asyncio.to_thread(
+                    write_documents, setup, kit, moment, inputs, state, keep
+                )
                 record_edition(ctx.store, ctx.operator, ctx.commune, state, report.documents,
                                inputs)
             return report

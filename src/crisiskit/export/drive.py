@@ -78,7 +78,7 @@ async def _file(job: Job, drive_id: str, item: dict[str, Any], rel: str) -> None
         elif start < size:
             if not url:
                 url = await _fresh_url(job, drive_id, item_id)
-            async with job.reads.slots:
+            async with job.reads.download_slots:
                 got = await job.graph.download(str(url), part, start=start,
                                                deadline_s=deadline)
             if got.status in EXPIRED and refreshed < ATTEMPTS:

@@ -85,6 +85,7 @@ class Reads:
         # Downloads wait here, in FIFO order, before the client's limiter: hundreds of them
         # queued on the limiter itself would all be woken at every release.
         self.slots = asyncio.Semaphore(graph.limiter.max_concurrency)
+        self.download_slots = asyncio.Semaphore(graph.downloads.max_concurrency)
         self._pending: list[tuple[Request, asyncio.Future[GraphResponse]]] = []
         self._flushing = False
 

@@ -89,19 +89,26 @@ class QuickXor:
         return base64.b64encode(self.digest()).decode()
 
 
-def file_hashes(path: Path) -> tuple[str, str, int]:
-    """Return (sha256 hex, quickXorHash base64, size) of a file, read 1 MiB at a time."""
+def file_hashes(path: Path, *, quick_xor: bool = True) -> tuple[str, str | None, int]:
+    """Return (sha256 hex, quickXorHash base64, size) of a file, read 1 MiB at a time.
+
+    With `quick_xor=False` the quickXorHash (pure Python, the costlier of the two) is not
+    computed and comes back None: only a drive file's check against its source needs it.
+    """
     import hashlib
     import os
 
     sha = hashlib.sha256()
-    qx = QuickXor()
+    qx = QuickXor() if quick_xor else None
+    length = 0
     # Never through a link: what is hashed is the file the export wrote, nothing else.
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         while chunk := os.read(fd, _READ):
             sha.update(chunk)
-            qx.update(chunk)
+            length += len(chunk)
+            if qx is not None:
+                qx.update(chunk)
     finally:
         os.close(fd)
-    return sha.hexdigest(), qx.b64(), qx.length
+    return sha.hexdigest(), qx.b64() if qx is not None else None, length

@@ -173,7 +173,7 @@ class ExportDir:
         if path in self.done:
             return rec
         try:
-            sha, _, length = file_hashes(self.abs(path))
+            sha, _, length = file_hashes(self.abs(path), quick_xor=False)
         except OSError:
             return None
         if sha != rec.sha256 or length != rec.size:
@@ -223,7 +223,7 @@ class ExportDir:
         caller fetches it again.
         """
         part, _ = self.part(path)
-        sha, qx, length = file_hashes(part)
+        sha, qx, length = file_hashes(part, quick_xor=quick_xor is not None)
         if (quick_xor is not None and qx != quick_xor) or (size is not None and length != size):
             part.unlink()
             return None

@@ -29,6 +29,7 @@ from crisiskit.clock import SYSTEM, Clock
 from crisiskit.graph.batch import send_batch, send_keyed
 from crisiskit.graph.body import encode_body
 from crisiskit.graph.download import (
+    DOWNLOAD_CONCURRENCY,
     Downloaded,
     RawDownloads,
     authenticated,
@@ -113,6 +114,10 @@ class Graph:
         self.stats = GraphStats()
         self.clock = clock
         self.limiter = AdaptiveLimiter(max_concurrency, self.policy.cooldown_s, clock)
+        # Pre-authenticated downloads are not Graph requests (SharePoint serves them): their
+        # own bound, but a 429 on either side pauses both (see `crisiskit.graph.download`).
+        self.downloads = AdaptiveLimiter(DOWNLOAD_CONCURRENCY, self.policy.cooldown_s, clock,
+                                         pause_with=self.limiter)
         self.base_url = str(adapter.base_url).rstrip("/")
         self._origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.base_url))
         self._closers = list(closers)
@@ -283,12 +288,14 @@ class Graph:
     ) -> Downloaded:
         """Stream a pre-authenticated URL to `dest` (from `start`), without Authorization.
 
-        Within the client's limiter; see `crisiskit.graph.download`. The URL (it carries its
-        own credential) is never shown in errors.
+        Within `self.downloads` (paused with the client's limiter); see
+        `crisiskit.graph.download`. The URL (it carries its own credential) is never shown in
+        errors.
         """
         opener = pre_authenticated(self._raw, url)
         return await fetch(self, opener, "(pre-authenticated download URL)", dest,
-                           start=start, deadline_s=deadline_s, on_bytes=on_bytes)
+                           start=start, deadline_s=deadline_s, on_bytes=on_bytes,
+                           limiter=self.downloads)
 
     async def stream(
         self,
@@ -391,8 +398,11 @@ class Graph:
         self._count(ambiguous=1)
         self._wrote(method, path, status, request_id)
 
-    async def _acquire(self, deadline: float) -> bool:
-        got = await self.limiter.acquire(deadline)
+    async def _acquire(self, deadline: float, limiter: AdaptiveLimiter | None = None) -> bool:
+        limiter = limiter or self.limiter
+        got = await limiter.acquire(deadline)
+        if limiter is not self.limiter:
+            return got  # a download's slot: `peak_in_flight` counts Graph requests
         self.stats.peak_in_flight = self.limiter.peak_in_flight
         for scope in _scopes():
             scope.stats.peak_in_flight = max(scope.stats.peak_in_flight, self.limiter.in_flight)

@@ -7,12 +7,15 @@
                                             (a message's `$value`), through the SDK's client
 
 Both write the body to `dest` as it arrives (never whole in memory), appending from `start`
-with `Range: bytes=start-` when `start` > 0. A transfer holds one slot of the client's limiter
-for its length, so downloads and JSON requests share one concurrency budget and a 429 on
-either pauses both. A 429 waits its `Retry-After`; a 5xx or a connection dropped mid-body is
-retried from the bytes already written (a `Range` resume); every attempt has a deadline on the
-client's clock and a per-chunk idle timeout on the socket. 401/403/404/410/416 are returned to
-the caller, who knows what they mean (an expired URL is fetched again from `/content`).
+with `Range: bytes=start-` when `start` > 0. A transfer holds one slot for its length: an
+authenticated stream one of the client's limiter (the Graph requests' budget), a
+pre-authenticated download one of `Graph.downloads` (`DOWNLOAD_CONCURRENCY`: those URLs are
+served by SharePoint, not by Graph, and waiting behind JSON requests for a slot only added
+round trips); a 429 on either pauses both. A 429 waits its `Retry-After`; a 5xx or a
+connection dropped mid-body is retried from the bytes already written (a `Range` resume);
+every attempt has a deadline on the client's clock and a per-chunk idle timeout on the
+socket. 401/403/404/410/416 are returned to the caller, who knows what they mean (an expired
+URL is fetched again from `/content`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crisiskit.graph.errors import GraphError
-from crisiskit.graph.policy import RETRYABLE_5XX, parse_retry_after
+from crisiskit.graph.policy import RETRYABLE_5XX, AdaptiveLimiter, parse_retry_after
 
 if TYPE_CHECKING:
     from crisiskit.graph.client import Graph
@@ -34,6 +37,7 @@ IDLE_TIMEOUT_S = 60.0  # between two chunks of a body
 # Statuses that end a download at once: the caller decides (fresh URL, gone, complete).
 FINAL = frozenset({401, 403, 404, 410, 416})
 FILE_MODE = 0o600
+DOWNLOAD_CONCURRENCY = 16  # pre-authenticated downloads in flight at most (halved on a 429)
 
 
 @dataclass(frozen=True)
@@ -83,18 +87,23 @@ async def fetch(
     start: int = 0,
     deadline_s: float | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    limiter: AdaptiveLimiter | None = None,
 ) -> Downloaded:
-    """Stream one body to `dest` from `start`; retry throttling, 5xx and drops (see module)."""
+    """Stream one body to `dest` from `start`; retry throttling, 5xx and drops (see module).
+
+    `limiter` is the one whose slot the transfer holds (the client's by default).
+    """
     import httpx
 
     clock = graph.clock
+    slots = limiter or graph.limiter
     deadline = clock.monotonic() + (deadline_s or graph.policy.deadline_s)
     position = start
     written = 0
     attempt = 0
     while True:
         attempt += 1
-        if not await graph._acquire(deadline):
+        if not await graph._acquire(deadline, slots):
             raise GraphError("GET", what, 0, "deadlineExceeded", "no slot before the deadline")
         headers = {"Range": f"bytes={position}-"} if position else {}
         status, rid, size, failure = 0, None, None, ""
@@ -135,7 +144,7 @@ async def fetch(
                         failure = f"HTTP {status}"
                         if status == 429:
                             graph._count(throttled=1)
-                            graph.limiter.throttled(
+                            slots.throttled(
                                 retry_after or graph.policy.backoff(attempt, graph._rng)
                             )
                         elif retry_after:
@@ -147,10 +156,10 @@ async def fetch(
         except httpx.TransportError as exc:
             status, failure = 0, f"connection dropped ({type(exc).__name__})"
         finally:
-            await graph.limiter.release()
+            await slots.release()
 
         if status in (200, 206):
-            graph.limiter.succeeded()
+            slots.succeeded()
             return Downloaded(status, written, size if size is not None else position, rid)
         if status in FINAL:
             return Downloaded(status, written, None, rid)

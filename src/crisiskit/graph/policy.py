@@ -77,6 +77,7 @@ class AdaptiveLimiter:
         max_concurrency: int = 8,
         cooldown_s: float = 10.0,
         clock: Clock = SYSTEM,
+        pause_with: AdaptiveLimiter | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -89,6 +90,14 @@ class AdaptiveLimiter:
         self._grow_at = 0.0
         self._clock = clock
         self._waiters: list[asyncio.Future[None]] = []
+        # Another limiter whose pauses this one also waits out (downloads wait out a 429 of
+        # the Graph requests', and pause them on theirs: see `throttled`).
+        self.pause_with = pause_with
+
+    def paused_until(self) -> float:
+        """Return when the current pause (this limiter's or the one it shares) ends."""
+        other = self.pause_with.pause_until if self.pause_with is not None else 0.0
+        return max(self.pause_until, other)
 
     async def acquire(self, deadline: float) -> bool:
         """Wait for a slot; return False if the deadline (on the clock's monotonic) comes first."""
@@ -96,8 +105,9 @@ class AdaptiveLimiter:
             now = self._clock.monotonic()
             if now >= deadline:
                 return False
-            if self.pause_until > now:
-                await self._clock.sleep(min(self.pause_until, deadline) - now)
+            pause = self.paused_until()
+            if pause > now:
+                await self._clock.sleep(min(pause, deadline) - now)
                 continue
             if self.in_flight < self.limit:
                 self.in_flight += 1
@@ -136,6 +146,8 @@ class AdaptiveLimiter:
             self.limit = max(1, self.limit // 2)
         self.pause_until = max(self.pause_until, now + pause_s)
         self._grow_at = self.pause_until + self._cooldown_s
+        if self.pause_with is not None:
+            self.pause_with.throttled(pause_s)
 
     def succeeded(self) -> None:
         """Record a success: after a calm cooldown, allow one more request in flight."""

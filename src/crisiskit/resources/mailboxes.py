@@ -15,10 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from crisiskit.graph.consistency import is_consistency_failure
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.model import Id, Step
 from crisiskit.resources.base import Resource, Session, get, ident
-from crisiskit.resources.waiting import MAILBOX, MAILBOX_BOUND_S, Waiter, note, parse_time
+from crisiskit.resources.waiting import (
+    MAILBOX,
+    MAILBOX_BOUND_S,
+    MIN_DELAY_S,
+    Waiter,
+    note,
+    parse_time,
+)
 
 KIND = "mailbox"
 PHASE = "mailboxes"
@@ -46,30 +54,52 @@ def is_ready(answer: GraphResponse) -> bool:
 
 
 def _worth_waiting(answer: GraphResponse) -> bool:
-    """Not provisioned yet (404). No answer, or a 5xx, was already retried by the Graph door:
-    waiting on a service that does not answer is pointless (a rerun looks again)."""
-    return answer.status == 404
+    """Not provisioned yet (404 MailboxNotEnabledForRESTAPI). No answer, or a 5xx, was already
+    retried by the Graph door: waiting on a service that does not answer is pointless (a rerun
+    looks again)."""
+    return answer.status == 404 and not is_consistency_failure(answer)
 
 
 async def wait(session: Session, steps: Sequence[Step]) -> None:
-    """Probe every mailbox until it is ready or its bound has passed."""
+    """Probe every mailbox until it is ready or its bound has passed.
+
+    One `$batch` per look; each mailbox is journaled ready the moment a look sees it, never
+    held behind another. A replica that has not seen a new account yet answers a plain 404:
+    that mailbox is looked at again soon (the consistency rules' backoff, at most the
+    schedule's pace), for as long as those rules give a lagging replica
+    (`session.rules.deadline_s`, never scaled, past the bound too), then it fails as
+    unreadable. (Settling each round instead held every mailbox seen ready behind the slowest
+    replica, for up to a minute of consistency backoff.)
+    """
     waiters: dict[str, Waiter] = {}
     for s in steps:
         p: MailboxWait = s.payload
         since: datetime | None = parse_time(p.since)
         waiters[s.id] = Waiter(session, MAILBOX, p.bound_s, since)
     todo = {s.id: s for s in steps}
+    lagging: dict[str, float] = {}  # step id -> when its plain 404s began (monotonic)
+    misses: dict[str, int] = {}  # step id -> its consecutive plain 404s
     # One schedule for the batch, set by the mailbox that may wait longest; each mailbox
     # still stops at its own bound.
     pace = max(waiters.values(), key=lambda w: w.deadline)
     last: GraphResponse | None = None
+    cap = MAILBOX.cap_s * session.wait_scale  # never slower than the schedule's pace
     while todo:
-        # A replica that has not seen a new account yet answers a plain 404: `settle` reads
-        # it again at once; only "not provisioned yet" (MailboxNotEnabledForRESTAPI) waits.
-        answers = await session.settle({k: probe(ident(s.payload.user)) for k, s in todo.items()})
+        answers = await session.send({k: probe(ident(s.payload.user)) for k, s in todo.items()})
+        now = session.clock.monotonic()
         with session.journal():
             for key, s in list(todo.items()):
                 a = answers[key]
+                if is_consistency_failure(a):
+                    began = lagging.setdefault(key, now)
+                    misses[key] = misses.get(key, 0) + 1
+                    if now - began <= session.rules.deadline_s:
+                        continue  # looked at again next round, past its bound too
+                    session.failed(s, a, "mailbox readiness could not be read; rerun")
+                    del todo[key]
+                    continue
+                lagging.pop(key, None)
+                misses.pop(key, None)
                 if is_ready(a):
                     session.done(s, status="ready", request_id=a.request_id)
                     del todo[key]
@@ -85,6 +115,15 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
         if not todo:
             return
         note(session, KIND, "", PHASE, f"{WAIT} (up to {pace.bound()})")
+        lag = [misses[k] for k in todo if k in misses]
+        if lag:
+            # A replica lagging: look again soon, with the consistency rules' capped backoff
+            # (unscaled, from the freshest lag), as `settle` would, without holding the others.
+            rules = session.rules
+            delay = rules.first_delay_s * rules.factor ** (min(lag) - 1)
+            delay = min(delay, rules.max_delay_s, cap)
+            await session.clock.sleep(max(MIN_DELAY_S, delay))
+            continue
         # Past the last bound, the next round reports each remaining mailbox as pending.
         await pace.pause(last)
 

@@ -83,6 +83,8 @@ class Simulator:
         self._upn_index_key: tuple[int, int] = (0, -1)
         self.replica_writes = 0  # counts replication records, to prune them now and then
         self.next_expiry = 0.0  # simulated time of the next automatic purge check
+        self.mime_cache: dict[str, bytes] = {}  # rendered messages (`mailbox.build_mime`)
+        self.mime_cache_bytes = 0
         # Run before each request, under the lock: the server hands in `cascade.expire`, the
         # automatic purge of deleted items on the simulator's clock.
         self.before_dispatch: Callable[[Simulator], object] | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -234,8 +235,35 @@ def _boundary(message: dict[str, Any], part: str) -> str:
     return f"_{part}_" + hashlib.sha256(message["id"].encode()).hexdigest()[:32] + "_"
 
 
+MIME_CACHE_BYTES = 256 << 20  # the rendered MIME kept, at most (then the cache starts over)
+
+
 def build_mime(sim: Simulator, message: dict[str, Any]) -> bytes:
-    """Return a message's MIME (an .eml file): text and HTML bodies, then its attachments."""
+    """Return a message's MIME (an .eml file): text and HTML bodies, then its attachments.
+
+    Rendering with `email` costs the simulator milliseconds of CPU per message (its header
+    folding), on the machine whose client it is meant to measure; Exchange renders on its own
+    servers. So the rendering is kept, keyed by everything it is made of (the message and its
+    attachments' records: any change renders again), and `seed_message` renders at seeding.
+    """
+    attachments = outlook.attachments_of(sim, message["id"])
+    key = hashlib.sha256(
+        json.dumps([message, attachments], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    found = sim.mime_cache.get(key)
+    if found is None:
+        found = _render_mime(sim, message, attachments)
+        if sim.mime_cache_bytes + len(found) > MIME_CACHE_BYTES:
+            sim.mime_cache.clear()
+            sim.mime_cache_bytes = 0
+        sim.mime_cache[key] = found
+        sim.mime_cache_bytes += len(found)
+    return found
+
+
+def _render_mime(
+    sim: Simulator, message: dict[str, Any], attachments: list[dict[str, Any]]
+) -> bytes:
     mime = EmailMessage(policy=policy.SMTP)
 
     def addresses(recipients: list[dict[str, Any]]) -> list[Address]:
@@ -257,7 +285,6 @@ def build_mime(sim: Simulator, message: dict[str, Any]) -> bytes:
     mime["Message-ID"] = str(message["internetMessageId"])
     mime.set_content(str(message.get("_text", "")))
     mime.add_alternative(str(message.get("_html", "")), subtype="html")
-    attachments = outlook.attachments_of(sim, message["id"])
     if attachments:
         mime.make_mixed()
         for record in attachments:

@@ -107,6 +107,7 @@ def seed_message(sim: Simulator, spec: dict[str, Any]) -> dict[str, Any]:
         if not record["isInline"]:
             message["hasAttachments"] = True
     sim.tenant.messages[message_id] = message
+    mailbox.build_mime(sim, message)  # rendered now, as Exchange has it ready (see build_mime)
     out = strip_internal(message)
     out["body"] = outlook.body_of(message, text=False)
     return out

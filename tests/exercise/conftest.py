@@ -1,0 +1,8 @@
+"""Fixtures of the exercise tests: the repository's inventory and playbooks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
