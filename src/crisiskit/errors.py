@@ -7,9 +7,14 @@
     │                              nothing was changed
     ├── PreconditionFailed         exit 3: a check refused the operation before any write
     │   │                          (convention, devices, seats, conflicts; missing credentials)
-    │   ├── LockHeld               another run holds the commune's lock
+    │   ├── LockHeld               another run holds the commune's lock (flock or tenant lease)
+    │   ├── LeaseUnavailable       the commune's tenant lease cannot be taken or read
+    │   ├── SignInFailed           Microsoft Entra ID refused the sign-in, or is unreachable
+    │   ├── StateMismatch          the local state is not the one expected (lost, emptied)
+    │   ├── UnsafePath             a link or a foreign object stands where crisiskit writes
     │   └── LoanConflict           (crisiskit.state.api) a device is lent to someone else
     └── OperationFailed            exit 1: the operation started and could not finish
+        ├── LeaseLost              another run took the commune's lease over mid-run
         ├── GraphError             (crisiskit.graph.errors) Graph answered with an error, or
         │   │                      not at all within the retry budget
         │   └── AmbiguousWrite     a write whose outcome is unknown: look it up, never resend
@@ -105,10 +110,30 @@ class PreconditionFailed(CrisisKitError):
 
 
 class LockHeld(PreconditionFailed):
-    """Another crisiskit process holds the lock of this commune."""
+    """Another crisiskit run holds this commune: its local lock, or its lease in the tenant."""
+
+
+class LeaseUnavailable(PreconditionFailed):
+    """The commune's lease in the tenant cannot be read or taken (nothing was written)."""
+
+
+class SignInFailed(PreconditionFailed):
+    """Microsoft Entra ID refused the sign-in (secret, certificate) or could not be reached."""
+
+
+class StateMismatch(PreconditionFailed):
+    """The local state is not the one this home's outputs (or the tenant) say it should be."""
+
+
+class UnsafePath(PreconditionFailed):
+    """A link, or something that is not crisiskit's own file or folder, stands where it writes."""
 
 
 class OperationFailed(CrisisKitError):
     """The operation started and could not be completed; a rerun resumes it."""
 
     exit_code = EXIT_FAILED
+
+
+class LeaseLost(OperationFailed):
+    """The run lost the commune's tenant lease mid-way: it stopped writing, its passes are void."""

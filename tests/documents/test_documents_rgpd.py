@@ -88,3 +88,13 @@ def test_cli_writes_the_record_in_three_formats(tmp_path: Path) -> None:
     assert "Registre des activités de traitement" in text and "13005" in text
     # The one fact the inventory cannot hold yet is a visible blank, with a warning.
     assert "durée de conservation du journal d'audit" in result.stderr
+
+
+def test_the_tenant_lease_is_a_measure_of_the_record() -> None:
+    inventory, playbooks = setup()
+    context = MeasureContext(inventory, list(playbooks.values()))  # type: ignore[arg-type]
+    texts = {m.key: t for m, t in active_measures(context)}
+    assert "bail dans le tenant" in texts["bail-tenant"]
+    assert "3\u00a0minutes par défaut" in texts["bail-tenant"]  # read from engine.lease.TTL_S
+    lease = next(m for m in REGISTRY if m.key == "bail-tenant")
+    assert "crisiskit.engine.tenantlock:TenantLock" in lease.implemented_by

@@ -60,9 +60,12 @@ def holds(kit: Kit) -> dict[str, str]:
         return {tag: e.state for tag, e in store.device_holds().items()}
 
 
-def audit_actions(kit: Kit, commune: str) -> list[str]:
+def audit_actions(kit: Kit, commune: str, *, leases: bool = False) -> list[str]:
+    """Return the commune's audit actions, oldest first; the tenant lease's own entries
+    (`lease.acquired`, …, around every run that writes) only with `leases`."""
     with Store.open(kit.home) as store:
-        return [e.action for e in store.audit_entries(commune)]
+        return [e.action for e in store.audit_entries(commune)
+                if leases or not e.action.startswith("lease.")]
 
 
 def everything_local(kit: Kit) -> bytes:

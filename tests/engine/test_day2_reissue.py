@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from day2_helpers import (
     JULIE,
@@ -95,3 +96,26 @@ def test_reissue_of_an_account_not_yet_created_is_refused(kit: Kit) -> None:
     assert "does not exist in the tenant" in run.stderr
     assert kit.writes(mark) == []
     assert audit_actions(kit, "la-ciotat") == ["reissue.refused"]
+
+
+def test_a_reissue_that_lost_the_lease_hands_no_pass_over(kit: Kit, monkeypatch: Any) -> None:
+    """The lease taken over while the reissue ran (issue 9): exit 1, its new file removed,
+    no slip, the pass never shown; the activation's file untouched."""
+    from crisiskit.engine.run import Hold
+    from crisiskit.errors import LeaseLost
+
+    assert kit.cli("activate", "la-ciotat", "--yes").exit_code == 0
+    out = outputs(kit, "la-ciotat")
+    original = (out / "credentials.csv").read_bytes()
+
+    async def lost(self: Hold) -> None:
+        raise LeaseLost("the lease of la-ciotat was taken over by bob on laptop-2")
+
+    monkeypatch.setattr(Hold, "confirm", lost)
+    run = kit.cli("credentials", "reissue", "la-ciotat", "patrick.giraud", "--yes")
+    assert run.exit_code == 1, run.stderr
+    assert "taken over by bob" in run.stderr and "are not valid" in run.stderr, run.stderr
+    assert not list(out.glob("credentials-reissue-*.csv"))
+    assert not list(out.glob("fiches-premiere-connexion-reissue-*.pdf"))
+    assert (out / "credentials.csv").read_bytes() == original
+    assert "credentials.voided" in audit_actions(kit, "la-ciotat")

@@ -146,8 +146,10 @@ def test_several_communes_at_once_one_refused_the_others_done(kit: Kit) -> None:
         runs = {c: [r.outcome for r in store.runs(c)] for c in actions}
         assert store.audit_verify() == []
     assert "activate.refused" in actions["cassis"] and "graph.POST" not in actions["cassis"]
+    for c in ("aubagne", "cassis", "la-ciotat"):  # each commune under its own lease
+        assert actions[c][0] == "lease.acquired"
     for c in ("aubagne", "la-ciotat"):
-        assert actions[c][0] == "activate.start" and "graph.POST" in actions[c]
+        assert actions[c][1] == "activate.start" and "graph.POST" in actions[c]
         assert runs[c] == ["ok"]
     assert runs["cassis"] == []
     for c in ("aubagne", "la-ciotat"):
@@ -165,3 +167,45 @@ def test_several_communes_one_table_one_confirmation(kit: Kit) -> None:
     assert [c["executed"] for c in json.loads(dry.stdout)["communes"]] == [False, False]
     twice = kit.cli("activate", "aubagne", "aubagne", "--yes")
     assert twice.exit_code == 2 and "named twice" in twice.stderr
+
+
+def test_several_communes_in_one_command_never_lend_a_device_twice(kit: Kit) -> None:
+    """`activate A B C` in one process: each commune claims its devices in the store's write
+    transaction against the others' claims (as separate processes do); nothing stays claimed."""
+    communes = ("aubagne", "aix-en-provence", "la-ciotat")
+    run = kit.cli("--output", "json", "activate", *communes, "--yes")
+    assert run.exit_code == 0, run.stderr
+    assert [c["exit_code"] for c in json.loads(run.stdout)["communes"]] == [0, 0, 0]
+    with Store.open(kit.home) as store:
+        loans = store.open_loans()
+        assert store.reservations() == []
+    tags = [lo.asset_tag for lo in loans]
+    assert len(tags) == len(set(tags)), f"a device is lent twice: {sorted(tags)}"
+    by: dict[str, int] = {}
+    for lo in loans:
+        by[lo.commune] = by.get(lo.commune, 0) + 1
+    assert by["aubagne"] == 17 and by["aix-en-provence"] == 7 and set(by) == set(communes)
+
+
+def test_several_communes_in_one_command_claim_seats_for_all(kit: Kit) -> None:
+    """Seats for only one of two communes: they all plan before any runs, so the one planned
+    second counts the first one's claim and is refused (exit 3); the other completes."""
+    tenant = kit.sim.simulator.tenant
+    with kit.sim.simulator.lock:
+        for sku in tenant.skus.values():
+            sku["prepaidUnits"]["enabled"] = sku["consumedUnits"] + 15  # 12 + 4 = 16 > 15
+    run = kit.cli("--output", "json", "activate", "aubagne", "aix-en-provence", "--yes")
+    assert run.exit_code == 3, run.stderr
+    by = {c["commune"]: c for c in json.loads(run.stdout)["communes"]}
+    assert sorted(c["exit_code"] for c in by.values()) == [0, 3]
+    refused = next(c for c in by.values() if c["exit_code"] == 3)
+    started = next(c for c in by.values() if c["exit_code"] == 0)
+    assert "not enough O365_BUSINESS_PREMIUM licences" in refused["error"]
+    assert "reserved by activations in progress" in refused["error"]
+    assert f"{started['commune']} (pid " in refused["error"]
+    assert started["result"]["complete"]
+    with kit.sim.simulator.lock:
+        assert all(s["consumedUnits"] <= s["prepaidUnits"]["enabled"]
+                   for s in tenant.skus.values())
+    with Store.open(kit.home) as store:
+        assert store.reservations() == []

@@ -27,7 +27,9 @@ def test_inactive_convention_is_refused(kit: Kit) -> None:
     assert "`crisiskit conventions`" in message  # the hint says where to look
     with Store.open(kit.home) as store:
         assert store.open_loans() == []
-        assert [e.action for e in store.audit_entries("istres")] == ["activate.refused"]
+        # The commune's lease was taken to observe under it, then the refusal recorded.
+        actions = [e.action for e in store.audit_entries("istres")]
+        assert actions == ["lease.acquired", "activate.refused"]
 
 
 def test_not_enough_devices_is_refused(kit: Kit, write_inventory) -> None:

@@ -63,19 +63,3 @@ def test_validating_a_scenario_loads_neither_graph_nor_the_plotting_library() ->
     heavy = [m for m in modules
              if m.split(".")[0].startswith(("msgraph", "kiota_", "azure", "matplotlib"))]
     assert heavy == [] and "crisiskit.exercise.scenario" in modules
-
-
-def test_concurrent_activations_see_the_devices_the_others_are_about_to_lend() -> None:
-    from crisiskit.exercise.injects import Reservations
-    from crisiskit.plan.desired import OpenLoan
-
-    book = Reservations()
-    with book.hold("aubagne") as first:
-        first.append(OpenLoan("aubagne", "phone", "AMP-TEL-0001", "a@x.fr"))
-        with book.hold("cassis") as second:
-            assert second == [OpenLoan("aubagne", "phone", "AMP-TEL-0001", "a@x.fr")]
-            second.append(OpenLoan("cassis", "phone", "AMP-TEL-0002", "b@x.fr"))
-            with book.hold("aubagne") as again:  # its own earlier entries are not others'
-                assert again == [OpenLoan("cassis", "phone", "AMP-TEL-0002", "b@x.fr")]
-    with book.hold("marseille") as later:  # ended activations' loans are in the store
-        assert later == []

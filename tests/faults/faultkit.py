@@ -518,15 +518,29 @@ def find_values(doc: Any, key: str) -> list[Any]:
 
 
 def is_write(entry: dict[str, Any]) -> bool:
-    """Tell whether a logged request can change the tenant.
+    """Tell whether a logged request can change the commune's kit in the tenant.
 
     A `$batch` POST is only a carrier: its sub-requests are logged on their own (`via`), so the
-    carrier counts as a write only through them.
+    carrier counts as a write only through them. The commune lease's requests (its file in the
+    root site's library) are crisiskit's coordination, not the kit: `is_lease` tells them.
     """
     method = str(entry.get("method", "")).upper()
     if method not in WRITE_METHODS:
         return False
-    return not is_batch_carrier(entry)
+    return not is_batch_carrier(entry) and not is_lease(entry)
+
+
+def is_lease(entry: dict[str, Any]) -> bool:
+    """Tell whether a logged request is the commune lease's (the root site's library)."""
+    from crisiskit.sim.drive import root_drive_id
+
+    path = str(entry.get("path", ""))
+    return path.startswith(("/sites/root", f"/drives/{root_drive_id()}"))
+
+
+def lease_writes(log: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the commune lease's writes (acquire, take over, renew, release)."""
+    return [e for e in log if str(e.get("method", "")).upper() in WRITE_METHODS and is_lease(e)]
 
 
 def is_batch_carrier(entry: dict[str, Any]) -> bool:

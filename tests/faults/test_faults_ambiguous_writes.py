@@ -147,7 +147,9 @@ def test_commit_then_503_creates_no_duplicate(tmp_path: Path, reference: Activat
 
 @pytest.mark.slow
 def test_dropped_connections_create_no_duplicate(tmp_path: Path, reference: Activation) -> None:
-    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, seed=12, knobs={"drop_rate": 0.2})
+    # The seed fixes which exchanges drop; with the lease's requests and the Team from scratch
+    # in the sequence, seed 12 dropped none (checked below), seed 13 drops creates.
+    sim = SimServer(tmp_path / "sim", SAMPLE_INVENTORY, seed=13, knobs={"drop_rate": 0.2})
     try:
         home = tmp_path / "home"
         env = child_env(home, SAMPLE_INVENTORY, sim.base_url)
@@ -155,7 +157,9 @@ def test_dropped_connections_create_no_duplicate(tmp_path: Path, reference: Acti
         state, log = sim.state(), sim.requests()
         assert_converged(state, home, reference.snapshot, reference.loans, "drop_rate 0.2")
         dropped = [e for e in log if e.get("dropped") or e.get("committed")]
-        assert any(e["method"] == "POST" for e in dropped), "no create was dropped after commit"
+        assert any(e["method"] == "POST" for e in dropped), (
+            "no create was dropped after commit\n" + describe(dropped)
+        )
         assert_each_object_created_once(state, log)
     finally:
         sim.close()

@@ -92,12 +92,28 @@ def test_export_writes_json_lines_to_stdout_and_to_a_0600_file(home: Path,
 
 def test_commands_on_a_home_without_state(tmp_path: Path) -> None:
     home = tmp_path / "empty"
+    # A missing database is not an intact chain (issue 9): exit 3, one sentence.
     code, out, err = run(home, "audit", "verify")
-    assert (code, out.strip()) == (0, "audit chain intact: 0 entries")
-    assert "no state database" in err
+    assert (code, out) == (3, "")
+    assert err.startswith(f"error: no state database at {home / 'state.db'}: there is no "
+                          "audit chain to verify"), err
+    assert "restore it from your backup" in err
     assert run(home, "audit", "export")[:2] == (0, "")
     assert run(home, "--output", "json", "audit", "show")[:2] == (0, "[]\n")
     assert not (home / "state.db").exists()  # reading never creates state
+
+
+def test_an_emptied_database_beside_earlier_outputs_is_not_intact(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Store.open(home):
+        pass
+    assert run(home, "audit", "verify")[:2] == (0, "audit chain intact: 0 entries\n")
+    outputs = home / "outputs" / "aubagne"
+    outputs.mkdir(parents=True)
+    (outputs / "credentials.csv").write_text("upn,display_name\n", encoding="utf-8")
+    code, _, err = run(home, "audit", "verify")
+    assert code == 3 and "holds no audit entry, but this home holds the outputs" in err
+    assert "outputs/aubagne/credentials.csv" in err
 
 
 def test_database_from_a_newer_crisiskit_is_a_clear_error(home: Path) -> None:

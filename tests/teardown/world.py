@@ -50,11 +50,24 @@ class World:
         return Run(result.exit_code, result.stdout, result.stderr)
 
     def writes(self, since: int = 0) -> list[dict[str, Any]]:
+        """The kit's write requests (the commune lease's, `lease_writes`, are not the kit's)."""
         log = self.sim.requests()[since:]
-        return [r for r in log if r["method"] != "GET" and r["path"] != "/$batch"]
+        return [r for r in log
+                if r["method"] != "GET" and r["path"] != "/$batch" and not is_lease(r)]
+
+    def lease_writes(self, since: int = 0) -> list[dict[str, Any]]:
+        return [r for r in self.sim.requests()[since:] if r["method"] != "GET" and is_lease(r)]
 
     def mark(self) -> int:
         return len(self.sim.requests())
+
+
+def is_lease(entry: dict[str, Any]) -> bool:
+    """Tell whether a logged request is the commune lease's (the root site's library)."""
+    from crisiskit.sim.drive import root_drive_id
+
+    path = str(entry.get("path", ""))
+    return path.startswith(("/sites/root", f"/drives/{root_drive_id()}"))
 
 
 def ours(state: dict[str, Any], commune: str = COMMUNE) -> list[dict[str, Any]]:

@@ -181,6 +181,14 @@ def activate_command(
     ] = False,
     sandbox: Annotated[bool, typer.Option("--sandbox", help=SANDBOX_HELP)] = False,
     sign_with: SignWithOption = None,
+    rebuild_state: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-state",
+            help="The state database was lost: record what the tenant holds of the kit "
+            "(objects tagged for the commune, phones by MFA number) before activating.",
+        ),
+    ] = False,
     team_path: Annotated[
         str, typer.Option("--team-path", hidden=True, help="scratch (default) or group.")
     ] = "scratch",
@@ -251,7 +259,7 @@ def activate_command(
             results = run_activate(
                 setups, sandbox=sandbox, operator=who, dry_run=dry_run, show_plans=show,
                 confirm=confirm, phase_for=phase_for,
-                options=Options(wait=not no_wait, team_path=path),
+                options=Options(wait=not no_wait, team_path=path), rebuild_state=rebuild_state,
             )
     except KeyboardInterrupt:
         raise typer.Exit(operation.interrupted(progress, rerun=rerun_command())) from None
@@ -283,9 +291,12 @@ def finish_activation(
 
     if json:
         console.emit_json({**report.to_json(), "target": target.to_json()})
-    elif report.executed:
-        render_report(report, target, show_secrets=show_secrets, verbose=verbose,
-                      seconds=seconds)
+    else:
+        for notice in report.notices:  # a lease taken over, a rebuilt state: even if declined
+            console.text(notice, wrap=True)
+        if report.executed:
+            render_report(report, target, show_secrets=show_secrets, verbose=verbose,
+                          seconds=seconds)
     if dry_run:
         operation.dry_run_done()
         return

@@ -13,7 +13,7 @@ import typer
 
 from crisiskit import console
 from crisiskit.cli.app import AppState, OutputFormat, group, handles_errors, state
-from crisiskit.errors import EXIT_FAILED, InputError
+from crisiskit.errors import EXIT_FAILED, InputError, StateMismatch
 from crisiskit.words import count as plural
 from crisiskit.words import paris_time
 
@@ -154,19 +154,34 @@ def verify(
 ) -> None:
     """Check the audit hash chain; exit 1 listing each problem if an entry was tampered with.
 
+    A missing state database, or an empty one in a home that holds the outputs of earlier
+    runs, is not an intact chain: exit 3, saying so.
+
     Example: crisiskit audit verify --anchor "57:3f2a 9c1d 0b7e 55aa"
     """
+    from crisiskit.engine.preflight import evidence
+    from crisiskit.state import DB_NAME, Store
+
     st = state(ctx)
     as_json = st.output is OutputFormat.json
     anchors = [_parse_anchor(value) for value in anchor or []]
-    store = _open(st)
-    if store is None:
-        problems = [f"anchor {seq}: no such entry (deleted)" for seq, _ in anchors]
-        count = 0
-    else:
-        with store:
-            problems = store.audit_verify(anchors)
-            count = store.audit_count()
+    database = st.home / DB_NAME
+    if not database.exists():
+        raise StateMismatch(
+            f"no state database at {database}: there is no audit chain to verify. If this "
+            "home ran crisiskit before, its database was lost: restore it from your backup "
+            "(the audit chain cannot be rebuilt from the tenant)"
+        )
+    with Store.open(st.home) as store:
+        problems = store.audit_verify(anchors)
+        count = store.audit_count()
+    left = evidence(st.home) if count == 0 else []
+    if left:
+        raise StateMismatch(
+            f"the state database {database} holds no audit entry, but this home holds the "
+            f"outputs of earlier runs ({', '.join(left[:3])}): its audit chain was lost or "
+            "emptied; restore the database from your backup"
+        )
     if as_json:
         console.emit_json({"intact": not problems, "entries": count, "problems": problems})
     elif not problems:

@@ -42,6 +42,8 @@ def finish_several(
         })
     else:
         for r in results:
+            for notice in r.report.notices if r.report is not None else []:
+                console.text(f"{r.commune}: {notice}", wrap=True)  # a lease taken over, …
             if r.report is not None and r.report.executed:
                 console.text(f"== {r.commune} ==", style="bold")
                 render_report(r.report, target, show_secrets=show_secrets, verbose=verbose,

@@ -1,9 +1,9 @@
 """Wire the core to the world: environment, endpoint, sandbox, store, lock, event loop.
 
 The only place that reads crisiskit's environment variables (CRISISKIT_WAIT_SCALE,
-CRISISKIT_GRAPH_URL, CRISISKIT_GRAPH_TOKEN; the azure-identity ones are handed to the Graph
-door as a mapping) and the only one that starts the embedded simulator for `--sandbox`. The
-core receives a `Context` and never looks around.
+CRISISKIT_LEASE_TTL, CRISISKIT_GRAPH_URL, CRISISKIT_GRAPH_TOKEN; the azure-identity ones are
+handed to the Graph door as a mapping) and the only one that starts the embedded simulator for
+`--sandbox`. The core receives a `Context` and never looks around.
 
     target(inventory, home, sandbox) -> Target   where Graph writes would go, in words
     run_loop(coroutine)                          asyncio.run, with Ctrl-C handled: the first
@@ -140,6 +140,22 @@ class Endpoint:
     token: Secret | None = None
 
 
+def lease_ttl() -> float:
+    """Return the tenant lease's lifetime in seconds (CRISISKIT_LEASE_TTL, default 180)."""
+    from crisiskit.engine.lease import TTL_S
+
+    raw = os.environ.get("CRISISKIT_LEASE_TTL")
+    if raw is None:
+        return TTL_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"CRISISKIT_LEASE_TTL must be a number of seconds, not {raw!r}") from None
+    if not 3 <= value <= 3600:
+        raise InputError("CRISISKIT_LEASE_TTL must be between 3 and 3600 seconds")
+    return value
+
+
 def wait_scale() -> float:
     """Return the factor applied to documented waits (CRISISKIT_WAIT_SCALE, default 1)."""
     raw = os.environ.get("CRISISKIT_WAIT_SCALE", "1")
@@ -201,15 +217,24 @@ def _serve(
     *,
     scale: float = 1.0,
 ) -> T:
-    """Run `work` in one event loop, with one Graph client shared by every commune's context."""
+    """Run `work` in one event loop, with one Graph client shared by every commune's context.
+
+    Each context's lock is a `TenantLock`: the home's flock and the commune's lease in the
+    tenant, taken by the operations that write (read-only ones never take it).
+    """
     from crisiskit.engine.context import Context
-    from crisiskit.engine.run import FileLock
+    from crisiskit.engine.tenantlock import TenantLock
+
+    ttl = lease_ttl()
 
     async def main() -> T:
         graph = _open_graph(setups[0].inventory, where)
         try:
             contexts = [
-                Context(s, store, graph, FileLock(s.home), operator=operator, wait_scale=scale)
+                Context(
+                    s, store, graph, TenantLock(s.home, graph, store, operator, ttl_s=ttl),
+                    operator=operator, wait_scale=scale,
+                )
                 for s in setups
             ]
             return await work(contexts)
@@ -229,6 +254,7 @@ def run_activate(
     confirm: Callable[[list[ActivationPlan]], bool] | None = None,
     phase_for: Callable[[str], PhaseFactory] | None = None,
     options: Options | None = None,
+    rebuild_state: bool = False,
 ) -> list[CommuneResult]:
     """Run the activation of one or several communes (concurrently) from synchronous code."""
     from crisiskit.engine.activation import Options
@@ -244,7 +270,7 @@ def run_activate(
             return await activate_many(
                 contexts, show_plans=show_plans, confirm=confirm, dry_run=dry_run,
                 phase_for=phase_for or (lambda commune: quiet_phase),
-                options=options or Options(),
+                options=options or Options(), rebuild_state=rebuild_state,
             )
 
         return _serve(setups, store, where, operator, work, scale=scale)

@@ -8,8 +8,8 @@ if every implementing reference resolves (the module imports and the attribute e
 description is not None: remove the code, or the declaration, and the measure disappears from
 the record. There is no free-text list of measures.
 
-Later capabilities declare their own here next to the code they add (tenant lease, checksummed
-exports), naming that code as `implemented_by`.
+Later capabilities declare their own here next to the code they add (checksummed exports),
+naming that code as `implemented_by`.
 """
 
 from __future__ import annotations
@@ -223,6 +223,30 @@ def _commune_lock(ctx: MeasureContext) -> str:
     return (
         "Un verrou par commune empêche deux opérateurs d'agir en même temps sur le kit d'une "
         "même commune ; il est libéré même si le processus est interrompu."
+    )
+
+
+@measure(
+    "bail-tenant",
+    "Une seule opération à la fois par commune, d'un poste à l'autre",
+    "crisiskit.engine.tenantlock:TenantLock",
+    "crisiskit.engine.lease:TenantLease",
+    "crisiskit.engine.lease:TTL_S",
+    "crisiskit.engine.handover:void_passes",
+)
+def _tenant_lease(ctx: MeasureContext) -> str:
+    from crisiskit.engine.lease import TTL_S
+
+    return (
+        "Toute opération qui modifie le kit d'une commune prend d'abord un bail dans le tenant "
+        "lui-même (un petit fichier du site SharePoint racine, créé seulement s'il n'existe "
+        "pas, puis renouvelé et libéré de façon conditionnelle) : deux opérateurs sur deux "
+        "postes différents ne peuvent pas agir en même temps sur la même commune, et le "
+        "second apprend qui tient la commune, depuis quand. Le bail d'un poste arrêté expire "
+        f"de lui-même ({duration(round(TTL_S // 60))} par défaut, jugés sur l'horloge du "
+        "service) ; une opération qui a perdu son bail cesse d'écrire et les codes d'accès "
+        "qu'elle avait émis sont retirés de son fichier d'identifiants, jamais présentés "
+        "comme valables."
     )
 
 

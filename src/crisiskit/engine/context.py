@@ -91,23 +91,17 @@ def open_loans(store: StateStore) -> list[OpenLoan]:
 
 
 def desired(
-    setup: Setup, store: StateStore, now: datetime, reserved: list[OpenLoan] | None = None
+    setup: Setup, store: StateStore, now: datetime, reserved: frozenset[str] = frozenset()
 ) -> DesiredKit:
     """Compute the commune's desired kit, keeping the devices already lent to it.
 
-    `reserved`: the devices other communes of the same command are about to lend (shared by
-    them, in command order): never allocated twice, and this kit's new ones are added to it.
+    Devices held (to wipe, lost, …) and those `reserved` by other activations in progress
+    are never allocated.
     """
-    from crisiskit.plan.desired import OpenLoan, desired_kit
+    from crisiskit.plan.desired import desired_kit
 
-    loans = open_loans(store) + list(reserved or [])
-    kit = desired_kit(
-        setup.inventory, setup.commune, setup.playbook, loans, now,
-        held=frozenset(store.device_holds()),
+    return desired_kit(
+        setup.inventory, setup.commune, setup.playbook, open_loans(store), now,
+        held=frozenset(store.device_holds()) | reserved,
     )
-    if reserved is not None:
-        reserved.extend(
-            OpenLoan(kit.commune_id, a.kind, a.asset_tag, a.upn)
-            for a in kit.allocations if not a.existing
-        )
-    return kit
+

@@ -159,7 +159,7 @@ async def export(
     """Export the commune's data into `root` (see the module docstring)."""
     report = ExportReport()
     with ctx.graph.scope() as traffic:
-        async with ctx.lock.hold(ctx.commune):
+        async with ctx.lock.hold(ctx.commune, KIND):
             scope = await scope_of(ctx)
             if not scope.live_users and (scope.group is None or scope.group.state != "live"):
                 report.nothing = True

@@ -7,6 +7,9 @@
                                  slips; only files, no store: it may run in a worker thread
     record_edition(...)          audit `documents.written` (provisional | complete |
                                  incomplete), with a digest of the facts the documents print
+    void_passes(path, home, ps)  take out of the file the passes of a run that lost its lease
+    void_edition(...)            remove the slips and sheet a run that lost its lease handed
+                                 over (audited `documents.voided`; later editions ignore it)
 
 The sheet is written as soon as the accounts, passes and loans exist (provisional while the
 Team, mailboxes or site are provisioning), and again at the end of the run, or by
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from crisiskit.state.audit import AuditEntry
 
 WRITTEN = "documents.written"  # the audit action of each edition of the documents
+VOIDED = "documents.voided"  # an edition withdrawn: its run lost the commune's lease
 SHEET = "fiche-de-remise"
 Edition = Literal["provisional", "complete", "incomplete"]
 
@@ -122,12 +126,17 @@ def editions(
 ) -> tuple[datetime | None, datetime | None, Edition | None, AuditEntry | None]:
     """Return when the sheet was first handed over, first said complete, its last state, and
     the last edition's audit entry."""
+    written: list[AuditEntry] = []
+    for entry in store.audit_entries(commune):
+        if entry.action == WRITTEN:
+            written.append(entry)
+        elif entry.action == VOIDED:
+            voided = str(entry.details.get("edition") or "")
+            written = [e for e in written if str(e.seq) != voided]
     issued = completed = None
     last: Edition | None = None
     entry_last: AuditEntry | None = None
-    for entry in store.audit_entries(commune):
-        if entry.action != WRITTEN:
-            continue
+    for entry in written:
         # The times the edition printed (the audit entry's own is a little later).
         d = entry.details
         issued = issued or datetime.fromisoformat(str(d.get("issued_at") or entry.at))
@@ -187,6 +196,59 @@ def credentials_digest(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         return None
+
+
+def void_passes(path: Path, home: Path, passes: Sequence[IssuedPass]) -> list[str]:
+    """Remove these passes from the credentials file; return the accounts they were for.
+
+    A row is removed only while it still holds the very pass given (a later run's pass for
+    the same account is kept). The account then has no valid pass on file: the run that
+    holds the commune issues one.
+    """
+    from crisiskit.documents.credentials import read_credentials, write_credentials
+
+    void = {p.upn.lower(): p.secret.reveal() for p in passes}
+    if not void:
+        return []
+    rows = read_credentials(path, root=home)
+    kept, removed = [], []
+    for row in rows:
+        if void.get(row.upn.lower()) == row.temporary_access_pass.reveal():
+            removed.append(row.upn)
+        else:
+            kept.append(row)
+    if removed:
+        write_credentials(path, kept, root=home)
+    return sorted(removed)
+
+
+def void_edition(
+    store: StateStore, operator: str, setup: Setup, written: KitDocuments, reason: str
+) -> list[str]:
+    """Withdraw the documents a run handed over before it lost the commune's lease.
+
+    The slips print passes that are void now, and the provisional sheet says they may be
+    handed over: both are removed (an edition left unchanged, an earlier run's, is kept) and
+    the edition is audited as voided, so the next edition's times do not count it.
+    """
+    if written.unchanged:
+        return []
+    files = [p for p in [*written.handover.values(), written.slips] if p is not None]
+    removed = []
+    for path in files:
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except FileNotFoundError:
+            continue
+    last = next((e for e in reversed(store.audit_entries(setup.commune.id))
+                 if e.action == WRITTEN), None)
+    store.audit_append(
+        operator, setup.commune.id, VOIDED, SHEET, "voided",
+        details={"edition": str(last.seq) if last is not None else "",
+                 "files": sorted(removed), "reason": reason},
+    )
+    return sorted(removed)
 
 
 def write_documents(

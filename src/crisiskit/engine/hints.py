@@ -5,6 +5,9 @@
         sent_at      a `POST /teams` sent for this kit whose answer no run read (a run killed
                      mid-request): observation then looks for the group by display name
         licensed_at  when each account's licence was assigned (the mailbox bound runs from it)
+        created      every object a run created, (kind, natural key) -> id: observation
+                     re-reads one a lagging replica does not show yet (a rerun right after
+                     an interrupted run)
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ def journal_hints(store: StateStore, kit: DesiredKit) -> Hints:
     """Read the commune's journal for the hints observation needs."""
     commune = kit.commune_id
     nickname = kit.group.mail_nickname if kit.group is not None else None
-    group_id = store.object_id(commune, "group", nickname) if nickname else None
+    created = {(o.kind, o.natural_key): o.graph_id for o in store.objects(commune)}
+    group_id = created.get(("group", nickname)) if nickname else None
     sent = None
     licensed: dict[str, str] = {}
     for run in store.runs(commune):
@@ -45,4 +49,4 @@ def journal_hints(store: StateStore, kit: DesiredKit) -> Hints:
         ]
         if answered:
             sent_at = None
-    return Hints(group_id=group_id, sent_at=sent_at, licensed_at=licensed)
+    return Hints(group_id=group_id, sent_at=sent_at, licensed_at=licensed, created=created)

@@ -6,16 +6,16 @@ Every commune runs the one activation (`crisiskit.engine.activation.run_one`) wi
 lock, journal, outputs and audit entries; the contexts share one Graph client, hence one
 throttling limiter. Each commune plans under its lock; once every commune has planned (or
 failed to), the plans are shown together and one confirmation names every commune that has
-something to do (`Confirmation`); then all run concurrently. Devices are allocated in
-command order (`Options.reserved`), so two communes never plan to lend the same one. A
-failure in one (refused, lock held, Graph gone) does not stop the others: its error is its
-result. The worst exit code is the command's.
+something to do (`Confirmation`); then all run concurrently. Each commune claims its devices
+and seats in one write transaction of the state store (crisiskit.engine.claims), as runs of
+several processes do, so two communes never plan to lend the same device nor count the same
+seats; each holds its own lease (its context's lock). A failure in one (refused, lock held,
+Graph gone) does not stop the others: its error is its result. The worst exit code is the command's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -102,12 +102,10 @@ async def activate_many(
     dry_run: bool = False,
     phase_for: Callable[[str], PhaseFactory] = lambda commune: quiet_phase,
     options: Options = Options(),
+    rebuild_state: bool = False,
 ) -> list[CommuneResult]:
     """Activate every commune of `contexts` concurrently; one result each, in their order."""
     gate = Confirmation([c.commune for c in contexts], show_plans, confirm, dry_run)
-    # Each commune's kit is computed before its first wait, in command order: the devices
-    # one is about to lend are never allocated to the next.
-    options = dataclasses.replace(options, reserved=[])
 
     async def one(ctx: Context) -> CommuneResult:
         asked = False
@@ -119,7 +117,8 @@ async def activate_many(
 
         try:
             report = await run_one(
-                ctx, ask, dry_run=dry_run, phase=phase_for(ctx.commune), options=options
+                ctx, ask, dry_run=dry_run, phase=phase_for(ctx.commune), options=options,
+                rebuild_state=rebuild_state,
             )
             return CommuneResult(ctx.commune, report=report)
         except CrisisKitError as exc:

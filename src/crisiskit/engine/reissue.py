@@ -23,7 +23,7 @@ from crisiskit.engine.executor import Executor
 from crisiskit.engine.handover import credential_states
 from crisiskit.engine.run import NoLock, recorded, refuse
 from crisiskit.engine.session import RunSession
-from crisiskit.errors import InputError
+from crisiskit.errors import InputError, LeaseLost
 from crisiskit.plan.accounts import observe_accounts
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.reissue import KIND, ReissuePlan, reissue_plan
@@ -130,7 +130,7 @@ async def reissue(
 ) -> ReissueReport:
     """Plan, check, confirm and run one reissue under the commune's lock."""
     lock = NoLock() if dry_run else ctx.lock
-    async with lock.hold(ctx.commune):
+    async with lock.hold(ctx.commune, KIND) as held:
         kit, planned = await plan_reissue(ctx, names)
         report = ReissueReport(plan=planned)
         show_plan(planned)
@@ -155,6 +155,10 @@ async def reissue(
             ]
             report.failures = list(execution.failures)
             report.warnings = list(execution.warnings)
+            try:
+                await held.confirm()  # never hand over passes of a run that lost the commune
+            except LeaseLost as exc:
+                raise _voided(ctx, run, exc, path, report.passes) from None
             if report.passes:
                 report.credentials_path = path
                 ctx.store.audit_append(
@@ -172,6 +176,28 @@ async def reissue(
             slips = new_file(outputs, SLIPS_PREFIX, stamp, ".pdf")
             report.slips_path = write_slips(ctx, kit, report.passes, slips.name)
         return report
+
+
+def _voided(
+    ctx: Context, run: Any, exc: LeaseLost, path: Path, issued: Sequence[IssuedPass]
+) -> LeaseLost:
+    """Remove this run's file (it holds only its own passes), record why, and say it."""
+    accounts = sorted(p.upn for p in issued)
+    path.unlink(missing_ok=True)
+    run.finish(False, {"error": "lease lost", "reason": str(exc), "voided_passes": accounts})
+    ctx.store.audit_append(
+        ctx.operator, ctx.commune, "credentials.voided", path.name, "voided",
+        details={"accounts": ", ".join(accounts), "reason": str(exc)},
+    )
+    passes = (
+        f"the {len(accounts)} Temporary Access Passes it issued are not valid: {path.name} "
+        f"was removed ({', '.join(accounts)})" if accounts
+        else "it issued no Temporary Access Pass"
+    )
+    return LeaseLost(
+        f"{exc}. This run stopped writing and hands nothing over: {passes}. Once the run "
+        f"holding the commune has finished, reissue them again"
+    )
 
 
 def _sink(path: Path, home: Path) -> Callable[[Sequence[IssuedPass]], None]:

@@ -212,6 +212,7 @@ class ActivationReport:
     loans: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     resumed: list[int] = field(default_factory=list)  # interrupted runs this one completes
+    notices: list[str] = field(default_factory=list)  # facts for the operator (a lease taken over)
     no_wait: bool = False  # --no-wait: pending readiness is expected, not a failure
 
     @property
@@ -240,6 +241,7 @@ class ActivationReport:
             "loans": self.loans,
             "graph": self.stats,
             "resumed_runs": self.resumed,
+            "notices": self.notices,
             "no_wait": self.no_wait,
             "exit_code": self.exit_code if self.executed or not self.confirmed else 0,
         }

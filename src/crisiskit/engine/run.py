@@ -12,30 +12,79 @@
 Activation uses it; teardown and day-2 operations will, with another `kind`. Read-only
 operations (plan, status) take neither the lock nor a run: they only observe.
 
-The lock is pluggable (`CommuneLock`): the local flock under `$CRISISKIT_HOME/locks/` today,
-a lease visible in the tenant (two operators on two machines) later.
+The lock is pluggable (`CommuneLock`): `FileLock`, the local flock under
+`$CRISISKIT_HOME/locks/`; `TenantLock` (crisiskit.engine.tenantlock), that flock plus the
+commune's lease in the tenant, which two operators on two machines both see (the CLI's
+default); `NoLock` for dry runs. `hold()` yields a `Hold`: while it lasts, a lease that is lost
+(taken over while this machine was cut off) stops every Graph write of the block, and
+`Hold.confirm()` says, before anything is handed over, whether the run still holds it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from crisiskit.engine.journal import Journal
-from crisiskit.errors import PreconditionFailed
+from crisiskit.errors import LeaseLost, PreconditionFailed
 
 if TYPE_CHECKING:
     from crisiskit.engine.context import Context
     from crisiskit.graph import Scope
 
 
-class CommuneLock(Protocol):
-    """Exclusive hold on one commune for the length of a run (LockHeld if someone has it)."""
+class Hold:
+    """What a run holds on its commune while `CommuneLock.hold` lasts.
 
-    def hold(self, commune: str) -> AbstractAsyncContextManager[None]: ...
+    A local lock cannot be lost: `lost` stays None and `confirm` passes. A tenant lease can
+    (crisiskit.engine.tenantlock): `lost` then says why, `wait_lost()` returns, and `confirm()`
+    raises `LeaseLost`. `notices` are facts to tell the operator (a lease taken over).
+    """
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.lost: str | None = None
+        self._event: asyncio.Event | None = None
+
+    def mark_lost(self, reason: str) -> None:
+        if self.lost is None:
+            self.lost = reason
+        self._signal().set()
+
+    async def wait_lost(self) -> str:
+        """Return (the reason) once the hold is lost; never returns for a local lock."""
+        await self._signal().wait()
+        return self.lost or "lost"
+
+    async def confirm(self) -> None:
+        """Raise `LeaseLost` unless the commune is still held by this run."""
+        if self.lost is not None:
+            raise LeaseLost(self.lost)
+
+    def _signal(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+
+Check = Callable[[], None]  # a pre-write check, called once the commune is held locally
+
+
+class CommuneLock(Protocol):
+    """Exclusive hold on one commune for the length of a run (LockHeld if someone has it).
+
+    `operation` names the run for whoever finds the commune held (activate, teardown, …).
+    `before` runs once this home holds the commune (its folders checked), before anything is
+    asked of the tenant: the operation's own checks (crisiskit.engine.preflight).
+    """
+
+    def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AbstractAsyncContextManager[Hold]: ...
 
 
 class FileLock:
@@ -45,19 +94,27 @@ class FileLock:
         self.home = home
 
     @asynccontextmanager
-    async def hold(self, commune: str) -> AsyncIterator[None]:
+    async def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AsyncIterator[Hold]:
         from crisiskit.state.lock import commune_lock
 
         with commune_lock(self.home, commune):
-            yield
+            if before is not None:
+                before()
+            yield Hold()
 
 
 class NoLock:
     """For read-only operations and dry runs: nothing is held."""
 
     @asynccontextmanager
-    async def hold(self, commune: str) -> AsyncIterator[None]:
-        yield
+    async def hold(
+        self, commune: str, operation: str = "run", *, before: Check | None = None
+    ) -> AsyncIterator[Hold]:
+        if before is not None:
+            before()
+        yield Hold()
 
 
 def refuse(ctx: Context, kind: str, reasons: list[str], message: str) -> NoReturn:

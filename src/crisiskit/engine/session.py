@@ -101,6 +101,18 @@ def _no_sink(passes: Sequence[IssuedPass]) -> None:
         raise RuntimeError("Temporary Access Passes issued without a credentials sink")
 
 
+def graph_words(answer: GraphResponse | None) -> str:
+    """Return what Graph said of a failed request: status, code, message, request-id."""
+    if answer is None or not answer.status:
+        return ""
+    words = f"HTTP {answer.status} {answer.code}".strip()
+    if answer.message:
+        words += f": {answer.message}"
+    if answer.request_id:
+        words += f" (request-id {answer.request_id})"
+    return words
+
+
 class RunSession:
     """The session of one execution (see the module docstring)."""
 
@@ -192,11 +204,9 @@ class RunSession:
         self._record(result)
 
     def failed(self, step: Step, answer: GraphResponse | None = None, why: str = "") -> None:
-        reason = why or (
-            f"HTTP {answer.status} {answer.code}".strip()
-            if answer is not None and answer.status
-            else "no answer"
-        )
+        """Report a failed step: `why` (for people) and what Graph itself said, if it said it."""
+        said = graph_words(answer)
+        reason = f"{why}; {said}" if why and said else why or said or "no answer"
         rid = answer.request_id if answer is not None else None
         self._journal.step(
             step.phase, step.kind, step.key, step.action, "failed", detail=reason, request_id=rid

@@ -94,8 +94,15 @@ async def kit_status(ctx: Context) -> KitStatus:
     """Observe the commune's kit now, mailboxes included."""
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now)
-    observed = await observe(ctx.graph, kit, journal_hints(ctx.store, kit))
+    observed = await _observe(ctx, kit)
     return status_of(ctx, kit, observed, credential_states(ctx.setup.credentials_path), now)
+
+
+async def _observe(ctx: Context, kit: DesiredKit) -> Observed:
+    """Observe with the journal's hints (objects runs created, re-read under replication lag)."""
+    return await observe(
+        ctx.graph, kit, journal_hints(ctx.store, kit), clock=ctx.clock, rules=ctx.rules
+    )
 
 
 def status_of(
@@ -202,7 +209,7 @@ async def wait_for_kit(ctx: Context, *, phase: PhaseFactory = quiet_phase) -> Wa
     now = ctx.clock.now()
     kit = desired(ctx.setup, ctx.store, now)
     creds = credential_states(ctx.setup.credentials_path)
-    observed = await observe(ctx.graph, kit, journal_hints(ctx.store, kit))
+    observed = await _observe(ctx, kit)
     waits = readiness_plan(diff(kit, observed, creds, now).plan)
     session = RunSession(ctx, ReadOnlyJournal(ctx.commune))
     progress = ReadinessProgress(phase, waits)
@@ -220,7 +227,7 @@ async def wait_for_kit(ctx: Context, *, phase: PhaseFactory = quiet_phase) -> Wa
             result.pending.append(f"{line}: {r.detail}")
     # Look again: what is ready now, and what an activation still has to write.
     now = ctx.clock.now()
-    observed = await observe(ctx.graph, kit, journal_hints(ctx.store, kit))
+    observed = await _observe(ctx, kit)
     result.status = status_of(ctx, kit, observed, creds, now)
     after = diff(kit, observed, creds, now).plan
     waiting = {p.split(":", 1)[0] for p in result.pending}

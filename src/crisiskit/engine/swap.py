@@ -99,7 +99,7 @@ async def swap(
 ) -> SwapReport:
     """Plan, check, confirm and run one swap under the commune's lock; write the addendum."""
     lock = NoLock() if dry_run else ctx.lock
-    async with lock.hold(ctx.commune):
+    async with lock.hold(ctx.commune, KIND):
         planned = await plan_swap(ctx, asset, reason, to)
         report = SwapReport(plan=planned)
         show_plan(planned)

@@ -134,7 +134,7 @@ async def teardown(
     report = TeardownReport()
     lock = NoLock() if dry_run else ctx.lock
     with ctx.graph.scope() as traffic:
-        async with lock.hold(ctx.commune):
+        async with lock.hold(ctx.commune, KIND):
             scope = await scope_of(ctx, from_tenant=from_tenant)
             past = history(ctx.store, ctx.commune)
             loans = tuple(OpenLoan(lo.asset_tag, lo.device_kind, lo.upn)

@@ -17,8 +17,7 @@ an `Applied` (outcome, what happened, attempts); its Graph traffic is counted by
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -68,35 +67,11 @@ class Applied:
     notes: list[str] = field(default_factory=list)  # failures met and how they were recovered
 
 
-class Reservations:
-    """Devices communes are about to lend, as `activate A B C` shares them (Options.reserved).
-
-    Communes are activated concurrently; between one's plan and the recording of its loans,
-    another must not plan to lend the same device. Each running activation gets a list of the
-    other running activations' new allocations, to which `desired()` adds its own; it is
-    dropped when the activation ends (its loans are in the store by then).
-    """
-
-    def __init__(self) -> None:
-        self._running: dict[str, list[Any]] = {}
-
-    @contextmanager
-    def hold(self, commune: str) -> Iterator[list[Any]]:
-        mine = [r for owner, held in self._running.items() if owner != commune
-                for r in held if r.commune == owner]
-        self._running[commune] = mine
-        try:
-            yield mine
-        finally:
-            self._running.pop(commune, None)
-
-
 @dataclass
 class Commune:
     """One commune of the exercise: its setup now (roster changes replace it), its passes."""
 
     setup: Setup
-    reservations: Reservations  # shared by the communes of the exercise
     passes: dict[str, Secret] = field(default_factory=dict)  # upn -> newest pass issued
     hit_at: float | None = None
     activated_at: float | None = None
@@ -132,15 +107,16 @@ ContextOf = Callable[["Commune"], "Context"]
 
 async def activate_until_done(ctx: Context, commune: Commune) -> tuple[Applied, Any]:
     """Activate; an incomplete run is rerun (it resumes), at most ACTIVATION_ATTEMPTS times."""
-    from crisiskit.engine.activation import Options, activate
+    from crisiskit.engine.activation import activate
 
     notes: list[str] = []
     report: ActivationReport | None = None
     created = 0
     for attempt in range(1, ACTIVATION_ATTEMPTS + 1):
         try:
-            with commune.reservations.hold(commune.id) as reserved:
-                report = await activate(ctx, options=Options(reserved=reserved))
+            # Concurrent communes never plan the same device: each activation claims its
+            # devices in the store's write transaction (crisiskit.engine.claims).
+            report = await activate(ctx)
         except PreconditionFailed as exc:
             return Applied("refused", one_line(exc), attempt, notes), None
         except CrisisKitError as exc:

@@ -237,12 +237,10 @@ class Runner:
         self._storms: list[asyncio.Task[None]] = []
         inv = scenario.inventory
         self.communes: dict[str, op.Commune] = {}
-        reservations = op.Reservations()
         for cid in scenario.communes:
             commune = inv.commune(cid)
             book = load_playbook(commune.playbook, books_dir)
-            self.communes[cid] = op.Commune(Setup(inv, commune, book, services.home),
-                                            reservations)
+            self.communes[cid] = op.Commune(Setup(inv, commune, book, services.home))
         self.events: list[Event] = []
         self.knobs: dict[str, float] = {}
         self.rules = exercise_rules(scenario.speed)

@@ -89,6 +89,9 @@ async def _run_batch(
     throttled = 0
     while pending:
         attempt += 1
+        pending = _guarded(graph, pending, results)
+        if not pending:
+            break
         requests = [_sub_request(graph, item, pending) for item in pending.values()]
         content = encode_body({"requests": requests})
         if not await graph._acquire(deadline):
@@ -178,6 +181,25 @@ async def _run_batch(
             await graph.clock.sleep(delay)
         pending = retry
     return results
+
+
+def _guarded(
+    graph: Graph, pending: dict[str, BatchItem], results: dict[str, GraphResponse]
+) -> dict[str, BatchItem]:
+    """Answer the write sub-requests a scope's guard forbids (unsent); return what may go."""
+    from crisiskit.graph.client import GUARD_CODE, GUARD_STATUS
+
+    reason = graph._refusal()
+    if reason is None:
+        return pending
+    kept: dict[str, BatchItem] = {}
+    for item_id, item in pending.items():
+        if item.method in READ_METHODS:
+            kept[item_id] = item
+        else:
+            results[item_id] = local_error(GUARD_CODE, reason, GUARD_STATUS)
+    _fail_orphans(kept, results)
+    return kept
 
 
 def _sub_request(

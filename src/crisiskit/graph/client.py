@@ -7,7 +7,10 @@ RetryHandler is switched off, because it retries POST on 503/504 and can create 
 retries are decided here, per response. `$batch` lives in `crisiskit.graph.batch`.
 
 One client (and so one throttling limiter) can serve several operations of one process at
-once: each runs inside its own `scope()`, which gets its own write hook and counters.
+once: each runs inside its own `scope()`, which gets its own write hook and counters, and may
+carry a write guard: while the guard names a reason (the run lost its commune's lease), no
+write leaves the client (`request` raises a 412 `leaseLost` GraphError, `$batch` answers each
+write sub-request so, unsent); reads go on.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ from crisiskit.graph.wire import (
 )
 
 WriteHook = Callable[[str, str, int, "str | None"], None]
+WriteGuard = Callable[[], "str | None"]  # a reason no write may be sent now, or None
+GUARD_STATUS = 412  # the status a guarded write answers with (never sent)
+GUARD_CODE = "leaseLost"
 K = TypeVar("K", bound=Hashable)
 
 
@@ -60,6 +66,7 @@ class Scope:
     on_write: WriteHook | None = None
     stats: GraphStats = field(default_factory=GraphStats)
     parent: Scope | None = None
+    guard: WriteGuard | None = None
 
     def chain(self) -> Iterator[Scope]:
         scope: Scope | None = self
@@ -119,9 +126,14 @@ class Graph:
     # -- public API -------------------------------------------------------------------------
 
     @contextmanager
-    def scope(self, on_write: WriteHook | None = None) -> Iterator[Scope]:
-        """Give the requests made inside the block (and its tasks) their own hook and counters."""
-        scope = Scope(on_write, parent=_SCOPE.get())
+    def scope(
+        self, on_write: WriteHook | None = None, *, guard: WriteGuard | None = None
+    ) -> Iterator[Scope]:
+        """Give the requests made inside the block (and its tasks) their own hook and counters.
+
+        With `guard`, every write made inside the block is first checked against it.
+        """
+        scope = Scope(on_write, parent=_SCOPE.get(), guard=guard)
         token = _SCOPE.set(scope)
         try:
             yield scope
@@ -161,6 +173,9 @@ class Graph:
         throttled = 0
         while True:
             attempt += 1
+            refusal = self._refusal() if is_write else None
+            if refusal is not None:
+                raise GraphError(method, shown, GUARD_STATUS, GUARD_CODE, refusal)
             if not await self._acquire(deadline):
                 raise GraphError(method, shown, 0, "deadlineExceeded", "no slot before deadline")
             resp: GraphResponse | None = None
@@ -354,6 +369,15 @@ class Graph:
     async def _retry_sleep(self, delay: float) -> None:
         self._count(retries=1)
         await self.clock.sleep(delay)
+
+    def _refusal(self) -> str | None:
+        """Return why writes may not be sent now (a guard of the current scopes), or None."""
+        for scope in _scopes():
+            if scope.guard is not None:
+                reason = scope.guard()
+                if reason is not None:
+                    return reason
+        return None
 
     def _count(self, **deltas: int) -> None:
         """Add to the client's counters and to those of the current scope."""

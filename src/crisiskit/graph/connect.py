@@ -16,9 +16,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from crisiskit.clock import SYSTEM, Clock
-from crisiskit.errors import InputError, PreconditionFailed
+from crisiskit.errors import InputError, PreconditionFailed, SignInFailed
 from crisiskit.graph.client import Graph, WriteHook
 from crisiskit.graph.policy import RetryPolicy
+from crisiskit.graph.signin import SignIn, certificate_expiry
 from crisiskit.secrets import Secret
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
@@ -76,11 +77,13 @@ def _need(env: Mapping[str, str], name: str, why: str) -> str:
     return value
 
 
-def build_credential(tenant: TenantSettings, env: Mapping[str, str] | None = None) -> Any:
+def build_credential(
+    tenant: TenantSettings, env: Mapping[str, str] | None = None, *, clock: Clock = SYSTEM
+) -> Any:
     """Return the azure-identity credential that `tenant.auth` names; check its inputs first.
 
-    A missing environment variable or certificate raises `PreconditionFailed` naming it,
-    before any request is made.
+    A missing environment variable or certificate raises `PreconditionFailed` naming it, and
+    an expired certificate `SignInFailed`, before any request is made.
     """
     # The core reads no environment: the CLI hands `os.environ` in.
     env = {} if env is None else env
@@ -104,6 +107,13 @@ def build_credential(tenant: TenantSettings, env: Mapping[str, str] | None = Non
         if not Path(path).is_file():
             raise PreconditionFailed(f"tenant.certificate_path: file not found: {path}")
         password = env.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
+        expires = certificate_expiry(Path(path), password)
+        if expires is not None and expires <= clock.now():
+            raise SignInFailed(
+                f"cannot sign in to Microsoft Entra ID: the certificate {path} expired on "
+                f"{expires:%Y-%m-%d %H:%M} UTC; register a new certificate on the application "
+                "and point tenant.certificate_path at it, then run the command again"
+            )
         return CertificateCredential(
             tenant.tenant_id,
             tenant.client_id,
@@ -255,7 +265,12 @@ def open_graph(
 
         root = graph_base_url(tenant.graph_url or DEFAULT_GRAPH_URL)
         owned = credential is None
-        credential = build_credential(tenant, env) if owned else credential
+        credential = build_credential(tenant, env, clock=clock) if owned else credential
+        where = (
+            f"tenant {tenant.tenant_id}, application {tenant.client_id}, "
+            f"{_auth_mode(tenant)} at {tenant.authority_host or DEFAULT_AUTHORITY}"
+        )
+        credential = SignIn(credential, where)
         auth = AzureIdentityAuthenticationProvider(
             credential,
             scopes=[graph_scope(root)],

@@ -35,6 +35,9 @@ class ActivationPlan:
     sku_id: str | None = None
     free_seats: int = 0
     seats_needed: int = 0
+    # Seats other activations in progress still have to assign (local reservations), and who
+    seats_reserved: int = 0
+    reserved_by: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)  # why `activate` would refuse it
     left_out: list[str] = field(default_factory=list)  # roster people the playbook leaves out
 
@@ -68,6 +71,7 @@ class ActivationPlan:
                 "sku_id": self.sku_id,
                 "free_seats": self.free_seats,
                 "needed": self.seats_needed,
+                "reserved_elsewhere": self.seats_reserved,
             },
         }
 
@@ -97,11 +101,16 @@ def preconditions(
             f"the tenant has no subscription for SKU {kit.sku_part_number}. Fix: set "
             "tenant.sku_part_number in the inventory to a SKU the tenant has."
         )
-    elif activation.seats_needed > activation.free_seats:
-        missing = activation.seats_needed - activation.free_seats
+    elif activation.seats_needed > activation.free_seats - activation.seats_reserved:
+        missing = activation.seats_needed - (activation.free_seats - activation.seats_reserved)
+        held = (
+            f", of which {activation.seats_reserved} are reserved by activations in progress "
+            f"({', '.join(activation.reserved_by)}); run again once they have finished, or"
+            if activation.seats_reserved else ". Fix:"
+        )
         reasons.append(
             f"not enough {kit.sku_part_number} licences: {activation.seats_needed} needed, "
-            f"{activation.free_seats} free. Fix: free or add {missing} seat"
+            f"{activation.free_seats} free{held} free or add {missing} seat"
             f"{'s' if missing != 1 else ''} in the tenant, or activate a smaller playbook "
             "(--playbook minimal)."
         )

@@ -160,7 +160,12 @@ def _allocate(
     commune_loans: dict[str, OpenLoan],
     taken_elsewhere: set[str],
 ) -> tuple[list[Allocation], Shortage | None]:
-    """Keep this commune's loans, then give each remaining account the lowest free asset tag."""
+    """Keep this commune's loans, then give each remaining account the lowest free asset tag.
+
+    An account with an open loan of this kind gets no other device, even when the loan's asset
+    is not (or no longer) in the stock: a loan recorded as unrecorded after a state rebuild
+    (`crisiskit.engine.preflight.adopt`), or a device taken off the inventory while lent.
+    """
     by_tag = {d.asset_tag: d for d in stock}
     allocations: list[Allocation] = []
     kept_for: set[str] = set()
@@ -168,10 +173,10 @@ def _allocate(
     for loan in sorted(commune_loans.values(), key=lambda lo: lo.asset_tag):
         if loan.kind != kind or loan.upn in kept_for:
             continue
+        kept_for.add(loan.upn)
         device = by_tag.get(loan.asset_tag)
         if device is None:
             continue
-        kept_for.add(loan.upn)
         used.add(loan.asset_tag)
         allocations.append(_allocation(kind, device, loan.upn, existing=True))
     free = sorted(

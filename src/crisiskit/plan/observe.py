@@ -18,15 +18,26 @@ to do, never touched.
 
 Nothing here writes. Every request and parser comes from the resource modules, so another
 operation (teardown: "what we created", by journal and tag) observes with the same reads.
+
+Replication lag (GRAPH.md, "Eventual consistency"): a rerun right after an interrupted run reads
+objects created seconds ago, which a lagging replica may not show yet. Reads by id of objects
+found (a user's passes and phones, a group's members) that answer 404 are re-read with capped
+backoff under the consistency deadline (`consistency.settle`). The journal's hints
+(`Hints.created`: (kind, natural key) -> id, `Hints.group_id`) name what runs created: an account
+that reads as absent by UPN, the group read by its journaled id, a team of the old path, are
+re-read until they appear or the deadline passes, then taken as absent. A group tagged and named
+that its id shows while the listing by nickname does not yet is the kit's group, not adopted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from crisiskit.clock import SYSTEM, Clock
+from crisiskit.graph.consistency import RULES, Consistency, settle
 from crisiskit.graph.types import GraphResponse, Request
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.resources import (
@@ -60,6 +71,12 @@ class Hints:
     group_id: str | None = None  # the group a run created (journaled from the create's answer)
     sent_at: datetime | None = None  # the last `POST /teams` a run sent for this kit
     licensed_at: Mapping[str, str] = field(default_factory=dict)  # upn -> ISO time
+    # Every object a run created: (kind, natural key) -> Graph id. Absent from a read, it is
+    # a lagging replica, re-read under the consistency deadline before it is taken as absent.
+    created: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -95,8 +112,9 @@ def _expect_ok(answer: GraphResponse, what: str) -> None:
     if answer.status != 200:
         from crisiskit.errors import OperationFailed
 
+        said = f": {answer.message}" if answer.message else ""
         raise OperationFailed(
-            f"could not read {what}: HTTP {answer.status} {answer.code} "
+            f"could not read {what}: HTTP {answer.status} {answer.code}{said} "
             f"(request-id {answer.request_id})"
         )
 
@@ -111,10 +129,39 @@ async def _all_pages(graph: Graph, answer: GraphResponse) -> list[dict[str, Any]
     return items
 
 
-async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> Observed:
-    """Observe the tenant's state of this kit (read-only)."""
+async def _until_present(
+    graph: Graph,
+    clock: Clock,
+    rules: Consistency,
+    requests: Mapping[K, Request],
+    present: Callable[[GraphResponse], bool],
+) -> dict[K, GraphResponse]:
+    """Re-read objects known to exist until each read shows its object, or the deadline."""
+    answers: dict[K, GraphResponse] = {}
+    todo = dict(requests)
+    deadline = clock.monotonic() + rules.deadline_s
+    delay = rules.first_delay_s
+    while todo and clock.monotonic() + delay <= deadline:
+        await clock.sleep(delay)
+        delay = min(delay * 2, rules.max_delay_s)
+        got = await graph.send(todo)
+        answers.update(got)
+        todo = {k: r for k, r in todo.items() if not present(got[k])}
+    return answers
+
+
+async def observe(
+    graph: Graph,
+    kit: DesiredKit,
+    hints: Hints | None = None,
+    *,
+    clock: Clock = SYSTEM,
+    rules: Consistency = RULES,
+) -> Observed:
+    """Observe the tenant's state of this kit (read-only); see the module docstring."""
     hints = hints or Hints()
     tag = kit.tag
+    journaled = hints.created
     round1: dict[str, Request] = {"skus": licences.skus()}
     round1.update({f"u{i}": users.by_upn(u.upn, tag) for i, u in enumerate(kit.users)})
     round1["tagged"] = users.tagged(tag, kit.commune_id)
@@ -125,6 +172,17 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
         if hints.sent_at is not None:
             round1["named"] = groups.by_display_name(kit.group.display_name, tag)
     r1 = await graph.send(round1)
+    lagging = {
+        f"u{i}": users.by_upn(u.upn, tag)
+        for i, u in enumerate(kit.users)
+        if r1[f"u{i}"].status == 404 and ("user", u.upn) in journaled
+    }
+    if "journaled" in r1 and r1["journaled"].status == 404:
+        lagging["journaled"] = round1["journaled"]  # the group a run created, by its id
+    if lagging:
+        r1.update(await _until_present(
+            graph, clock, rules, lagging, lambda a: a.status == 200
+        ))
 
     _expect_ok(r1["skus"], "the subscribed SKUs")
     sku = licences.sku_named(r1["skus"].values(), kit.sku_part_number)
@@ -151,7 +209,9 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
             group = groups.parse(values[0], tag)
         elif "journaled" in r1 and r1["journaled"].status == 200:
             group = groups.parse(r1["journaled"].json(), tag)
-            group.adopt = "its id was journaled when it was created"
+            if group.tag != kit.commune_id or group.mail_nickname != kit.group.mail_nickname:
+                group.adopt = "its id was journaled when it was created"
+            # else: tagged and named already, the listing by nickname lags behind the read
         elif "named" in r1:
             _expect_ok(r1["named"], f"the groups named {kit.group.display_name!r}")
             accounts = {o.id for o in found.values() if o.tag == kit.commune_id}
@@ -164,6 +224,7 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
     )
 
     # Round 2: what hangs off the objects found. Nothing of a conflicting object is read.
+    # Those objects exist (found just now), so a 404 reading them by id is a lagging replica.
     round2: dict[str, Request] = {}
     ours = {upn: o for upn, o in found.items() if o.tag == kit.commune_id}
     for upn, o in ours.items():
@@ -175,14 +236,22 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
         # A tagged account no longer on the roster may be leaving: its passes are removed.
         round2[f"tap:{stray.upn}"] = taps.of_user(stray.id)
     group_ours = group is not None and group.tag == kit.commune_id
+    optional: dict[str, Request] = {}  # absent is a normal answer for these
     if group is not None and group_ours:
         round2["members"] = memberships.members(group.id)
         round2["owners"] = memberships.owners(group.id)
         if kit.team is not None:
-            round2["team"] = teams.by_group(group.id)
+            optional["team"] = teams.by_group(group.id)
         if kit.folders:
-            round2["drive"] = drives.of_group(group.id)
-    r2 = await graph.send(round2)
+            optional["drive"] = drives.of_group(group.id)
+    r2 = await settle(graph, clock, round2, rules=rules)
+    r2.update(await graph.send(optional))
+    if kit.team is not None and "team" in r2 and r2["team"].status == 404 and (
+        ("team", kit.team.display_name) in journaled
+    ):
+        r2.update(await _until_present(
+            graph, clock, rules, {"team": optional["team"]}, lambda a: a.status == 200
+        ))
     for upn in ours:
         a = r2[f"tap:{upn}"]
         _expect_ok(a, f"the Temporary Access Passes of {upn}")
@@ -218,7 +287,7 @@ async def observe(graph: Graph, kit: DesiredKit, hints: Hints | None = None) -> 
                 round3["folders"] = drives.root_children(observed.drive_id)
             elif a.status != 404:
                 _expect_ok(a, "the group's drive")
-    r3 = await graph.send(round3)
+    r3 = await settle(graph, clock, round3, rules=rules)
     if "channels" in r3:
         _expect_ok(r3["channels"], "the team's channels")
         observed.channels = {

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import time
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -412,6 +413,9 @@ class SimApp:
 
     async def _respond(self, send: Any, resp: SimResponse) -> None:
         headers = dict(resp.headers)
+        # Every answer is dated on the simulated clock (RFC 9110 §6.6.1), as `lastModified…`
+        # stamps are: a client judging an age from the two sees `/_sim/clock` advances.
+        headers.setdefault("Date", formatdate(self.sim.now(), usegmt=True))
         if resp.raw is not None:
             payload = resp.raw
             headers.setdefault("Content-Type", resp.content_type or "application/octet-stream")

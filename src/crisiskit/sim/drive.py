@@ -9,6 +9,10 @@ licence was assigned; before that, and for an unlicensed user, `GET /users/{id}/
 404 `ResourceNotFound` ("User's mysite not found.", as reported for the real service: with
 application permissions a OneDrive is not provisioned on first access, drive-get.md).
 
+The tenant's root site (`GET /sites/root`, site-get.md: "the tenant root site") and its document
+library (`GET /sites/root/drive`, drive-get.md) always exist, as in every Microsoft 365 tenant;
+crisiskit keeps its commune leases there (`crisiskit.engine.lease`).
+
 Site, drive and root-folder ids derive from the owner's id, so a drive appears the same after a
 restart whether or not anything was written to it. Items are served by `driveitems.py`.
 """
@@ -69,7 +73,11 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...] | None] = {
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
         for template in ITEM_ROOTS
     },
+    # The tenant's root site and its library (site-get.md, drive-get.md).
+    ("GET", "/sites/root"): ("Sites.Read.All", "Sites.ReadWrite.All"),
+    ("GET", "/sites/root/drive"): FILES_READ,
 }
+ROOT_SITE = "site:root"  # the key the root site's drive id derives from
 DENIED = ("accessDenied", "Either scp or roles claim need to be present in the token.")
 
 
@@ -81,6 +89,8 @@ def register(router: Router) -> None:
     router.route("GET", "/users/{user_id}/drive")(get_user_drive)
     router.route("GET", "/users/{user_id}/drives")(list_user_drives)
     router.route("GET", "/drives/{drive_id}")(get_drive)
+    router.route("GET", "/sites/root")(get_root_site)
+    router.route("GET", "/sites/root/drive")(get_root_drive)
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         router.route(method, "/groups/{group_id}/drive/{rest:path}")(group_drive_item)
         router.route(method, "/users/{user_id}/drive/{rest:path}")(user_drive_item)
@@ -228,6 +238,32 @@ def ensure_onedrive(sim: Simulator, user: dict[str, Any]) -> dict[str, Any]:
     return _new_drive(sim, key, "_userId", user["id"], created, fields)
 
 
+def _site_ids(sim: Simulator, key: str) -> str:
+    web_id = uuid.UUID(bytes=_digest(f"web:{key}")[:16], version=4)
+    site_id = uuid.UUID(bytes=_digest(f"site:{key}")[:16], version=4)
+    return f"{sharepoint_host(sim)},{site_id},{web_id}"
+
+
+def root_drive_id() -> str:
+    """Return the id of the root site's library (the same in every simulated tenant)."""
+    return _drive_id_for(ROOT_SITE)
+
+
+def ensure_root_drive(sim: Simulator) -> dict[str, Any]:
+    """Return the root site's document library, creating it (and its root) on first use."""
+    drive = sim.tenant.drives.get(root_drive_id())
+    if drive is not None:
+        return drive
+    fields = {
+        "name": "Documents",
+        "driveType": "documentLibrary",
+        "webUrl": f"https://{sharepoint_host(sim)}/Shared%20Documents",
+        "owner": {"user": {"displayName": "System Account"}},
+        "quota": {"deleted": 0, "remaining": QUOTA, "state": "normal", "total": QUOTA, "used": 0},
+    }
+    return _new_drive(sim, ROOT_SITE, "_siteRoot", "root", sim.iso(0), fields)
+
+
 def _ready_group(sim: Simulator, group_id: str) -> dict[str, Any]:
     group = sim.get_group(group_id)
     if not site_ready(sim, group):
@@ -249,6 +285,8 @@ def _drive(sim: Simulator, drive_id: str) -> dict[str, Any]:
     drive = sim.tenant.drives.get(drive_id)
     if drive is None:
         raise item_not_found("The drive could not be found.")
+    if drive.get("_siteRoot"):
+        return drive
     if drive.get("_userId"):
         user = sim.tenant.users.get(drive["_userId"])
         if user is None or not onedrive_ready(sim, user):
@@ -283,12 +321,10 @@ def _drive_response(sim: Simulator, req: SimRequest, drive: dict[str, Any]) -> S
 def get_group_site(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:
     """Read a group's root site (`GET /groups/{id}/sites/root`); 404 until provisioned."""
     group = _ready_group(sim, group_id)
-    web_id = uuid.UUID(bytes=_digest(f"web:{group['id']}")[:16], version=4)
-    site_id = uuid.UUID(bytes=_digest(f"site:{group['id']}")[:16], version=4)
     created = sim.iso(float(group.get("_createdAt", sim.now())) + sim.profile.site_delay_s)
     site = {
         "@odata.context": f"{req.base_url}/$metadata#sites/$entity",
-        "id": f"{sharepoint_host(sim)},{site_id},{web_id}",
+        "id": _site_ids(sim, group["id"]),
         "createdDateTime": created,
         "lastModifiedDateTime": created,
         "description": group.get("description") or "",
@@ -299,6 +335,28 @@ def get_group_site(sim: Simulator, req: SimRequest, group_id: str) -> SimRespons
         "siteCollection": {"hostname": sharepoint_host(sim)},
     }
     return json_response(200, odata.apply_select(site, req.query.get("$select")))
+
+
+def get_root_site(sim: Simulator, req: SimRequest) -> SimResponse:
+    """Read the tenant's root site (`GET /sites/root`): always there."""
+    site = {
+        "@odata.context": f"{req.base_url}/$metadata#sites/$entity",
+        "id": _site_ids(sim, ROOT_SITE),
+        "createdDateTime": sim.iso(0),
+        "lastModifiedDateTime": sim.iso(0),
+        "description": "",
+        "displayName": "Communication site",
+        "name": "",
+        "webUrl": f"https://{sharepoint_host(sim)}",
+        "root": {},
+        "siteCollection": {"hostname": sharepoint_host(sim)},
+    }
+    return json_response(200, odata.apply_select(site, req.query.get("$select")))
+
+
+def get_root_drive(sim: Simulator, req: SimRequest) -> SimResponse:
+    """Read the root site's document library (`GET /sites/root/drive`)."""
+    return _drive_response(sim, req, ensure_root_drive(sim))
 
 
 def get_group_drive(sim: Simulator, req: SimRequest, group_id: str) -> SimResponse:

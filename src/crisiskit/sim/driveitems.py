@@ -14,6 +14,14 @@ containing `_vti_`, and a decoded path of at most 400 characters ("Restrictions 
 in OneDrive and SharePoint", Microsoft support, not in the Graph reference); at most 255
 characters per name.
 
+Every item carries an `eTag` (metadata and content) and a `cTag` (content), both changing with each
+version. A write (`PUT .../content`, `PATCH`, `DELETE`) sent with `if-match` applies only when one
+of the tags it names is the item's current eTag or cTag (or `*` and the item exists); otherwise
+412 `resourceModified` and nothing changes (driveitem-update.md, driveitem-delete.md; the 412 and
+`resourceModified` of the OneDrive API's error responses). `PUT .../content` takes
+`@microsoft.graph.conflictBehavior` in the query string, default `replace` (driveItem resource:
+"the default for PUT is replace"); with `fail` an existing name answers 409 `nameAlreadyExists`.
+
 Downloads (`GET .../content` → 302 to a pre-authenticated URL with `Range` support) are served
 by `downloads.py`.
 """
@@ -151,6 +159,33 @@ def item_view(
     }
     view["webUrl"] = f"{drive['webUrl']}/{quote(item['_path'])}"
     return view
+
+
+def tags_of(item: dict[str, Any]) -> set[str]:
+    """Return the item's current eTag and cTag, as `item_view` shows them."""
+    version = int(item.get("_version", 1))
+    return {f'"{{{item["id"]}}},{version}"', f'"c:{{{item["id"]}}},{version}"'}
+
+
+def check_if_match(req: SimRequest, item: dict[str, Any] | None) -> None:
+    """Refuse a write whose `if-match` names none of the item's current tags (412)."""
+    raw = req.headers.get("if-match")
+    if raw is None:
+        return
+    sent = set(_ETAGS.findall(raw))
+    if not sent:
+        raise invalid("ETag header is malformed. ETags must be quoted strings.")
+    if item is not None and ("*" in sent or sent & tags_of(item)):
+        return
+    raise SimError(412, "resourceModified", "ETag does not match the current item's value.")
+
+
+def find_path(sim: Simulator, base: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """Return the item at `path` below `base`, or None when any part of it is missing."""
+    item: dict[str, Any] | None = base
+    for part in [p for p in path.split("/") if p]:
+        item = find_child(sim, item, part) if item is not None else None
+    return item
 
 
 def find_child(sim: Simulator, parent: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -346,12 +381,14 @@ def serve_item(sim: Simulator, req: SimRequest, drive: dict[str, Any], rest: str
         if not path:
             if "file" not in base:
                 raise invalid("Content can only be uploaded to a file.")
+            check_if_match(req, base)
             parent = sim.tenant.drive_items[base["_parentId"]]
             item, created = put_content(sim, parent, base["name"], raw_bytes(req.body), "replace")
         else:
             *folders, name = path.split("/")
             if any(p in (".", "..") for p in path.split("/")):
                 raise invalid("The provided path is not valid: '.' and '..' segments are refused.")
+            check_if_match(req, find_path(sim, base, path))
             parent = folder_chain(sim, base, folders)
             behavior = conflict_behavior(req, None, "replace")
             item, created = put_content(sim, parent, name, raw_bytes(req.body), behavior)
@@ -373,9 +410,11 @@ def serve_item(sim: Simulator, req: SimRequest, drive: dict[str, Any], rest: str
     elif method == "DELETE":
         if target["_parentId"] is None:
             raise SimError(403, "accessDenied", "The root folder cannot be deleted.")
+        check_if_match(req, target)
         remove_tree(sim, target)
         return no_content()
     elif method == "PATCH":
+        check_if_match(req, target)
         return _patch_item(sim, req, target)
     raise SimError(405, "invalidRequest", f"The HTTP method '{method}' is not allowed here.")
 

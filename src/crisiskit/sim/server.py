@@ -166,6 +166,7 @@ def _server(app: SimApp, on_started: Any = None, http: str = "auto") -> Any:
         lifespan="off",
         http=http,  # "auto": httptools when installed (about a third less CPU), else h11
         server_header=False,
+        date_header=False,  # the app dates answers on the simulated clock
         timeout_keep_alive=30,
         timeout_graceful_shutdown=3,
     )

@@ -48,6 +48,21 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """A device, or licence seats still to assign, claimed by an activation in progress."""
+
+    holder: str  # the activation's random token
+    commune: str
+    kind: Literal["device", "seats"]
+    asset_tag: str | None
+    sku: str | None
+    seats: int
+    pid: int
+    process_start: str | None
+    at: str
+
+
+@dataclass(frozen=True)
 class StepRecord:
     """One step of a run, as journaled."""
 
@@ -187,6 +202,20 @@ class StateStore(Protocol):
     def device_holds(self) -> dict[str, DeviceEvent]:
         """Return the latest event of every device currently held (state not 'available')."""
         ...
+
+    # reservations of activations in progress (devices, seats still to assign); decided
+    # inside one `transaction()` with the loans and holds they were computed from
+    def reservations(self, *, excluding: str | None = None) -> list[Reservation]:
+        """Return the live reservations of other runs (those of dead processes are dropped)."""
+        ...
+
+    def reserve(
+        self, holder: str, commune: str, *, devices: Iterable[str], sku: str | None, seats: int
+    ) -> None: ...
+
+    def seats_assigned(self, holder: str, count: int = 1) -> None: ...
+
+    def release_reservations(self, holder: str) -> None: ...
 
     # the audit chain
     def audit_append(

@@ -5,6 +5,7 @@
     private_dir(home, *parts)               a folder under the home: real, ours, mode 0700
     secure_commune_folders(home, commune)   check what a run of this commune will write
     UnsafePath                              exit 3: a link or a foreign object stands there
+                                            (crisiskit.errors; re-exported here)
 
 Every folder below `root` (the home, for the files of the home) is opened one component at a
 time with O_NOFOLLOW, so a symbolic link planted anywhere below the home is refused rather
@@ -21,8 +22,11 @@ import secrets
 import stat
 from pathlib import Path
 
-from crisiskit.errors import InputError, PreconditionFailed
+from crisiskit.errors import InputError, UnsafePath
 from crisiskit.inputs import kind_of, read_capped
+
+__all__ = ["UnsafePath", "atomic_write", "open_dir", "private_dir", "read_own_file",
+           "secure_commune_folders"]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -31,10 +35,6 @@ SECRET_FOLDERS = ("outputs", "sandbox", "locks", "exports")
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NOFOLLOW = os.O_NOFOLLOW
-
-
-class UnsafePath(PreconditionFailed):
-    """A link, or something that is not crisiskit's own file or folder, stands where it writes."""
 
 
 def _link_target(path: Path) -> str:

@@ -136,6 +136,30 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX device_states_asset ON device_states(asset_tag, id);
         """,
     ),
+    Migration(
+        3,
+        "reservations: devices and licence seats held by activations in progress",
+        """
+        -- What a run in progress has claimed and not yet turned into a loan or an assigned
+        -- licence: its devices (one row each; a device is reserved once) and the seats it
+        -- still has to assign. Deleted when the run ends, or when its process is found dead.
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            holder TEXT NOT NULL,
+            commune TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('device', 'seats')),
+            asset_tag TEXT,
+            sku TEXT,
+            seats INTEGER,
+            pid INTEGER NOT NULL,
+            process_start TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX reservations_device ON reservations(asset_tag)
+            WHERE kind = 'device';
+        CREATE INDEX reservations_holder ON reservations(holder);
+        """,
+    ),
 ]
 
 

@@ -35,6 +35,8 @@ from crisiskit.state.api import (
 from crisiskit.state.audit import AuditEntry, canonical_json, ensure_no_secret, verify_chain
 from crisiskit.state.lock import commune_lock
 from crisiskit.state.migrations import Migration, migrate
+from crisiskit.state.sqlite_open import own_database_file, when_free
+from crisiskit.state.sqlite_reservations import Reservations
 
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -57,7 +59,7 @@ def _json_or_none(value: Mapping[str, Any] | None, where: str) -> str | None:
         raise ValueError(f"{where} is not JSON-serialisable: {exc}") from None
 
 
-class SQLiteStore:
+class SQLiteStore(Reservations):
     """Read and write crisiskit's local state in SQLite (see the module docstring)."""
 
     def __init__(
@@ -91,17 +93,8 @@ class SQLiteStore:
         A write waits up to `busy_timeout_ms` for another process's write to finish.
         """
         home = Path(home)
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateError(f"cannot create the state folder {home}: {exc.strerror}") from None
         path = home / DB_NAME
-        try:
-            # Create the file owner-only before SQLite does: its -wal and -shm files copy the
-            # database file's mode, and they hold the same names and loans.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        except OSError as exc:
-            raise StateError(f"cannot create the state database {path}: {exc.strerror}") from None
+        own_database_file(home, path)
         try:
             conn = sqlite3.connect(
                 path,
@@ -113,12 +106,15 @@ class SQLiteStore:
             raise StateError(f"cannot open the state database {path}: {exc}") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            when_free(lambda: conn.execute("PRAGMA journal_mode = WAL"), path)
             # In WAL mode, NORMAL keeps every committed transaction across a killed process
             # and the database consistent across a power loss (which may drop the last few).
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn, str(path), migrations)
+            when_free(lambda: migrate(conn, str(path), migrations), path)
+        except StateError:
+            conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StateError(f"the state database {path} is unusable: {exc}") from None
@@ -155,7 +151,7 @@ class SQLiteStore:
                     self._depth -= 1
                 return
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                when_free(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.path)
             except sqlite3.OperationalError as exc:
                 raise StateError(f"the state database {self.path} is unavailable: {exc}") from None
             self._depth = 1
