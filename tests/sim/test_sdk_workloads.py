@@ -117,7 +117,9 @@ def test_sdk_teams(sim: Any, graph_client_factory: Callable[..., Any]) -> None:
         ChannelsRequestBuilder,
     )
 
-    sim.set_profile(team_op_s=0.2)
+    # Long enough that the reads just after the POST see the operation unfinished even on a
+    # loaded machine (0.2 s was not, under three test workers).
+    sim.set_profile(team_op_s=2.0)
 
     async def scenario(client: Any) -> dict[str, Any]:
         owner = await new_user(client, "sdk.maire")
@@ -153,7 +155,7 @@ def test_sdk_teams(sim: Any, graph_client_factory: Callable[..., Any]) -> None:
         op_builder = client.teams.by_team_id(post_group.id).operations
         early = await op_builder.by_teams_async_operation_id(ops[0]["id"]).get()
         before = await odata_code(client.teams.by_team_id(post_group.id).get())
-        for _ in range(100):
+        for _ in range(400):
             op = await op_builder.by_teams_async_operation_id(ops[0]["id"]).get()
             if op.status.value == "succeeded":
                 break

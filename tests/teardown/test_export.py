@@ -187,3 +187,29 @@ def test_a_missing_permission_fails_the_export_loudly(activated: World, tmp_path
     run = activated.cli("export", COMMUNE, "--to", str(tmp_path / "x"))
     assert run.exit_code == 1 and "ErrorAccessDenied" in run.stderr, str(run)
     assert not (tmp_path / "x" / "manifest.json").exists()
+
+
+def test_owners_written_moments_ago_are_read_again_not_reported_empty(
+    activated: World, tmp_path: Path
+) -> None:
+    # Teardown freezes the accounts (a PATCH each) just before exporting them; for a while
+    # after a write, Exchange and SharePoint may answer from a replica that does not know the
+    # account yet (404 Request_ResourceNotFound). Here every read of a young account lags for
+    # two seconds: the export must read again, not fail, nor skip a mailbox or a OneDrive.
+    users = [u for u in activated.sim.state()["users"]
+             if str(u.get("userPrincipalName", "")).endswith("@crise.ampmetropole.fr")]
+    activated.sim.set_profile(replication_lag_s=2.0, replication_404_rate=1.0)
+    try:
+        with activated.sim.client() as http:
+            for user in users:
+                resp = http.patch(f"users/{user['id']}", json={"officeLocation": "Cellule"})
+                assert resp.status_code == 204
+        folder = tmp_path / "export"
+        report = _export(activated, folder)
+    finally:
+        activated.sim.set_profile(replication_lag_s=0.0, replication_404_rate=0.0)
+    sources = {(s["kind"], s["owner"]): s for s in _manifest(folder)["sources"]}
+    mailboxes = [s for (kind, _), s in sources.items() if kind == "mail"]
+    assert mailboxes and all(s["status"] == "exported" for s in mailboxes), mailboxes
+    assert report["files"] > 0
+    assert activated.cli("export", "verify", str(folder)).exit_code == 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from crisiskit.errors import OperationFailed
 from crisiskit.export.sink import ExportDir, FileRecord, SourceRecord
+from crisiskit.graph.consistency import RULES
 from crisiskit.graph.types import GraphResponse, Request
 
 if TYPE_CHECKING:
@@ -123,12 +124,34 @@ def _checked(answer: GraphResponse, url: str, expect: Sequence[int]) -> GraphRes
     raise error_from("GET", display_path(url).split("?", 1)[0], answer)
 
 
+# The directory's 404 for an object it does not know. Every owner exported is in the scope
+# (journaled AND tagged, read moments ago), so this 404 is a replica behind a recent write
+# (teardown's freeze, a swap's PATCH): read again, never reported as "this owner has none".
+LAGGING = "Request_ResourceNotFound"
+
+
 async def first(
     job: Job, url: str, *, expect: Sequence[int] = (404,),
     headers: Mapping[str, str] | None = None,
 ) -> GraphResponse:
-    """Send the first GET of a listing; statuses in `expect` are returned, not raised."""
-    return _checked(await job.reads.get(url, headers), url, expect)
+    """Send the first GET of a listing; statuses in `expect` are returned, not raised.
+
+    A lagging replica's 404 is read again with the consistency rules' backoff, under their
+    deadline (graph/consistency.py), before it is returned or raised.
+    """
+    answer = await job.reads.get(url, headers)
+    clock, rules = job.graph.clock, RULES
+    deadline = clock.monotonic() + rules.deadline_s
+    delay = rules.first_delay_s
+    for _ in range(rules.attempts - 1):
+        if not (answer.status == 404 and answer.code == LAGGING):
+            break
+        if clock.monotonic() + delay > deadline:
+            break
+        await clock.sleep(delay)
+        delay = min(delay * rules.factor, rules.max_delay_s)
+        answer = await job.reads.get(url, headers)
+    return _checked(answer, url, expect)
 
 
 async def rest(
