@@ -100,3 +100,44 @@ def test_a_short_exercise_plays_every_inject_and_writes_its_report(tmp_path: Pat
     text = " ".join(p.extract_text() for p in PdfReader(paths["pdf"]).pages).replace("\xad", "-")
     assert "Rapport d" in text and "Aix-en-Provence" in text and "RETEX" in text
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["events"] == events
+
+
+SHORT = """\
+name: rejouee
+title: Exercice rejoué
+description: Le même exercice, la même graine, deux fois.
+communes: [aix-en-provence]
+tenant:
+  profile: realistic
+  faults: {stale_read_rate: 0, replication_404_rate: 0}
+speed: 2000
+seed: 9
+injects:
+  - {at: T+0, kind: commune_hit, commune: aix-en-provence}
+  - {at: T+3 min, kind: device_lost, commune: aix-en-provence, person: claire.vasseur}
+  - {at: T+4 min, kind: pass_reissue, commune: aix-en-provence, people: [claire.vasseur]}
+  - {at: T+20 min, kind: end_of_exercise}
+"""
+
+
+def test_the_same_seed_plays_the_same_exercise(tmp_path: Path) -> None:
+    scenario = tmp_path / "rejouee.yaml"
+    scenario.write_text(SHORT, encoding="utf-8")
+
+    def play(n: int) -> list[tuple[str, str, int, str]]:
+        result = CliRunner().invoke(app, [
+            "-i", str(SAMPLE), "--home", str(tmp_path / f"home{n}"), "exercise", "run",
+            str(scenario), "--report", str(tmp_path / f"rapport{n}"), "--output", "json",
+        ], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        events = json.loads(result.stdout)["events"]
+        # What happened, not when: durations and throttling depend on the machine's pace.
+        return [(e["kind"], e["outcome"], e["attempts"],
+                 e["detail"] if e["kind"] in ("device_lost", "pass_reissue") else "")
+                for e in events]
+
+    first = play(1)
+    assert [kind for kind, *_ in first] == [
+        "commune_hit", "device_lost", "pass_reissue", "end_of_exercise"]
+    assert "remplacé par" in first[1][3]
+    assert play(2) == first
