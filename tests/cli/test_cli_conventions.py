@@ -153,3 +153,21 @@ def test_a_bug_is_one_line_and_exit_70_with_its_traceback_in_a_private_file(
     assert crash_file.stat().st_mode & 0o777 == 0o600
     assert "Traceback (most recent call last)" in crash_file.read_text()
     assert "{}[\"missing\"]" in crash_file.read_text()
+
+
+def test_what_the_system_refuses_is_one_line_and_exit_1() -> None:
+    from crisiskit.cli.app import handles_errors
+    from crisiskit.errors import EXIT_FAILED
+
+    full = typer.Typer()
+
+    @full.command()
+    @handles_errors
+    def write() -> None:
+        """A command the disk refuses."""
+        raise OSError(28, "No space left on device", "/crisis/outputs/credentials.csv")
+
+    result = CliRunner().invoke(full, [])
+    assert result.exit_code == EXIT_FAILED
+    assert "Traceback" not in result.output
+    assert "No space left on device" in result.stderr and "rerun" in result.stderr

@@ -25,7 +25,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from crisiskit import __version__, console
-from crisiskit.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, CrisisKitError, Declined
+from crisiskit.errors import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    CrisisKitError,
+    Declined,
+)
 
 
 class OutputFormat(StrEnum):
@@ -210,11 +216,14 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except OSError as exc:
             if not console.is_broken_pipe(exc):
-                raise internal_error(exc) from None
+                # The system said no (a full disk, a permission): not a bug, and not hidden.
+                console.error(f"the system refused: {exc}. What was done is journaled: fix "
+                              "the cause and rerun.")
+                raise typer.Exit(EXIT_FAILED) from None
             console.close_stdout()
             return None
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # Typer's own outcomes (an exit code, a usage error): Typer says them
         except Exception as exc:  # noqa: BLE001 - the last boundary: no traceback on screen
             raise internal_error(exc) from None
 
