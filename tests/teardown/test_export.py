@@ -194,20 +194,24 @@ def test_owners_written_moments_ago_are_read_again_not_reported_empty(
 ) -> None:
     # Teardown freezes the accounts (a PATCH each) just before exporting them; for a while
     # after a write, Exchange and SharePoint may answer from a replica that does not know the
-    # account yet (404 Request_ResourceNotFound). Here every read of a young account lags for
-    # two seconds: the export must read again, not fail, nor skip a mailbox or a OneDrive.
+    # account yet (404 Request_ResourceNotFound). Here every read of an account written less
+    # than 5 s ago lags: the export must read again, not fail, nor skip a mailbox or a OneDrive.
     users = [u for u in activated.sim.state()["users"]
              if str(u.get("userPrincipalName", "")).endswith("@crise.ampmetropole.fr")]
-    activated.sim.set_profile(replication_lag_s=2.0, replication_404_rate=1.0)
+    with activated.sim.client() as http:
+        for user in users:
+            resp = http.patch(f"users/{user['id']}", json={"officeLocation": "Cellule"})
+            assert resp.status_code == 204
+    mark = len(activated.sim.requests())
+    activated.sim.set_profile(replication_lag_s=5.0, replication_404_rate=1.0)
     try:
-        with activated.sim.client() as http:
-            for user in users:
-                resp = http.patch(f"users/{user['id']}", json={"officeLocation": "Cellule"})
-                assert resp.status_code == 204
         folder = tmp_path / "export"
         report = _export(activated, folder)
     finally:
         activated.sim.set_profile(replication_lag_s=0.0, replication_404_rate=0.0)
+    lagged = [r for r in activated.sim.requests()[mark:]
+              if r["status"] == 404 and "/mailFolders" in r["path"]]
+    assert lagged, "the export never met a lagging replica: the test proved nothing"
     sources = {(s["kind"], s["owner"]): s for s in _manifest(folder)["sources"]}
     mailboxes = [s for (kind, _), s in sources.items() if kind == "mail"]
     assert mailboxes and all(s["status"] == "exported" for s in mailboxes), mailboxes
