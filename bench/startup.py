@@ -7,8 +7,9 @@ Reports the median wall time (subprocess, N runs, interleaved) of:
   * `crisiskit --help`
   * `crisiskit validate` on the sample inventory
 and, in-process on one core, `validate` of a generated inventory of 92 communes, 3,000 roster
-entries and 2,000 devices. Targets: --help and validate within 1.5x the baseline; the large
-inventory under 1 s.
+entries and 2,000 devices. Targets (issue 2's decision): --help within 1.5x the baseline;
+validate within 2x the floor of what it cannot avoid importing (typer, yaml, phonenumbers,
+rich.console, a pydantic model); the large inventory under 1 s.
 """
 
 from __future__ import annotations
@@ -168,13 +169,20 @@ def main() -> None:
     devices = len(inv.devices.laptops) + len(inv.devices.phones)
 
     print(f"python {sys.version.split()[0]}, {args.runs} runs each, medians, one core")
-    print(f"{'measure':<48} {'seconds':>8} {'ratio':>7} {'target':>8}  ok")
+    print(f"{'measure':<48} {'seconds':>8} {'ratio':>7}")
+    floor = next(v for k, v in medians.items() if k.startswith("floor"))
     for name, value in medians.items():
         ratio = value / baseline
-        measured = name.startswith("crisiskit")
-        target = "<= 1.5x" if measured else ""
-        ok = ("yes" if ratio <= 1.5 else "NO") if measured else ""
-        print(f"{name:<48} {value:8.3f} {ratio:6.2f}x {target:>8}  {ok}")
+        print(f"{name:<48} {value:8.3f} {ratio:6.2f}x")
+    # The decision on issue 2: --help against the baseline, validate against the floor.
+    print(f"{'target':<48} {'':>8} {'ratio':>7} {'limit':>8}  ok")
+    for name, against, what, limit in (
+        ("crisiskit --help", baseline, "baseline", 1.5),
+        ("crisiskit validate (sample)", floor, "floor", 2.0),
+    ):
+        ratio = medians[name] / against
+        print(f"{name + ' / ' + what:<48} {'':>8} {ratio:6.2f}x {limit:>7}x  "
+              f"{'yes' if ratio <= limit else 'NO'}")
     figure = statistics.median(large)
     label = (
         f"validate large ({len(inv.communes)} communes, {roster} roster, {devices} devices,"
