@@ -23,6 +23,7 @@ from crisiskit.cli import operation
 from crisiskit.cli.activate import SANDBOX_HELP, _login, _setup, rerun_command
 from crisiskit.cli.app import app, handles_errors, state
 from crisiskit.cli.documents import SignWithOption, signer_for
+from crisiskit.cli.views import KindFilter, StatusFilter
 from crisiskit.errors import InputError, OperationFailed, PreconditionFailed
 from crisiskit.words import phone
 
@@ -42,20 +43,6 @@ devices_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(devices_app, name="devices")
-
-
-class StateFilter(StrEnum):
-    available = "available"
-    on_loan = "on_loan"
-    to_wipe = "to_wipe"
-    maintenance = "maintenance"
-    lost = "lost"
-    retired = "retired"
-
-
-class KindFilter(StrEnum):
-    laptop = "laptop"
-    phone = "phone"
 
 
 def _operator(value: str | None) -> str:
@@ -78,7 +65,7 @@ def devices_command(
     ctx: typer.Context,
     *,
     status: Annotated[
-        StateFilter | None, typer.Option("--status", help="Only devices in this state.")
+        StatusFilter | None, typer.Option("--status", help="Only devices in this state.")
     ] = None,
     kind: Annotated[
         KindFilter | None, typer.Option("--kind", help="Only laptops or only phones.")

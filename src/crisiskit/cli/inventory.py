@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from crisiskit import console
 from crisiskit.cli.app import group, handles_errors, state
+from crisiskit.cli.views import KindFilter, StatusFilter
 from crisiskit.words import count
 
 inventory_app = typer.Typer(
@@ -19,22 +19,6 @@ inventory_app = typer.Typer(
     rich_markup_mode=None,
 )
 group(inventory_app, "inventory")
-
-
-class StatusFilter(StrEnum):
-    """A device's runtime state (crisiskit.devices.STATES)."""
-
-    available = "available"
-    on_loan = "on_loan"
-    to_wipe = "to_wipe"
-    maintenance = "maintenance"
-    lost = "lost"
-    retired = "retired"
-
-
-class KindFilter(StrEnum):
-    laptop = "laptop"
-    phone = "phone"
 
 
 @inventory_app.command("communes")

@@ -3,6 +3,7 @@
     local_device_views(inventory, home) -> list[DeviceView]   read-only (no state.db created)
     render_devices(views, title=...)                           table + counts by state
     devices_json(views) -> dict                                {"counts": ..., "devices": [...]}
+    StatusFilter, KindFilter                                   the --status and --kind choices
 
 `inventory devices` uses them today; the `devices` commands (teardown, day-2 swaps) show the
 stock the same way by calling them.
@@ -11,6 +12,7 @@ stock the same way by calling them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,24 @@ from crisiskit.words import paris_time, phone
 if TYPE_CHECKING:
     from crisiskit.devices import DeviceView
     from crisiskit.inventory.models import Inventory
+
+class StatusFilter(StrEnum):
+    """A device's runtime state (crisiskit.devices.STATES), as `--status` takes it."""
+
+    available = "available"
+    on_loan = "on_loan"
+    to_wipe = "to_wipe"
+    maintenance = "maintenance"
+    lost = "lost"
+    retired = "retired"
+
+
+class KindFilter(StrEnum):
+    """A kind of device, as `--kind` takes it."""
+
+    laptop = "laptop"
+    phone = "phone"
+
 
 # How each state reads on a terminal (the JSON keeps the identifiers).
 STATE_LABELS = {
