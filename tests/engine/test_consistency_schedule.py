@@ -17,6 +17,7 @@ from planrun import DOMAIN, execute, user
 from crisiskit.clock import ManualClock
 from crisiskit.plan.model import Ref, step
 from crisiskit.resources.licences import LicenceAssign
+from crisiskit.resources.mailboxes import MailboxWait
 from crisiskit.sim.server import EmbeddedSimulator
 
 UPN = f"camille.veille@{DOMAIN}"
@@ -70,3 +71,39 @@ def test_short_first_waits_do_not_shorten_the_patience(
     status, clock = _licence_after_lag(sim, tmp_path, 15.5)
     assert status == "done"
     assert 15.5 <= sum(clock.sleeps) <= 17.0, clock.sleeps
+
+
+def test_a_lagging_mailbox_probe_is_looked_at_again_alone(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    """The young account's probes lag (404) for 3 s after its licence: it alone is probed
+    again soon; the other mailbox, readable and not ready, waits for the schedule's looks
+    (first look, 5 s, 10 s: its bound), instead of being probed every round trip with it."""
+    sim.set_profile(replication_lag_s=3.0, replication_404_rate=1.0, mailbox_delay_s=600)
+    sku = next(s["skuId"] for s in sim.state()["subscribedSkus"])
+    early, late = UPN, f"dominique.garde@{DOMAIN}"
+    first = execute(sim, tmp_path, [
+        step("user", "create", early, user("camille.veille")),
+        step("licence", "create", early, LicenceAssign(Ref(f"user:{early}"), "user", sku, "sku")),
+    ], clock=Driven(sim))
+    early_id = first.execution.results[f"user:{early}"].values["id"]
+    sim.advance(4)  # the early account's replica has caught up
+    since = len(sim.requests())
+    ran = execute(sim, tmp_path, [
+        step("user", "create", late, user("dominique.garde")),
+        step("licence", "create", late, LicenceAssign(Ref(f"user:{late}"), "user", sku, "sku")),
+        step("mailbox", "wait", late, MailboxWait(Ref(f"user:{late}"), late, 10.0),
+             after=(f"licence:{late}",)),
+        step("mailbox", "wait", early, MailboxWait(early_id, early, 10.0),
+             after=(f"licence:{late}",)),
+    ], clock=Driven(sim))
+    results = ran.execution.results
+    assert results[f"mailbox:{early}"].status == "pending"
+    assert results[f"mailbox:{late}"].status == "pending"
+    late_id = results[f"user:{late}"].values["id"]
+    probes = [r for r in sim.requests()[since:] if r["path"].endswith("/mailboxSettings")]
+    of_early = [r for r in probes if early_id in r["path"]]
+    of_late = [r for r in probes if late_id in r["path"]]
+    assert any(r["status"] == 404 for r in of_late)
+    assert len(of_late) >= 5, of_late  # the lagging one, looked at again soon
+    assert len(of_early) == 3, of_early  # at 0, 5 and 10 s only
