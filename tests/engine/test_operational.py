@@ -104,6 +104,25 @@ def test_no_wait_hands_over_then_status_wait_completes_the_sheet(kit: Kit) -> No
     assert len(again) == len(editions)
 
 
+def test_status_wait_leaves_the_sheet_to_a_run_in_progress_in_this_home(kit: Kit) -> None:
+    """`status --wait` writes the complete edition under the commune's lock of this home:
+    while another run holds it, it writes nothing and says who does."""
+    from crisiskit.state.lock import commune_lock
+
+    kit.sim.set_profile(team_op_s=3600)
+    assert kit.cli("activate", "aubagne", "--yes", "--no-wait").exit_code == 0
+    kit.sim.advance(3601)
+    with commune_lock(kit.home, "aubagne"):  # what an activation in progress holds
+        held = kit.cli("status", "aubagne", "--wait")
+    assert held.exit_code == 0, held.stdout + held.stderr
+    assert "another crisiskit run of aubagne is in progress" in " ".join(held.stdout.split())
+    sheet = kit.home / "outputs" / "aubagne" / "fiche-de-remise.md"
+    assert "Kit en cours de préparation" in sheet.read_text("utf-8")
+    freed = kit.cli("status", "aubagne", "--wait")
+    assert freed.exit_code == 0 and "complete edition" in freed.stdout
+    assert "en cours de préparation" not in sheet.read_text("utf-8")
+
+
 def test_credentials_are_handed_over_before_the_team_is_ready(kit: Kit) -> None:
     """Waiting for the Team (1.5 s; its documented bound scaled to 3.6 s), the sheet is
     first provisional."""

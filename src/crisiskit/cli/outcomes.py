@@ -134,6 +134,8 @@ def render_waited(result: Any) -> None:
     if result.sheet is not None:
         console.text("Handover sheet, complete edition: "
                      + ", ".join(str(p) for p in result.sheet.handover.values()))
+    if result.sheet_left is not None:
+        console.text(f"Handover sheet: {result.sheet_left}.")
 
 
 def render_status(st: KitStatus, target: Target) -> None:

@@ -8,8 +8,9 @@ It builds a plan and hands it to the one executor inside the one run lifecycle; 
 sends a request itself. As soon as the accounts, passes and loans exist, the credentials
 file, the sign-in slips and the handover sheet are written (`HandoverPoint`), once the lease
 is confirmed still ours, while the Team, mailboxes and site may still be provisioning; the
-sheet is written again at the end (only then, if the run ends within seconds of the slips). A run that loses its lease stops, voids the passes it
-issued and withdraws what it handed over (exit 1). Several communes run concurrently in one
+sheet is written again at the end (only then, if the run ends within seconds of the
+slips). A run that loses its lease stops, voids the passes it issued and withdraws what it
+handed over (exit 1). Several communes run concurrently in one
 process (`crisiskit.engine.multi`), each through `run_one` with its own lock, claim, journal,
 outputs and audit. Everything runs inside one event loop (the Graph client belongs to it), so
 the confirmation prompt is asked from a worker thread. Secrets never leave `IssuedPass` /

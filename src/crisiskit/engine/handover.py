@@ -14,8 +14,9 @@
 
 The sheet is written as soon as the accounts, passes and loans exist (provisional while the
 Team, mailboxes or site are provisioning; the slips first, `write_slips`), and again at the
-end of the run, or by `status --wait` once the kit is complete. Its editions are audited: the first one's time is
-when the credentials were handed over, the first complete one's when the kit was complete.
+end of the run, or by `status --wait` once the kit is complete. Its editions are audited:
+the first one's time is when the credentials were handed over, the first complete one's when
+the kit was complete.
 
 A sheet is rewritten only when what it says changes: each writing's audit entry carries a
 digest of the facts the documents print (never a pass), and an edition whose digest equals
