@@ -30,7 +30,7 @@ def finish_several(
     seconds: float = 0.0,
 ) -> None:
     """Print every commune's activation, one summary table, and exit with the worst code."""
-    from crisiskit.cli.activate import render_report
+    from crisiskit.cli.activation_report import render_report
 
     codes = {r.commune: exit_code(r, dry_run) for r in results}
     code = max(codes.values(), default=0)

@@ -286,7 +286,8 @@ class HandoverPoint:
         self.left = {s.id for s in planned.plan.plan.steps
                      if s.kind in HANDOVER_KINDS and s.phase != LEAVERS}
         self.task: asyncio.Task[None] | None = None
-        self.ended = asyncio.Event()  # the plan's execution returned (the end writes next)
+        self.ended = asyncio.Event()  # the plan's execution is over, one way or another
+        self.completed = False  # ... and returned: the end of the run writes the sheet
         self.slips: Path | None = None  # written at this point, from `digest`'s credentials
         self.written: KitDocuments | None = None
         self.state: KitState | None = None
@@ -310,6 +311,7 @@ class HandoverPoint:
         )
         with suppress(TimeoutError):
             await asyncio.wait_for(self.ended.wait(), SHEET_GRACE_S * ctx.wait_scale)
+        if self.completed:
             self.session.event(
                 HANDOVER, "fiche-de-remise",
                 f"sign-in slips written in {ctx.setup.outputs} mid-run; the rest was ready "
@@ -401,8 +403,13 @@ async def _execute(
         outcome = None
         try:
             try:
-                execution = await _until_lost(Executor(session).run(planned.plan.plan), held)
-                handover.ended.set()
+                try:
+                    execution = await _until_lost(
+                        Executor(session).run(planned.plan.plan), held
+                    )
+                    handover.completed = True
+                finally:
+                    handover.ended.set()  # interrupted or failed: the provisional sheet now
                 # The lease is confirmed while the handover's documents are still written.
                 await asyncio.gather(_until_lost(handover.finished(), held), held.confirm())
             except LeaseLost as exc:
