@@ -37,6 +37,7 @@ from crisiskit.documents.render import identity_of
 from crisiskit.documents.slips import SLIPS_FILE, Helpdesk, SigninSlip, write_signin_slips
 
 if TYPE_CHECKING:
+    from crisiskit.documents.credentials import CredentialRow
     from crisiskit.inventory.models import Commune, Inventory
 
 CREDENTIALS_FILE = "credentials.csv"
@@ -59,6 +60,24 @@ class KitDocuments:
         }
 
 
+def _passes_on_file(
+    outputs_dir: Path, accounts: Sequence[HandoverAccount]
+) -> list[CredentialRow]:
+    """The current credentials rows of these accounts in the activation's credentials file.
+
+    A pass reissued since (`credentials reissue`) has its own file and slip: never print a
+    dead one.
+    """
+    from crisiskit.documents.credentials import current_credentials
+
+    wanted = {a.upn.lower() for a in accounts}
+    return [
+        row
+        for upn, (name, row) in current_credentials(outputs_dir).items()
+        if upn in wanted and name == CREDENTIALS_FILE
+    ]
+
+
 def write_kit_slips(
     outputs_dir: Path,
     *,
@@ -76,16 +95,8 @@ def write_kit_slips(
     They depend only on that file (not on what is still provisioning), so an activation
     writes them once, at the handover point, and keeps them for the sheet's later editions.
     """
-    from crisiskit.documents.credentials import current_credentials
-
     outputs_dir = Path(outputs_dir)
-    wanted = {a.upn.lower() for a in accounts}
-    # A pass reissued since (`credentials reissue`) has its own slip: never print a dead one.
-    rows = [
-        row
-        for upn, (name, row) in current_credentials(outputs_dir).items()
-        if upn in wanted and name == CREDENTIALS_FILE
-    ]
+    rows = _passes_on_file(outputs_dir, accounts)
     m = inventory.metropole
     phones = {d.holder_upn.lower(): d for d in devices if d.kind == "phone"}
     names = {a.upn.lower(): a for a in accounts}
@@ -142,15 +153,8 @@ def write_kit_documents(
     `keep_slips`: the slips written earlier from the same credentials file (at the
     activation's handover point): kept as they are, not rendered again.
     """
-    from crisiskit.documents.credentials import current_credentials
-
     outputs_dir = Path(outputs_dir)
-    wanted = {a.upn.lower() for a in accounts}
-    rows = [
-        row
-        for upn, (name, row) in current_credentials(outputs_dir).items()
-        if upn in wanted and name == CREDENTIALS_FILE
-    ]
+    rows = _passes_on_file(outputs_dir, accounts)
     identity = identity_of(inventory.metropole)
     m = inventory.metropole
     if keep_slips is not None:
