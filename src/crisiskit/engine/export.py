@@ -157,6 +157,9 @@ async def export(
     ctx: Context, *, root: Path | None = None, phase: PhaseFactory = quiet_phase
 ) -> ExportReport:
     """Export the commune's data into `root` (see the module docstring)."""
+    from crisiskit.export.warm import warm
+
+    warm()  # the exporters' imports, while the lease and the scope are read
     report = ExportReport()
     with ctx.graph.scope() as traffic:
         async with ctx.lock.hold(ctx.commune, KIND):
