@@ -172,5 +172,8 @@ def test_ctrl_c_during_a_wait_says_what_was_done_and_how_to_resume(
     assert "(not finished: " in last and "Team 0/2" in last
     assert "everything done is journaled: rerun `crisiskit -i " in last
     assert last.endswith("activate pertuis` to resume.")
-    assert "Team: stopped, 0 of 2 done" in final
+    assert "Team: stopped, 0 of 2 done" in final, "\n".join(final)
+    # Interrupted after the handover point: the provisional sheet is written at once.
+    sheet = tmp_path / "home" / "outputs" / "pertuis" / "fiche-de-remise.md"
+    assert "Kit en cours de préparation" in sheet.read_text("utf-8")
 

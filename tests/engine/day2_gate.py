@@ -15,79 +15,47 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import httpx
+from loopback import LoopbackProxy
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 90.0
 
 
-class Gate:
+class Gate(LoopbackProxy):
     """A proxy that stops the conversation at the first request carrying `marker`."""
 
     def __init__(self, upstream: str, marker: bytes, when: Literal["before", "after"]) -> None:
         self.reached = threading.Event()
         self.release = threading.Event()
-        root = upstream.removesuffix("/v1.0")
-        client = httpx.Client(base_url=root, timeout=60.0)
-        gate = self
-        fired = threading.Lock()
+        self._marker, self._when = marker, when
+        self._fired = threading.Lock()
+        super().__init__(upstream.removesuffix("/v1.0"))
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
+    def exchange(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        hold = (self._marker in body and not self.reached.is_set()
+                and self._fired.acquire(False))
+        if hold and self._when == "before":
+            self._hold(handler)
+            return
+        resp = self.forward(handler, body)
+        if hold:
+            self._hold(handler)
+            return
+        self.reply(handler, resp)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                hold = marker in body and not gate.reached.is_set() and fired.acquire(False)
-                if hold and when == "before":
-                    gate.reached.set()
-                    gate.release.wait(WAIT_S)
-                    self.close_connection = True
-                    return
-                skip = {"host", "content-length", "connection", "accept-encoding"}
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-                resp = client.request(self.command, self.path, content=body, headers=headers)
-                if hold:
-                    gate.reached.set()
-                    gate.release.wait(WAIT_S)
-                    self.close_connection = True
-                    return
-                self.send_response(resp.status_code)
-                hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-                for k, v in resp.headers.items():
-                    if k.lower() not in hop:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(resp.content)))
-                self.end_headers()
-                self.wfile.write(resp.content)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward  # noqa: N815
-
-        self._client = client
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.0"
+    def _hold(self, handler: BaseHTTPRequestHandler) -> None:
+        """Say the point is reached; keep the answer until released, then drop the link."""
+        self.reached.set()
+        self.release.wait(WAIT_S)
+        handler.close_connection = True
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._client.close()
-
-    def __enter__(self) -> Gate:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().close()
 
 
 def killed_at_gate(

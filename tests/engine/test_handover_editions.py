@@ -41,3 +41,27 @@ def test_an_earlier_edition_survives_a_later_one_voided(tmp_path: Path) -> None:
                            details={"edition": str(voided)})
         issued, completed, last, _ = editions(store, "aubagne")
         assert (issued, completed, last) == (EARLY, EARLY, "complete")
+
+
+def test_slips_withdrawn_before_their_run_wrote_a_sheet_void_no_earlier_edition(
+    tmp_path: Path,
+) -> None:
+    """A run that lost its lease after writing the slips, before its own sheet: the slips go,
+    and the earlier run's complete edition still counts (it is not the one voided)."""
+    from crisiskit.documents.kit import KitDocuments
+    from crisiskit.engine.context import load_setup
+    from crisiskit.engine.handover import void_edition
+
+    repo = Path(__file__).resolve().parents[2]
+    setup = load_setup(repo / "inventory.yaml", repo / "playbooks", tmp_path, "aubagne", None)
+    setup.outputs.mkdir(parents=True)
+    slips = setup.outputs / "fiches-premiere-connexion.pdf"
+    slips.write_bytes(b"%PDF-1.7 slips of a run that lost the commune")
+    with Store.open(tmp_path) as store:
+        _written(store, "complete", EARLY, EARLY.isoformat())
+        removed = void_edition(store, "ops", setup, KitDocuments(slips=slips), "lease lost")
+        assert removed == ["fiches-premiere-connexion.pdf"] and not slips.exists()
+        voided = next(e for e in store.audit_entries("aubagne") if e.action == VOIDED)
+        assert voided.details["edition"] == ""
+        issued, completed, last, _ = editions(store, "aubagne")
+        assert (issued, completed, last) == (EARLY, EARLY, "complete")

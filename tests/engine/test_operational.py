@@ -104,10 +104,30 @@ def test_no_wait_hands_over_then_status_wait_completes_the_sheet(kit: Kit) -> No
     assert len(again) == len(editions)
 
 
+def test_status_wait_leaves_the_sheet_to_a_run_in_progress_in_this_home(kit: Kit) -> None:
+    """`status --wait` writes the complete edition under the commune's lock of this home:
+    while another run holds it, it writes nothing and says who does."""
+    from crisiskit.state.lock import commune_lock
+
+    kit.sim.set_profile(team_op_s=3600)
+    assert kit.cli("activate", "aubagne", "--yes", "--no-wait").exit_code == 0
+    kit.sim.advance(3601)
+    with commune_lock(kit.home, "aubagne"):  # what an activation in progress holds
+        held = kit.cli("status", "aubagne", "--wait")
+    assert held.exit_code == 0, held.stdout + held.stderr
+    assert "another crisiskit run of aubagne is in progress" in " ".join(held.stdout.split())
+    sheet = kit.home / "outputs" / "aubagne" / "fiche-de-remise.md"
+    assert "Kit en cours de préparation" in sheet.read_text("utf-8")
+    freed = kit.cli("status", "aubagne", "--wait")
+    assert freed.exit_code == 0 and "complete edition" in freed.stdout
+    assert "en cours de préparation" not in sheet.read_text("utf-8")
+
+
 def test_credentials_are_handed_over_before_the_team_is_ready(kit: Kit) -> None:
-    """Waiting for the Team (here: scaled to 0.36 s), the sheet is first provisional."""
-    kit.env["CRISISKIT_WAIT_SCALE"] = "0.0001"
-    kit.sim.set_profile(team_op_s=0.3)
+    """Waiting for the Team (1.5 s; its documented bound scaled to 3.6 s), the sheet is
+    first provisional."""
+    kit.env["CRISISKIT_WAIT_SCALE"] = "0.001"
+    kit.sim.set_profile(team_op_s=1.5)
     run = kit.cli("activate", "aubagne", "--yes")
     assert run.exit_code == 0, run.stderr
     assert "hand them over now" in " ".join(run.stderr.split())  # the progress display
@@ -124,6 +144,23 @@ def test_credentials_are_handed_over_before_the_team_is_ready(kit: Kit) -> None:
     assert creds.stat().st_mtime < datetime.fromisoformat(team_ready.at).timestamp()
     sheet = (kit.home / "outputs" / "aubagne" / "fiche-de-remise.md").read_text("utf-8")
     assert "**Kit complet** le" in sheet
+
+
+def test_a_kit_ready_within_seconds_of_the_handover_gets_one_complete_sheet(kit: Kit) -> None:
+    """The slips are written at the handover point; the rest is ready at once (instant
+    profile), so no provisional sheet is printed only to be replaced: one edition, complete,
+    with the very slips of the handover point."""
+    run = kit.cli("activate", "aubagne", "--yes")
+    assert run.exit_code == 0, run.stderr
+    said = " ".join(run.stderr.split())
+    assert "sign-in slips written in" in said and "written once, complete, at the end" in said
+    with Store.open(kit.home) as store:
+        editions = [e for e in store.audit_entries("aubagne") if e.action == "documents.written"]
+    assert [e.outcome for e in editions] == ["complete"]
+    assert "fiches-premiere-connexion.pdf" in editions[0].details["files"]
+    out = kit.home / "outputs" / "aubagne"
+    assert "en cours de préparation" not in (out / "fiche-de-remise.md").read_text("utf-8")
+    assert (out / "fiches-premiere-connexion.pdf").stat().st_mode & 0o777 == 0o600
 
 
 def test_several_communes_at_once_one_refused_the_others_done(kit: Kit) -> None:

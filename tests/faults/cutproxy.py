@@ -13,15 +13,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
-import httpx
+from loopback import LoopbackProxy
 
 HOLD_LIMIT_S = 120.0
 
 
-class CutProxy:
+class CutProxy(LoopbackProxy):
     def __init__(self, upstream_root: str) -> None:
         self._open = threading.Event()
         self._open.set()
@@ -29,56 +28,24 @@ class CutProxy:
         self.held = 0
         self.forwarding = 0  # requests sent upstream and not answered yet
         self._count = threading.Lock()
-        upstream = httpx.Client(base_url=upstream_root, timeout=60.0)
-        proxy = self
+        super().__init__(upstream_root)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if not proxy._open.is_set():
-                    proxy.held += 1
-                    proxy._open.wait(HOLD_LIMIT_S)
-                if proxy._refused(self.path):
-                    self._answer(503, {"Content-Type": "application/json"},
-                                 b'{"error":{"code":"serviceNotAvailable","message":"cut"}}')
-                    return
-                skip = {"host", "content-length", "connection", "accept-encoding"}
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-                with proxy._count:
-                    proxy.forwarding += 1
-                try:
-                    resp = upstream.request(self.command, self.path, content=body,
-                                            headers=headers)
-                finally:
-                    with proxy._count:
-                        proxy.forwarding -= 1
-                hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-                kept = {k: v for k, v in resp.headers.items() if k.lower() not in hop}
-                self._answer(resp.status_code, kept, resp.content)
-
-            def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
-                self.send_response_only(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self._upstream = upstream
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.0"
+    def exchange(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        if not self._open.is_set():
+            self.held += 1
+            self._open.wait(HOLD_LIMIT_S)
+        if self._refused(handler.path):
+            self.answer(handler, 503, {"Content-Type": "application/json"},
+                        b'{"error":{"code":"serviceNotAvailable","message":"cut"}}')
+            return
+        with self._count:
+            self.forwarding += 1
+        try:
+            resp = self.forward(handler, body)
+        finally:
+            with self._count:
+                self.forwarding -= 1
+        self.reply(handler, resp)
 
     def cut(self) -> None:
         self._open.clear()
@@ -103,12 +70,4 @@ class CutProxy:
 
     def close(self) -> None:
         self.heal()
-        self.server.shutdown()
-        self.server.server_close()
-        self._upstream.close()
-
-    def __enter__(self) -> CutProxy:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().close()

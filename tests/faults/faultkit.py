@@ -20,12 +20,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from loopback import LoopbackProxy
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_INVENTORY = REPO / "inventory.yaml"
@@ -427,7 +429,7 @@ class SimServer:
         self.close()
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackProxy):
     """A loopback HTTP proxy in front of the simulator that keeps every request body.
 
     The simulator, like Graph, never gives a user's password back; to prove crisiskit does not
@@ -440,44 +442,17 @@ class RecordingProxy:
         """Forward to `upstream_root`; hold back for `hold_s` the answer to any request whose
         body contains `hold_if` (the request itself reaches the simulator at once)."""
         self.bodies: list[bytes] = []
-        upstream = httpx.Client(base_url=upstream_root, timeout=60.0)
-        bodies = self.bodies
-        lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._hold_if, self._hold_s = hold_if, hold_s
+        super().__init__(upstream_root)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                with lock:
-                    bodies.append(body)
-                skip = {"host", "content-length", "connection", "accept-encoding"}
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-                resp = upstream.request(self.command, self.path, content=body, headers=headers)
-                if hold_if is not None and hold_if in body:
-                    time.sleep(hold_s)
-                self.send_response(resp.status_code)
-                hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-                for k, v in resp.headers.items():
-                    if k.lower() not in hop:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(resp.content)))
-                self.end_headers()
-                self.wfile.write(resp.content)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self._upstream = upstream
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.0"
+    def exchange(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        with self._lock:
+            self.bodies.append(body)
+        resp = self.forward(handler, body)
+        if self._hold_if is not None and self._hold_if in body:
+            time.sleep(self._hold_s)
+        self.reply(handler, resp)
 
     def json_bodies(self) -> list[Any]:
         out = []
@@ -487,17 +462,6 @@ class RecordingProxy:
             except (ValueError, UnicodeDecodeError):
                 continue
         return out
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._upstream.close()
-
-    def __enter__(self) -> RecordingProxy:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def find_values(doc: Any, key: str) -> list[Any]:

@@ -133,7 +133,7 @@ def test_loans_are_idempotent_and_exclusive(store: Store) -> None:
     store.add_loan(run_id, "istres", "laptop", "PC-001", "paul@y")
     assert [(loan.commune, loan.is_open) for loan in store.loans()] == [
         ("aubagne", False), ("istres", True)]
-    assert store.active_loans("istres")[0].upn == "paul@y"
+    assert store.open_loans("istres")[0].upn == "paul@y"
 
 
 def test_database_refuses_two_open_loans_of_one_asset_even_bypassing_the_api(

@@ -30,7 +30,7 @@ def finish_several(
     seconds: float = 0.0,
 ) -> None:
     """Print every commune's activation, one summary table, and exit with the worst code."""
-    from crisiskit.cli.activate import render_report
+    from crisiskit.cli.activation_report import render_report
 
     codes = {r.commune: exit_code(r, dry_run) for r in results}
     code = max(codes.values(), default=0)
@@ -134,6 +134,8 @@ def render_waited(result: Any) -> None:
     if result.sheet is not None:
         console.text("Handover sheet, complete edition: "
                      + ", ".join(str(p) for p in result.sheet.handover.values()))
+    if result.sheet_left is not None:
+        console.text(f"Handover sheet: {result.sheet_left}.")
 
 
 def render_status(st: KitStatus, target: Target) -> None:

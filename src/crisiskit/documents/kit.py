@@ -2,6 +2,8 @@
 
     write_kit_documents(outputs_dir, inventory=..., commune=..., accounts=..., devices=...,
                         runs=store.runs(commune.id), now=..., ...) -> KitDocuments
+    write_kit_slips(outputs_dir, inventory=..., commune=..., accounts=..., devices=...,
+                    now=...) -> Path | None       the slips alone (an activation's handover)
 
 - fiche-de-remise.md / .html / .pdf (0644): the signable handover sheet;
 - fiches-premiere-connexion.pdf (0600): one first sign-in slip per account that has a pass
@@ -35,6 +37,7 @@ from crisiskit.documents.render import identity_of
 from crisiskit.documents.slips import SLIPS_FILE, Helpdesk, SigninSlip, write_signin_slips
 
 if TYPE_CHECKING:
+    from crisiskit.documents.credentials import CredentialRow
     from crisiskit.inventory.models import Commune, Inventory
 
 CREDENTIALS_FILE = "credentials.csv"
@@ -55,6 +58,71 @@ class KitDocuments:
             "signin_slips": str(self.slips) if self.slips else None,
             "unchanged": self.unchanged,
         }
+
+
+def _passes_on_file(
+    outputs_dir: Path, accounts: Sequence[HandoverAccount]
+) -> list[CredentialRow]:
+    """The current credentials rows of these accounts in the activation's credentials file.
+
+    A pass reissued since (`credentials reissue`) has its own file and slip: never print a
+    dead one.
+    """
+    from crisiskit.documents.credentials import current_credentials
+
+    wanted = {a.upn.lower() for a in accounts}
+    return [
+        row
+        for upn, (name, row) in current_credentials(outputs_dir).items()
+        if upn in wanted and name == CREDENTIALS_FILE
+    ]
+
+
+def write_kit_slips(
+    outputs_dir: Path,
+    *,
+    inventory: Inventory,
+    commune: Commune,
+    accounts: Sequence[HandoverAccount],
+    devices: Sequence[HandoverDevice],
+    now: datetime,
+    tap_usable_once: bool = False,
+    register_phone: bool = False,
+    signer: Any | None = None,
+) -> Path | None:
+    """Write the first sign-in slips of the accounts that have a pass in the credentials file.
+
+    They depend only on that file (not on what is still provisioning), so an activation
+    writes them once, at the handover point, and keeps them for the sheet's later editions.
+    """
+    outputs_dir = Path(outputs_dir)
+    rows = _passes_on_file(outputs_dir, accounts)
+    m = inventory.metropole
+    phones = {d.holder_upn.lower(): d for d in devices if d.kind == "phone"}
+    names = {a.upn.lower(): a for a in accounts}
+    slips = [
+        SigninSlip(
+            name=names[r.upn.lower()].name,
+            upn=r.upn,
+            role=names[r.upn.lower()].role,
+            temporary_access_pass=r.temporary_access_pass,
+            valid_from=r.valid_from,
+            valid_until=r.valid_until,
+            usable_once=tap_usable_once,
+            phone_number=phones[r.upn.lower()].phone_number if r.upn.lower() in phones else None,
+            phone_registered=register_phone and r.upn.lower() in phones,
+        )
+        for r in rows
+    ]
+    return write_signin_slips(
+        outputs_dir,
+        slips,
+        commune_name=commune.name,
+        identity=identity_of(m),
+        helpdesk=Helpdesk(name=m.name, phone=m.phone, email=m.email),
+        signer=signer,
+        created=now,
+    )
 
 
 def write_kit_documents(
@@ -82,48 +150,20 @@ def write_kit_documents(
 ) -> KitDocuments:
     """Write the handover sheet and the first sign-in slips of one commune's kit.
 
-    `keep_slips`: the slips written earlier from the same credentials file (an activation's
-    first edition): kept as they are, not rendered again.
+    `keep_slips`: the slips written earlier from the same credentials file (at the
+    activation's handover point): kept as they are, not rendered again.
     """
-    from crisiskit.documents.credentials import current_credentials
-
     outputs_dir = Path(outputs_dir)
-    wanted = {a.upn.lower() for a in accounts}
-    # A pass reissued since (`credentials reissue`) has its own slip: never print a dead one.
-    rows = [
-        row
-        for upn, (name, row) in current_credentials(outputs_dir).items()
-        if upn in wanted and name == CREDENTIALS_FILE
-    ]
+    rows = _passes_on_file(outputs_dir, accounts)
     identity = identity_of(inventory.metropole)
     m = inventory.metropole
-    phones = {d.holder_upn.lower(): d for d in devices if d.kind == "phone"}
-    names = {a.upn.lower(): a for a in accounts}
-    slips = [
-        SigninSlip(
-            name=names[r.upn.lower()].name,
-            upn=r.upn,
-            role=names[r.upn.lower()].role,
-            temporary_access_pass=r.temporary_access_pass,
-            valid_from=r.valid_from,
-            valid_until=r.valid_until,
-            usable_once=tap_usable_once,
-            phone_number=phones[r.upn.lower()].phone_number if r.upn.lower() in phones else None,
-            phone_registered=register_phone and r.upn.lower() in phones,
-        )
-        for r in rows
-    ]
     if keep_slips is not None:
         slips_path: Path | None = keep_slips  # written earlier from these very credentials
     else:
-        slips_path = write_signin_slips(
-            outputs_dir,
-            slips,
-            commune_name=commune.name,
-            identity=identity,
-            helpdesk=Helpdesk(name=m.name, phone=m.phone, email=m.email),
-            signer=signer,
-            created=now,
+        slips_path = write_kit_slips(
+            outputs_dir, inventory=inventory, commune=commune, accounts=accounts,
+            devices=devices, now=now, tap_usable_once=tap_usable_once,
+            register_phone=register_phone, signer=signer,
         )
     c = commune
     sheet = HandoverSheet(

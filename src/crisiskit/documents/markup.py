@@ -47,8 +47,13 @@ def _parser() -> Any:
     return md
 
 
+@functools.lru_cache(maxsize=8)
 def parse(markdown: str) -> Any:
-    """Parse Markdown into markdown-it's syntax tree (a `SyntaxTreeNode` root)."""
+    """Parse Markdown into markdown-it's syntax tree (a `SyntaxTreeNode` root).
+
+    Kept for the last few documents: each one is rendered to HTML and then to Typst from the
+    same Markdown, and the renderers only read the tree.
+    """
     from markdown_it.tree import SyntaxTreeNode
 
     return SyntaxTreeNode(_parser().parse(markdown))

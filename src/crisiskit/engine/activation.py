@@ -8,8 +8,9 @@ It builds a plan and hands it to the one executor inside the one run lifecycle; 
 sends a request itself. As soon as the accounts, passes and loans exist, the credentials
 file, the sign-in slips and the handover sheet are written (`HandoverPoint`), once the lease
 is confirmed still ours, while the Team, mailboxes and site may still be provisioning; the
-sheet is written again at the end. A run that loses its lease stops, voids the passes it
-issued and withdraws what it handed over (exit 1). Several communes run concurrently in one
+sheet is written again at the end (only then, if the run ends within seconds of the
+slips). A run that loses its lease stops, voids the passes it issued and withdraws what it
+handed over (exit 1). Several communes run concurrently in one
 process (`crisiskit.engine.multi`), each through `run_one` with its own lock, claim, journal,
 outputs and audit. Everything runs inside one event loop (the Graph client belongs to it), so
 the confirmation prompt is asked from a worker thread. Secrets never leave `IssuedPass` /
@@ -39,6 +40,7 @@ from crisiskit.engine.handover import (
     void_edition,
     void_passes,
     write_documents,
+    write_slips,
 )
 from crisiskit.engine.hints import journal_hints
 from crisiskit.engine.leaving import leaver_facts
@@ -65,6 +67,9 @@ KIND = "activate"
 HANDOVER_KINDS = frozenset({"user", "tap", "loan", "phone_method"})
 T = TypeVar("T")
 
+# How long the provisional sheet waits for the run's end (seconds, scaled like every wait):
+# a sheet that the complete one would replace within seconds is not printed twice.
+SHEET_GRACE_S = 3.0
 # How the handover line names what is still provisioning.
 SERVICES = {"team": "the Team", "mailboxes": "mailboxes", "sharepoint": "SharePoint"}
 
@@ -262,11 +267,14 @@ async def _run(
 
 
 class HandoverPoint:
-    """Write the documents the moment the accounts, passes and loans exist (a listener).
+    """Hand the documents over the moment the accounts, passes and loans exist (a listener).
 
     Only when something is still provisioning then: otherwise the end of the run writes them
     at once. The lease is confirmed still ours first (nothing is handed over by a run that
-    lost the commune). The writing runs in a worker thread, the store is read in the loop's.
+    lost the commune). The sign-in slips are written first: they depend only on the passes.
+    The provisional sheet follows, unless the run ends within `SHEET_GRACE_S` (scaled like
+    every wait): then the end's complete sheet is the only edition, and keeps these slips.
+    The writing runs in worker threads, the store is read in the loop's.
     """
 
     def __init__(self, ctx: Context, planned: Planned, session: RunSession, held: Hold) -> None:
@@ -278,6 +286,9 @@ class HandoverPoint:
         self.left = {s.id for s in planned.plan.plan.steps
                      if s.kind in HANDOVER_KINDS and s.phase != LEAVERS}
         self.task: asyncio.Task[None] | None = None
+        self.ended = asyncio.Event()  # the plan's execution is over, one way or another
+        self.completed = False  # ... and returned: the end of the run writes the sheet
+        self.slips: Path | None = None  # written at this point, from `digest`'s credentials
         self.written: KitDocuments | None = None
         self.state: KitState | None = None
         self.digest: str | None = None
@@ -294,14 +305,28 @@ class HandoverPoint:
     async def _write(self, state: KitState) -> None:
         ctx = self.ctx
         await self.held.confirm()  # LeaseLost: the run stops, nothing is handed over
+        self.digest = credentials_digest(ctx.setup.credentials_path)
+        self.slips = await asyncio.to_thread(
+            write_slips, ctx.setup, self.planned.kit, ctx.clock.now()
+        )
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.ended.wait(), SHEET_GRACE_S * ctx.wait_scale)
+        if self.completed:
+            self.session.event(
+                HANDOVER, "fiche-de-remise",
+                f"sign-in slips written in {ctx.setup.outputs} mid-run; the rest was ready "
+                "within seconds, so the sheet is written once, complete, at the end",
+                phase=HANDOVER, journal=False,
+            )
+            return
+        await self.held.confirm()
         now = ctx.clock.now()
         inputs = sheet_inputs(ctx.store, ctx.commune, now, state)
         written = await asyncio.to_thread(
-            write_documents, ctx.setup, self.planned.kit, now, inputs, state
+            write_documents, ctx.setup, self.planned.kit, now, inputs, state, self.slips
         )
         record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
         self.written, self.state = written, state
-        self.digest = credentials_digest(ctx.setup.credentials_path)
         self.session.event(
             HANDOVER, "fiche-de-remise",
             f"credentials, sign-in slips and sheet written in {ctx.setup.outputs}: hand them "
@@ -311,10 +336,20 @@ class HandoverPoint:
 
     def slips_if_unchanged(self) -> Path | None:
         """Return the slips written at the handover if the credentials have not changed."""
-        if self.written is None or self.written.slips is None:
+        if self.slips is None:
             return None
         same = self.digest == credentials_digest(self.ctx.setup.credentials_path)
-        return self.written.slips if same else None
+        return self.slips if same else None
+
+    def handed_over(self) -> KitDocuments | None:
+        """What this point wrote: the edition, or the slips alone (to withdraw on LeaseLost)."""
+        if self.written is not None:
+            return self.written
+        if self.slips is not None:
+            from crisiskit.documents.kit import KitDocuments
+
+            return KitDocuments(slips=self.slips)
+        return None
 
     async def finished(self) -> None:
         """Wait for the documents being written (re-raising what stopped them).
@@ -368,9 +403,15 @@ async def _execute(
         outcome = None
         try:
             try:
-                execution = await _until_lost(Executor(session).run(planned.plan.plan), held)
-                await _until_lost(handover.finished(), held)
-                await held.confirm()
+                try:
+                    execution = await _until_lost(
+                        Executor(session).run(planned.plan.plan), held
+                    )
+                    handover.completed = True
+                finally:
+                    handover.ended.set()  # interrupted or failed: the provisional sheet now
+                # The lease is confirmed while the handover's documents are still written.
+                await asyncio.gather(_until_lost(handover.finished(), held), held.confirm())
             except LeaseLost as exc:
                 await handover.settle()
                 raise _voided(ctx, run, exc, issued, handover) from None
@@ -414,9 +455,10 @@ def _voided(
 ) -> LeaseLost:
     """Void the passes this run issued and what it handed over; record why it failed (exit 1)."""
     voided = void_passes(ctx.setup.credentials_path, ctx.setup.home, issued)
+    handed = handover.handed_over()
     withdrawn = (
-        void_edition(ctx.store, ctx.operator, ctx.setup, handover.written, str(exc))
-        if handover.written is not None else []
+        void_edition(ctx.store, ctx.operator, ctx.setup, handed, str(exc))
+        if handed is not None else []
     )
     run.finish(False, {"error": "lease lost", "reason": str(exc), "voided_passes": voided,
                        "withdrawn_documents": withdrawn})

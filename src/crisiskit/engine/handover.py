@@ -3,6 +3,7 @@
     credential_states(path)      validity windows of the passes on file (never the secrets)
     credentials_sink(path, home) where issued passes go the moment they exist (0600, atomic)
     edition(store, ..., state)   what this edition of the sheet says (read in the event loop)
+    write_slips(setup, kit, now) the first sign-in slips alone, from the credentials file
     write_documents(...)         the handover sheet (md, html, pdf) and the first sign-in
                                  slips; only files, no store: it may run in a worker thread
     record_edition(...)          audit `documents.written` (provisional | complete |
@@ -12,9 +13,10 @@
                                  over (audited `documents.voided`; later editions ignore it)
 
 The sheet is written as soon as the accounts, passes and loans exist (provisional while the
-Team, mailboxes or site are provisioning), and again at the end of the run, or by
-`status --wait` once the kit is complete. Its editions are audited: the first one's time is
-when the credentials were handed over, the first complete one's when the kit was complete.
+Team, mailboxes or site are provisioning; the slips first, `write_slips`), and again at the
+end of the run, or by `status --wait` once the kit is complete. Its editions are audited:
+the first one's time is when the credentials were handed over, the first complete one's when
+the kit was complete.
 
 A sheet is rewritten only when what it says changes: each writing's audit entry carries a
 digest of the facts the documents print (never a pass), and an edition whose digest equals
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from crisiskit.plan.diff import CredentialState
 
 if TYPE_CHECKING:
-    from crisiskit.documents.handover import Preparing
+    from crisiskit.documents.handover import HandoverAccount, HandoverDevice, Preparing
     from crisiskit.documents.kit import KitDocuments
     from crisiskit.engine.context import Setup
     from crisiskit.plan.desired import DesiredKit
@@ -229,7 +231,9 @@ def void_edition(
 
     The slips print passes that are void now, and the provisional sheet says they may be
     handed over: both are removed (an edition left unchanged, an earlier run's, is kept) and
-    the edition is audited as voided, so the next edition's times do not count it.
+    the edition is audited as voided, so the next edition's times do not count it. Slips
+    written without a sheet (the run's edition not made yet) are removed too; no edition is
+    named then: the last one on record is an earlier run's, still valid.
     """
     if written.unchanged:
         return []
@@ -242,13 +246,28 @@ def void_edition(
         except FileNotFoundError:
             continue
     last = next((e for e in reversed(store.audit_entries(setup.commune.id))
-                 if e.action == WRITTEN), None)
+                 if e.action == WRITTEN), None) if written.handover else None
     store.audit_append(
         operator, setup.commune.id, VOIDED, SHEET, "voided",
         details={"edition": str(last.seq) if last is not None else "",
                  "files": sorted(removed), "reason": reason},
     )
     return sorted(removed)
+
+
+def write_slips(setup: Setup, kit: DesiredKit, now: datetime) -> Path | None:
+    """Write the first sign-in slips (0600 PDF) from the credentials file; None if no pass.
+
+    Only files, no store: it may run in a worker thread.
+    """
+    from crisiskit.documents.kit import write_kit_slips
+
+    accounts, devices = _people(kit)
+    return write_kit_slips(
+        setup.outputs, inventory=setup.inventory, commune=setup.commune, accounts=accounts,
+        devices=devices, now=now, tap_usable_once=kit.tap_usable_once,
+        register_phone=kit.register_phone, signer=setup.signer,
+    )
 
 
 def write_documents(
@@ -261,33 +280,16 @@ def write_documents(
 ) -> KitDocuments:
     """Write the handover sheet (md, html, pdf) and the first sign-in slips (0600 PDF).
 
-    Nothing is written when the documents on disk already say exactly this (module
-    docstring); the result then has `unchanged=True`.
+    `keep_slips`: slips already written from the current credentials file (`write_slips`),
+    kept as they are. Nothing is written when the documents on disk already say exactly
+    this (module docstring); the result then has `unchanged=True`.
     """
-    from crisiskit.documents.handover import HandoverAccount, HandoverDevice
-    from crisiskit.documents.kit import write_kit_documents
-
-    users = {u.upn: u for u in kit.users}
+    accounts, devices = _people(kit)
     facts: dict[str, Any] = {
         "inventory": setup.inventory,
         "commune": setup.commune,
-        "accounts": [
-            HandoverAccount(given_name=u.given_name, surname=u.surname, role=u.role,
-                            upn=u.upn, team_owner=u.owner)
-            for u in kit.users
-        ],
-        "devices": [
-            HandoverDevice(
-                kind=a.kind, asset_tag=a.asset_tag, model=a.model,
-                serial=a.serial if a.kind == "laptop" else None,
-                imei=a.serial if a.kind == "phone" else None,
-                phone_number=a.number,
-                holder=f"{users[a.upn].given_name} {users[a.upn].surname}"
-                if a.upn in users else a.upn,
-                holder_upn=a.upn,
-            )
-            for a in kit.allocations
-        ],
+        "accounts": accounts,
+        "devices": devices,
         "team_name": kit.team.display_name if kit.team else None,
         "team_url": _web(state.team_url),
         "sharepoint_url": _web(state.sharepoint_url),
@@ -303,6 +305,8 @@ def write_documents(
         kept = _unchanged(setup, inputs.last_files, digest)
         if kept is not None:
             return kept
+    from crisiskit.documents.kit import write_kit_documents
+
     written = write_kit_documents(
         setup.outputs,
         **facts,
@@ -314,6 +318,31 @@ def write_documents(
         keep_slips=keep_slips,
     )
     return replace(written, facts=digest)
+
+
+def _people(kit: DesiredKit) -> tuple[list[HandoverAccount], list[HandoverDevice]]:
+    """The kit's accounts and lent devices, as the documents print them."""
+    from crisiskit.documents.handover import HandoverAccount, HandoverDevice
+
+    users = {u.upn: u for u in kit.users}
+    accounts = [
+        HandoverAccount(given_name=u.given_name, surname=u.surname, role=u.role,
+                        upn=u.upn, team_owner=u.owner)
+        for u in kit.users
+    ]
+    devices = [
+        HandoverDevice(
+            kind=a.kind, asset_tag=a.asset_tag, model=a.model,
+            serial=a.serial if a.kind == "laptop" else None,
+            imei=a.serial if a.kind == "phone" else None,
+            phone_number=a.number,
+            holder=f"{users[a.upn].given_name} {users[a.upn].surname}"
+            if a.upn in users else a.upn,
+            holder_upn=a.upn,
+        )
+        for a in kit.allocations
+    ]
+    return accounts, devices
 
 
 def _digest(setup: Setup, facts: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from crisiskit.engine.hints import journal_hints
 from crisiskit.engine.journal import ReadOnlyJournal
 from crisiskit.engine.progress import PhaseFactory, ReadinessProgress, quiet_phase
 from crisiskit.engine.session import RunSession
+from crisiskit.errors import LockHeld
 from crisiskit.plan.desired import DesiredKit
 from crisiskit.plan.diff import CredentialState, diff
 from crisiskit.plan.model import Plan, Step
@@ -172,6 +173,7 @@ class WaitResult:
     pending: list[str] = field(default_factory=list)  # still provisioning past its bound
     remaining: list[str] = field(default_factory=list)  # writes only `activate` can do
     sheet: KitDocuments | None = None  # the complete edition, when this call wrote it
+    sheet_left: str | None = None  # why this call left the complete edition to another run
 
     @property
     def complete(self) -> bool:
@@ -188,6 +190,7 @@ class WaitResult:
             "remaining": self.remaining,
             "complete": self.complete,
             "sheet": self.sheet.to_json() if self.sheet else None,
+            "sheet_left": self.sheet_left,
             "exit_code": self.exit_code,
         }
 
@@ -241,19 +244,35 @@ async def wait_for_kit(ctx: Context, *, phase: PhaseFactory = quiet_phase) -> Wa
         and f"{s.kind} {s.key}: ready" not in result.ready
     ]
     if result.complete:
-        result.sheet = _complete_edition(ctx, kit, observed, now)
+        try:
+            result.sheet = _complete_edition(ctx, kit, observed, now)
+        except LockHeld:
+            result.sheet_left = (
+                f"not written by this call: another crisiskit run of {ctx.commune} is in "
+                f"progress in this home and writes the documents; once it has finished, "
+                f"`crisiskit status {ctx.commune} --wait` writes the complete edition if "
+                "it did not"
+            )
     return result
 
 
 def _complete_edition(
     ctx: Context, kit: DesiredKit, observed: Observed, now: datetime
 ) -> KitDocuments | None:
-    """Write the edition of the sheet that says the kit is complete, if none did yet."""
-    issued, _, last, _ = editions(ctx.store, ctx.commune)
-    if issued is None or last == "complete":
-        return None  # no sheet was handed over, or the last edition already says complete
-    state = KitState(team_url=observed.team_url, sharepoint_url=observed.drive_url)
-    inputs = sheet_inputs(ctx.store, ctx.commune, now, state)
-    written = write_documents(ctx.setup, kit, now, inputs, state)
-    record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
-    return written
+    """Write the edition of the sheet that says the kit is complete, if none did yet.
+
+    Under the commune's lock of this home (the documents are this home's files): never
+    beside an activation or another `status --wait` writing them (LockHeld). No tenant
+    lease: nothing is written to the tenant.
+    """
+    from crisiskit.state.lock import commune_lock
+
+    with commune_lock(ctx.setup.home, ctx.commune):
+        issued, _, last, _ = editions(ctx.store, ctx.commune)
+        if issued is None or last == "complete":
+            return None  # no sheet was handed over, or the last edition says complete
+        state = KitState(team_url=observed.team_url, sharepoint_url=observed.drive_url)
+        inputs = sheet_inputs(ctx.store, ctx.commune, now, state)
+        written = write_documents(ctx.setup, kit, now, inputs, state)
+        record_edition(ctx.store, ctx.operator, ctx.commune, state, written, inputs)
+        return written

@@ -23,10 +23,7 @@ from crisiskit.state import sqlite_devices as device_rows
 from crisiskit.state.api import (
     HOLD_STATES,
     DeviceEvent,
-    DeviceKind,
     HoldState,
-    Loan,
-    LoanConflict,
     ObjectRecord,
     Run,
     StateError,
@@ -35,6 +32,7 @@ from crisiskit.state.api import (
 from crisiskit.state.audit import AuditEntry, canonical_json, ensure_no_secret, verify_chain
 from crisiskit.state.lock import commune_lock
 from crisiskit.state.migrations import Migration, migrate
+from crisiskit.state.sqlite_loans import Loans
 from crisiskit.state.sqlite_open import own_database_file, when_free
 from crisiskit.state.sqlite_reservations import Reservations
 
@@ -59,7 +57,7 @@ def _json_or_none(value: Mapping[str, Any] | None, where: str) -> str | None:
         raise ValueError(f"{where} is not JSON-serialisable: {exc}") from None
 
 
-class SQLiteStore(Reservations):
+class SQLiteStore(Loans, Reservations):
     """Read and write crisiskit's local state in SQLite (see the module docstring)."""
 
     def __init__(
@@ -328,92 +326,6 @@ class SQLiteStore(Reservations):
             )
         return cur.rowcount > 0
 
-    # ---------------------------------------------------------------- loans
-
-    def add_loan(
-        self,
-        run_id: int | None,
-        commune: str,
-        device_kind: DeviceKind,
-        asset_tag: str,
-        upn: str,
-    ) -> Loan:
-        """Record that `asset_tag` is lent to `upn` of `commune`; return the open loan.
-
-        Idempotent: the same asset already lent to the same commune and account returns the
-        existing loan. Lent to anyone else, it raises `LoanConflict`.
-        """
-        if device_kind not in ("laptop", "phone"):
-            raise ValueError(f"device kind must be 'laptop' or 'phone', not {device_kind!r}")
-        with self.transaction():
-            current = self._open_loan(asset_tag)
-            if current is not None:
-                if (current.commune, current.upn, current.device_kind) == (
-                    commune,
-                    upn,
-                    device_kind,
-                ):
-                    return current
-                raise LoanConflict(
-                    f"{device_kind} {asset_tag} is already lent to {current.upn} "
-                    f"({current.commune}) since {current.loaned_at}"
-                )
-            cur = self._conn.execute(
-                "INSERT INTO loans (commune, device_kind, asset_tag, upn, run_id, loaned_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (commune, device_kind, asset_tag, upn, run_id, self.now()),
-            )
-            assert cur.lastrowid is not None
-            loan = self._loan_by_id(cur.lastrowid)
-        assert loan is not None
-        return loan
-
-    def return_loan(self, commune: str, asset_tag: str) -> Loan | None:
-        """Close the open loan of `asset_tag` to `commune`; return it, or None if none is open.
-
-        An asset lent to another commune is not this commune's to return: `LoanConflict`.
-        """
-        with self.transaction():
-            current = self._open_loan(asset_tag)
-            if current is None:
-                return None
-            if current.commune != commune:
-                raise LoanConflict(
-                    f"{asset_tag} is lent to {current.commune}, not to {commune}; not returned"
-                )
-            self._conn.execute(
-                "UPDATE loans SET returned_at = ? WHERE id = ?", (self.now(), current.id)
-            )
-            loan = self._loan_by_id(current.id)
-        return loan
-
-    def open_loans(self, commune: str | None = None) -> list[Loan]:
-        """Return the loans not yet returned, optionally of one commune."""
-        return self.loans(commune, open_only=True)
-
-    active_loans = open_loans
-
-    def loans(self, commune: str | None = None, *, open_only: bool = False) -> list[Loan]:
-        """Return loans (history included unless `open_only`), oldest first."""
-        sql, args = f"{_LOAN_SELECT} WHERE 1 = 1", list[Any]()
-        if commune is not None:
-            sql += " AND commune = ?"
-            args.append(commune)
-        if open_only:
-            sql += " AND returned_at IS NULL"
-        sql += " ORDER BY id"
-        return [Loan(*row) for row in self._conn.execute(sql, args)]
-
-    def _open_loan(self, asset_tag: str) -> Loan | None:
-        row = self._conn.execute(
-            f"{_LOAN_SELECT} WHERE asset_tag = ? AND returned_at IS NULL", (asset_tag,)
-        ).fetchone()
-        return Loan(*row) if row else None
-
-    def _loan_by_id(self, loan_id: int) -> Loan | None:
-        row = self._conn.execute(f"{_LOAN_SELECT} WHERE id = ?", (loan_id,)).fetchone()
-        return Loan(*row) if row else None
-
     # ---------------------------------------------------------------- devices (sqlite_devices.py)
 
     def set_device_state(
@@ -521,9 +433,6 @@ class SQLiteStore(Reservations):
 _RUN_SELECT = (
     "SELECT id, commune, playbook, kind, operator, pid, started_at, finished_at, outcome,"
     " summary_json FROM runs"
-)
-_LOAN_SELECT = (
-    "SELECT id, commune, device_kind, asset_tag, upn, run_id, loaned_at, returned_at FROM loans"
 )
 def _run(row: tuple[Any, ...]) -> Run:
     run_id, commune, playbook, kind, operator, pid, started, finished, outcome, summary = row
