@@ -159,10 +159,10 @@ async def export(
     """Export the commune's data into `root` (see the module docstring)."""
     from crisiskit.export.warm import warm
 
-    warm()  # the exporters' imports, while the lease and the scope are read
     report = ExportReport()
     with ctx.graph.scope() as traffic:
         async with ctx.lock.hold(ctx.commune, KIND):
+            warm()  # the exporters' imports, while the scope is read (after the lease's reads)
             scope = await scope_of(ctx)
             if not scope.live_users and (scope.group is None or scope.group.state != "live"):
                 report.nothing = True

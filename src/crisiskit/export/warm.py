@@ -3,9 +3,9 @@
 The exporters import their libraries on first use (numpy for the quickXorHash check,
 icalendar and vobject, jinja2, the exporters themselves): done then, in the middle of the
 transfers, each import holds the interpreter (profiled on bench/teardown.py: the first hash
-check stalled every download finishing behind numpy's import). `warm()` is called as an
-export begins: the lease and the scope are round trips during which the process only waits,
-and a daemon thread imports the modules meanwhile. Python's import lock makes a later import
+check stalled every download finishing behind numpy's import). `warm()` is called once the
+export holds its lease: reading the scope takes round trips during which the process only
+waits, and a daemon thread imports the modules meanwhile. Python's import lock makes a later import
 of a module wait for the one under way, never run it twice; a module that fails to import
 here is imported again where it is used, and fails there, where the error is reported.
 """
