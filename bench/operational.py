@@ -30,6 +30,13 @@ scenario is run twice: with the Team made with its group (`POST /teams` from scr
 default) and with today's team-from-group path (`--team-path group`, kept for this comparison
 and for kits made before). Targets: kit ≤ 1.25 × floor, credentials ≤ 5 s (5 min of service),
 5 communes in one command ≤ 1.3 × one.
+
+A second figure, NOT the target, is printed beside it: `kit−start / floor`, the kit counted
+from the run's first journaled step instead of the process's start. Before its first write a
+run must have started Python and the Graph SDK, validated the inventory, taken the commune's
+lease and observed the tenant (nothing is written before those): that start-up is the client's
+own fixed cost, paid whatever the service's delays, and this figure shows how close the rest of
+the run comes to the service's chain. The target stays `kit / floor`.
 """
 
 from __future__ import annotations
@@ -233,7 +240,7 @@ def main() -> None:
           f"CRISISKIT_WAIT_SCALE={args.scale / 60:.6f}")
     head = ("scenario", "team path", "accounts", "exit", "start s", "licensed s", "credentials s",
             "mailboxes s (floor)", "team s (floor)", "site s (floor)", "after s", "kit s (floor)",
-            "kit/floor")
+            "kit/floor", "kit−start / floor (not the target)")
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for run, floor in runs:
@@ -251,6 +258,7 @@ def main() -> None:
             f"{run.kit - max(run.mailboxes, run.team, run.site):.2f}",
             f"{run.kit:.2f} ({floor['kit']:g})",
             f"{run.kit / floor['kit']:.2f}",
+            f"{(run.kit - run.start) / floor['kit']:.2f}",
         ]))
     one = {r.path: r for r, _ in runs if r.scenario == "aubagne"}
     five = {r.path: r for r, _ in runs if r.scenario == "5 communes"}

@@ -37,10 +37,14 @@ SANDBOX_HELP = (
 
 
 def _setup(ctx: typer.Context, commune: str, playbook: str | None) -> Any:
-    from crisiskit.engine.context import load_setup
+    return _setups(ctx, [commune], playbook)[0]
+
+
+def _setups(ctx: typer.Context, communes: list[str], playbook: str | None) -> list[Any]:
+    from crisiskit.engine.context import load_setups
 
     s = state(ctx)
-    return load_setup(s.inventory_path, s.playbooks_dir, s.home, commune, playbook)
+    return load_setups(s.inventory_path, s.playbooks_dir, s.home, communes, playbook)
 
 
 def _target(ctx: typer.Context, setup: Any, sandbox: bool) -> Target:
@@ -214,7 +218,7 @@ def activate_command(
         raise InputError("--team-path must be scratch or group")
     path: TeamPath = "group" if team_path == "group" else "scratch"
     signer = signer_for(sign_with)
-    setups = [dataclasses.replace(_setup(ctx, c, playbook), signer=signer) for c in communes]
+    setups = [dataclasses.replace(s, signer=signer) for s in _setups(ctx, communes, playbook)]
     who = operator or os.environ.get("USER") or _login()
     operation.need_terminal(yes=yes, dry_run=dry_run, command="activate")
     target = _target(ctx, setups[0], sandbox)

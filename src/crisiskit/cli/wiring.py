@@ -323,7 +323,7 @@ def run_status(
     With `wait`, first wait (read-only, concurrently for every commune) for what is still
     provisioning, under the documented bounds.
     """
-    from crisiskit.engine.context import load_setup
+    from crisiskit.engine.context import load_setups
     from crisiskit.engine.progress import quiet_phase
     from crisiskit.engine.status import communes_with_a_kit, kit_status, wait_for_kit
     from crisiskit.inventory import load_inventory
@@ -338,7 +338,7 @@ def run_status(
             ids = communes_with_a_kit(store, home, [c.id for c in inventory.communes])
         if not ids:
             return []
-        setups = [load_setup(inventory_path, playbooks_dir, home, cid, None) for cid in ids]
+        setups = load_setups(inventory_path, playbooks_dir, home, ids, None, inventory=inventory)
         with endpoint(inventory, home, sandbox) as where:
             if not wait:
 

@@ -39,14 +39,18 @@ SETTLED_404 = frozenset({"MailboxNotEnabledForRESTAPI", "itemNotFound"})
 class Consistency:
     """How long, how often and how many times to wait for the directory to agree."""
 
-    attempts: int = 14  # sends of one request that keeps hitting eventual consistency
-    first_delay_s: float = 0.1
-    # Between sends, times `factor`, at most `max_delay_s`. 1.5 rather than 2: a fresh object's
-    # lag is usually gone within a second or two, and a batch waits for its slowest request,
-    # so the early retries come sooner (the 5th after 1.3 s, not 3.1 s: 50 licences were
-    # assigned up to 3 s late, and each mailbox's clock starts at its licence); the patience
-    # over the 14 sends stays about the same (17 s instead of 21 s, under the 60 s deadline).
-    factor: float = 1.5
+    # Re-sending a request that met a replica lagging behind a new object (GRAPH.md; Entra's
+    # support article "404 error when managing objects using Microsoft Graph": the request
+    # "might connect to a replica that hasn't yet been updated"; its solution: "wait some time
+    # and retry ... If the 404 error still occurs after retrying, double your waiting time").
+    # Each request reaches a replica of its own, so the first re-send comes after about one
+    # round trip, then each wait doubles, capped: 0.02, 0.04, ... 1.28, then 2 s. The early
+    # re-sends are where the time went (50 licences: 6 to 8 sends for some, their mailboxes'
+    # clocks waiting on the last one); the patience is not shorter: the 15th send is 16.5 s
+    # after the first (14.9 s with the former 0.1 s × 1.5 over 14 sends), under the deadline.
+    attempts: int = 15  # sends of one request that keeps hitting eventual consistency
+    first_delay_s: float = 0.02
+    factor: float = 2.0
     max_delay_s: float = 2.0
     deadline_s: float = 60.0
     absent_reads: int = 3  # consecutive empty lookups before "it was not created"

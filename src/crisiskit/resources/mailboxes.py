@@ -65,11 +65,12 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
 
     One `$batch` per look; each mailbox is journaled ready the moment a look sees it, never
     held behind another. A replica that has not seen a new account yet answers a plain 404:
-    that mailbox is looked at again soon (the consistency rules' backoff, at most the
-    schedule's pace), for as long as those rules give a lagging replica
+    that mailbox alone is looked at again soon (the consistency rules' backoff), between the
+    schedule's looks at all of them, for as long as those rules give a lagging replica
     (`session.rules.deadline_s`, never scaled, past the bound too), then it fails as
     unreadable. (Settling each round instead held every mailbox seen ready behind the slowest
-    replica, for up to a minute of consistency backoff.)
+    replica, for up to a minute of consistency backoff; looking again at all of them whenever
+    one lagged probed fifty mailboxes every round trip while young accounts lagged.)
     """
     waiters: dict[str, Waiter] = {}
     for s in steps:
@@ -84,17 +85,23 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
     pace = max(waiters.values(), key=lambda w: w.deadline)
     last: GraphResponse | None = None
     cap = MAILBOX.cap_s * session.wait_scale  # never slower than the schedule's pace
+    clock = session.clock
+    looking = list(todo)  # what this round looks at: all of them, or the lagging ones
+    every = True
+    full_at = clock.monotonic()  # when the schedule looks at all of them again
     while todo:
-        answers = await session.send({k: probe(ident(s.payload.user)) for k, s in todo.items()})
-        now = session.clock.monotonic()
+        answers = await session.send(
+            {k: probe(ident(todo[k].payload.user)) for k in looking if k in todo}
+        )
+        now = clock.monotonic()
         with session.journal():
-            for key, s in list(todo.items()):
-                a = answers[key]
+            for key, a in answers.items():
+                s = todo[key]
                 if is_consistency_failure(a):
                     began = lagging.setdefault(key, now)
                     misses[key] = misses.get(key, 0) + 1
                     if now - began <= session.rules.deadline_s:
-                        continue  # looked at again next round, past its bound too
+                        continue  # looked at again soon, past its bound too
                     session.failed(s, a, "mailbox readiness could not be read; rerun")
                     del todo[key]
                     continue
@@ -115,17 +122,25 @@ async def wait(session: Session, steps: Sequence[Step]) -> None:
         if not todo:
             return
         note(session, KIND, "", PHASE, f"{WAIT} (up to {pace.bound()})")
-        lag = [misses[k] for k in todo if k in misses]
-        if lag:
-            # A replica lagging: look again soon, with the consistency rules' capped backoff
-            # (unscaled, from the freshest lag), as `settle` would, without holding the others.
+        if every:
+            # Past the last bound, the next full look reports each remaining mailbox pending.
+            full_at = now + pace.next_delay(last)
+        hidden = [k for k in answers if k in misses]
+        if hidden:
+            # A replica lagging: look again soon at what it hid, with the consistency rules'
+            # capped backoff (unscaled, from the freshest lag), as `settle` would, without
+            # holding the others or looking at them before the schedule does.
             rules = session.rules
-            delay = rules.first_delay_s * rules.factor ** (min(lag) - 1)
-            delay = min(delay, rules.max_delay_s, cap)
-            await session.clock.sleep(max(MIN_DELAY_S, delay))
-            continue
-        # Past the last bound, the next round reports each remaining mailbox as pending.
-        await pace.pause(last)
+            delay = rules.first_delay_s * rules.factor ** (min(misses[k] for k in hidden) - 1)
+            delay = max(MIN_DELAY_S, min(delay, rules.max_delay_s, cap))
+            if now + delay < full_at:
+                await clock.sleep(delay)
+                looking, every = hidden, False
+                continue
+            await clock.sleep(max(delay, full_at - clock.monotonic()))
+        else:
+            await clock.sleep(max(0.0, full_at - clock.monotonic()))
+        looking, every = list(todo), True
 
 
 RESOURCE = Resource(KIND, {"wait": wait})

@@ -110,17 +110,25 @@ class Waiter:
 
         The last look is made at the bound itself, so a thing ready just in time is seen.
         """
+        if self.remaining() <= 0:
+            return False
+        await self.clock.sleep(self.next_delay(answer))
+        return True
+
+    def next_delay(self, answer: GraphResponse | None = None) -> float:
+        """Return how long to wait before the next look (0 past the bound), and move the
+        schedule on: `pause` without the sleep, for a verb that looks at other things
+        meanwhile."""
         left = self.remaining()
         if left <= 0:
-            return False
+            return 0.0
         wait = self._delay
         asked = parse_retry_after(answer.headers.get("retry-after")) if answer else None
         if asked is not None:
             wait = max(wait, asked)  # the service's own instruction, never scaled
-        await self.clock.sleep(max(MIN_DELAY_S, min(wait, left)))
         cap = self.schedule.cap_s * self.scale
         self._delay = min(self._delay * self.schedule.factor, cap)
-        return True
+        return max(MIN_DELAY_S, min(wait, left))
 
 
 def note(session: Session, kind: str, key: str, phase: str, what: str) -> None:
