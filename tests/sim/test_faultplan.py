@@ -50,6 +50,30 @@ def test_unavailable_refuses_before_any_effect_with_retry_after(
     assert http.post("users", json=body(es, "enfin.la")).status_code == 201
 
 
+def test_throttled_answers_one_batch_sub_request_429_on_its_own(
+    es: EmbeddedSimulator, http: httpx.Client
+) -> None:
+    # json-batching: "Requests in a batch are evaluated individually against the applicable
+    # throttling limits"; the others of the call are served.
+    es.set_faults({"method": "POST", "path": "^/users$", "fault": "throttled",
+                   "retryAfter": 0.25})
+    batch = {
+        "requests": [
+            {"id": str(n), "method": "POST", "url": "/users", "body": body(es, f"lot.{n}"),
+             "headers": {"Content-Type": "application/json"}}
+            for n in range(3)
+        ]
+    }
+    resp = http.post("$batch", json=batch)
+    assert resp.status_code == 200
+    answers = {r["id"]: r for r in resp.json()["responses"]}
+    throttled = [r for r in answers.values() if r["status"] == 429]
+    assert len(throttled) == 1 and throttled[0]["headers"]["Retry-After"] == "0.25"
+    assert throttled[0]["body"]["error"]["code"] == "TooManyRequests"
+    assert sorted(r["status"] for r in answers.values()) == [201, 201, 429]
+    assert len(_users(es)) == 2  # refused before any effect
+
+
 def test_a_drop_inside_a_batch_drops_the_whole_exchange_after_every_sub_request_ran(
     es: EmbeddedSimulator, http: httpx.Client
 ) -> None:

@@ -157,9 +157,12 @@ async def export(
     ctx: Context, *, root: Path | None = None, phase: PhaseFactory = quiet_phase
 ) -> ExportReport:
     """Export the commune's data into `root` (see the module docstring)."""
+    from crisiskit.export.warm import warm
+
     report = ExportReport()
     with ctx.graph.scope() as traffic:
         async with ctx.lock.hold(ctx.commune, KIND):
+            warm()  # the exporters' imports, while the scope is read (after the lease's reads)
             scope = await scope_of(ctx)
             if not scope.live_users and (scope.group is None or scope.group.state != "live"):
                 report.nothing = True

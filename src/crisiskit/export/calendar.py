@@ -16,6 +16,7 @@ the attestation say so.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,10 +147,12 @@ async def export_calendars(job: Job) -> None:
         raise ExportError(f"calendars of {job.owner}: 404 {answer.code}")
     calendars = await rest(job, answer)
     names = unique_names((str(c["id"]), str(c.get("name") or "calendrier")) for c in calendars)
-    for cal in calendars:
+    found = await asyncio.gather(*(  # every calendar's events at once
+        listing(job, f"/users/{uid}/calendars/{cal['id']}/events?$top=1000", headers=UTC_TIMES)
+        for cal in calendars
+    ))
+    for cal, events in zip(calendars, found, strict=True):
         cid = str(cal["id"])
-        events = await listing(job, f"/users/{uid}/calendars/{cid}/events?$top=1000",
-                               headers=UTC_TIMES)
         rel = f"{job.base}/calendars/{names[cid]}.ics"
         data = events_to_ics(str(cal.get("name") or ""), events)
         if not _same(job, rel, cid, data):

@@ -15,12 +15,14 @@ autoescaping.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from html.parser import HTMLParser
 from typing import Any
 
 from crisiskit.export.job import ExportError, Job, first, listing, rest, unsupported
 from crisiskit.export.layout import unique_names
+from crisiskit.graph.types import GraphResponse
 
 KIND = "channels"
 
@@ -95,33 +97,15 @@ async def export_channels(job: Job, team_name: str) -> None:
         return
     channels = await rest(job, answer)
     names = unique_names((str(c["id"]), str(c.get("displayName") or "")) for c in channels)
-    refused = []
-    for ch in channels:
-        cid = str(ch["id"])
-        got = await first(job, f"/teams/{tid}/channels/{cid}/messages?$top=50",
-                          expect=(403,))
-        if unsupported(got):
-            refused.append(f"{ch.get('displayName')}: 403 {got.code}")
-            continue
-        messages = sorted(await rest(job, got), key=lambda m: str(m.get("createdDateTime")))
-        replies = await asyncio.gather(*(
-            listing(job, f"/teams/{tid}/channels/{cid}/messages/{m['id']}/replies?$top=50")
-            for m in messages
-        ))
-        for m, found in zip(messages, replies, strict=True):
-            m["replies"] = sorted(found, key=lambda r: str(r.get("createdDateTime")))
-        folder = f"{job.base}/channels/{names[cid]}"
-        data = json.dumps({"channel": ch, "messages": messages}, ensure_ascii=False,
-                          indent=2, sort_keys=True).encode("utf-8") + b"\n"
-        page = render_page(team_name, str(ch.get("displayName") or ""), messages)
-        for rel, content in ((f"{folder}/messages.json", data),
-                             (f"{folder}/messages.html", page)):
-            import hashlib
-
-            rec = job.sink.done.get(rel) or job.sink.recorded.get(rel)
-            same = rec is not None and rec.sha256 == hashlib.sha256(content).hexdigest()
-            if not (same and job.have(rel, cid)):
-                job.put(rel, content, cid)
+    firsts = await asyncio.gather(*(  # every channel at once
+        first(job, f"/teams/{tid}/channels/{ch['id']}/messages?$top=50", expect=(403,))
+        for ch in channels
+    ))
+    outcomes = await asyncio.gather(*(
+        _channel(job, team_name, ch, got, names[str(ch["id"])])
+        for ch, got in zip(channels, firsts, strict=True)
+    ))
+    refused = [why for why in outcomes if why is not None]
     if refused and len(refused) == len(channels):
         job.done("refused", "; ".join(refused))
     elif refused:
@@ -129,3 +113,29 @@ async def export_channels(job: Job, team_name: str) -> None:
                           + "; ".join(refused))
     else:
         job.done()
+
+
+async def _channel(
+    job: Job, team_name: str, ch: dict[str, Any], got: GraphResponse, name: str
+) -> str | None:
+    """Export one channel's messages and replies; return why it was refused, if it was."""
+    tid, cid = job.owner_id, str(ch["id"])
+    if unsupported(got):
+        return f"{ch.get('displayName')}: 403 {got.code}"
+    messages = sorted(await rest(job, got), key=lambda m: str(m.get("createdDateTime")))
+    replies = await asyncio.gather(*(
+        listing(job, f"/teams/{tid}/channels/{cid}/messages/{m['id']}/replies?$top=50")
+        for m in messages
+    ))
+    for m, found in zip(messages, replies, strict=True):
+        m["replies"] = sorted(found, key=lambda r: str(r.get("createdDateTime")))
+    folder = f"{job.base}/channels/{name}"
+    data = json.dumps({"channel": ch, "messages": messages}, ensure_ascii=False,
+                      indent=2, sort_keys=True).encode("utf-8") + b"\n"
+    page = render_page(team_name, str(ch.get("displayName") or ""), messages)
+    for rel, content in ((f"{folder}/messages.json", data), (f"{folder}/messages.html", page)):
+        rec = job.sink.done.get(rel) or job.sink.recorded.get(rel)
+        same = rec is not None and rec.sha256 == hashlib.sha256(content).hexdigest()
+        if not (same and job.have(rel, cid)):
+            job.put(rel, content, cid)
+    return None

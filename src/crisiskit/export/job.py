@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crisiskit.errors import OperationFailed
 from crisiskit.export.sink import ExportDir, FileRecord, SourceRecord
@@ -77,8 +77,10 @@ class Reads:
 
     Every source of an export runs concurrently, each a chain of listings; their requests of
     one moment (the first listing of 50 mailboxes, the next page of each) go out together,
-    20 per `$batch`, instead of one HTTP exchange each. Throttling, retries and deadlines are
-    the Graph door's (`Graph.send`).
+    20 per `$batch`, instead of one HTTP exchange each. `body` does the same for small
+    non-JSON bodies (a message's MIME) whose size is estimated: they are packed into calls of
+    20 and about `BATCH_BYTES`, so that one answer stays small in memory. Throttling, retries
+    and deadlines are the Graph door's (`Graph.send`).
     """
 
     def __init__(self, graph: Graph) -> None:
@@ -89,6 +91,8 @@ class Reads:
         self.download_slots = asyncio.Semaphore(graph.downloads.max_concurrency)
         self._pending: list[tuple[Request, asyncio.Future[GraphResponse]]] = []
         self._flushing = False
+        self._bodies: list[tuple[Request, int, asyncio.Future[GraphResponse]]] = []
+        self._packing = False
 
     async def get(self, url: str, headers: Mapping[str, str] | None = None) -> GraphResponse:
         future: asyncio.Future[GraphResponse] = asyncio.get_running_loop().create_future()
@@ -114,6 +118,63 @@ class Reads:
         for n, (_, future) in enumerate(batch):
             if not future.done():
                 future.set_result(answers[n])
+
+
+    async def body(self, url: str, weight: int) -> GraphResponse:
+        """GET a small non-JSON body (about `weight` bytes) through a packed `$batch`."""
+        future: asyncio.Future[GraphResponse] = asyncio.get_running_loop().create_future()
+        self._bodies.append((Request("GET", url), weight, future))
+        if not self._packing:
+            self._packing = True
+            asyncio.get_running_loop().create_task(self._flush_bodies())
+        return await future
+
+    async def _flush_bodies(self) -> None:
+        await asyncio.sleep(0)  # every body asked for at this moment joins
+        bodies, self._bodies = self._bodies, []
+        self._packing = False
+        await asyncio.gather(*(self._send_pack(pack) for pack in packed(bodies)))
+
+    async def _send_pack(
+        self, pack: list[tuple[Request, int, asyncio.Future[GraphResponse]]]
+    ) -> None:
+        try:
+            answers = await self.graph.send({n: r for n, (r, _, _) in enumerate(pack)})
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+            for _, _, future in pack:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for n, (_, _, future) in enumerate(pack):
+            if not future.done():
+                future.set_result(answers[n])
+
+
+BATCH = 20  # sub-requests per `$batch` (json-batching)
+BATCH_BYTES = 2 * 1024 * 1024  # the bodies one packed `$batch` may bring back, estimated
+
+T = TypeVar("T")
+
+
+def packed(items: Sequence[tuple[Any, int, T]]) -> list[list[tuple[Any, int, T]]]:
+    """Group (request, estimated size, …) into calls of ≤ 20 and about ≤ `BATCH_BYTES`.
+
+    An item heavier than the budget travels alone.
+    """
+    calls: list[list[tuple[Any, int, T]]] = []
+    current: list[tuple[Any, int, T]] = []
+    weight = 0
+    for item in items:
+        if current and (len(current) == BATCH or weight + item[1] > BATCH_BYTES):
+            calls.append(current)
+            current, weight = [], 0
+        current.append(item)
+        weight += item[1]
+    if current:
+        calls.append(current)
+    return calls
 
 
 def _checked(answer: GraphResponse, url: str, expect: Sequence[int]) -> GraphResponse:

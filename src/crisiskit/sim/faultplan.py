@@ -12,7 +12,9 @@ crisis Team, say) sets a rule instead, through `PUT /_sim/faults`:
 - `fault`: `commit_then_5xx` (the request is applied, then answered 503), `drop` (applied,
   then the connection is closed without an answer; inside a `$batch`, the whole exchange is
   dropped after every sub-request ran, as a real dropped connection would), `unavailable`
-  (503 with `Retry-After: retryAfter` seconds, default 1, before any effect);
+  (503 with `Retry-After: retryAfter` seconds, default 1, before any effect), `throttled`
+  (429 with the same `Retry-After`, before any effect: a `$batch` sub-request throttled on its
+  own, as json-batching says each is);
 - `count`: how many matching requests get it (default 1); a rule is spent after that. The
   faults after the effect only hit a request that had one (answered < 400).
 
@@ -27,14 +29,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crisiskit.sim.errors import SimError
+from crisiskit.sim.errors import SimError, throttled
 
 if TYPE_CHECKING:
     from crisiskit.sim.core import Simulator
     from crisiskit.sim.router import SimRequest
 
-FAULTS = ("commit_then_5xx", "drop", "unavailable")
-BEFORE = frozenset({"unavailable"})
+FAULTS = ("commit_then_5xx", "drop", "unavailable", "throttled")
+BEFORE = frozenset({"unavailable", "throttled"})
 
 
 @dataclass
@@ -106,10 +108,12 @@ def _target(req: SimRequest) -> str:
 
 
 def refusal(sim: Simulator, req: SimRequest) -> SimError | None:
-    """Return the 503 of an armed `unavailable` rule matching `req` (before any effect)."""
+    """Return the 503 (or 429) of an armed `unavailable` (`throttled`) rule matching `req`."""
     rule = take(sim, req, before=True)
     if rule is None:
         return None
+    if rule.fault == "throttled":
+        return throttled(rule.retry_after)
     return SimError(
         503,
         "serviceNotAvailable",
