@@ -153,7 +153,7 @@ def test_a_kit_ready_within_seconds_of_the_handover_gets_one_complete_sheet(kit:
     run = kit.cli("activate", "aubagne", "--yes")
     assert run.exit_code == 0, run.stderr
     said = " ".join(run.stderr.split())
-    assert "sign-in slips written in" in said and "written once, complete, at the end" in said
+    assert "sign-in slips written in" in said and "the sheet is written once, at its end" in said
     with Store.open(kit.home) as store:
         editions = [e for e in store.audit_entries("aubagne") if e.action == "documents.written"]
     assert [e.outcome for e in editions] == ["complete"]

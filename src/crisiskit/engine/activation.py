@@ -314,8 +314,8 @@ class HandoverPoint:
         if self.completed:
             self.session.event(
                 HANDOVER, "fiche-de-remise",
-                f"sign-in slips written in {ctx.setup.outputs} mid-run; the rest was ready "
-                "within seconds, so the sheet is written once, complete, at the end",
+                f"sign-in slips written in {ctx.setup.outputs} mid-run; the run ended "
+                "within seconds, so the sheet is written once, at its end",
                 phase=HANDOVER, journal=False,
             )
             return
