@@ -20,13 +20,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from crisiskit.export.job import ExportError, Job, first, listing, rest
+from crisiskit.export.job import Job, listing, mailbox_first, rest
 from crisiskit.export.layout import unique_names
 
 KIND_CALENDAR = "calendar"
 KIND_CONTACTS = "contacts"
 UTC_TIMES = {"Prefer": 'outlook.timezone="UTC"'}
-NO_MAILBOX = "MailboxNotEnabledForRESTAPI"
 PRODID = "-//Metropole Aix-Marseille-Provence//crisiskit export//FR"
 
 
@@ -139,12 +138,9 @@ def contacts_to_vcf(contacts: list[dict[str, Any]]) -> bytes:
 async def export_calendars(job: Job) -> None:
     """Export every calendar of the account into `job.base`/calendars/<name>.ics."""
     uid = job.owner_id
-    answer = await first(job, f"/users/{uid}/calendars")
-    if answer.status == 404:
-        if answer.code == NO_MAILBOX:
-            job.done("none", "no mailbox (MailboxNotEnabledForRESTAPI)")
-            return
-        raise ExportError(f"calendars of {job.owner}: 404 {answer.code}")
+    answer = await mailbox_first(job, f"/users/{uid}/calendars", "calendars")
+    if answer is None:
+        return
     calendars = await rest(job, answer)
     names = unique_names((str(c["id"]), str(c.get("name") or "calendrier")) for c in calendars)
     found = await asyncio.gather(*(  # every calendar's events at once
@@ -163,12 +159,9 @@ async def export_calendars(job: Job) -> None:
 async def export_contacts(job: Job) -> None:
     """Export the account's contacts into `job.base`/contacts.vcf."""
     uid = job.owner_id
-    answer = await first(job, f"/users/{uid}/contacts?$top=1000")
-    if answer.status == 404:
-        if answer.code == NO_MAILBOX:
-            job.done("none", "no mailbox (MailboxNotEnabledForRESTAPI)")
-            return
-        raise ExportError(f"contacts of {job.owner}: 404 {answer.code}")
+    answer = await mailbox_first(job, f"/users/{uid}/contacts?$top=1000", "contacts")
+    if answer is None:
+        return
     contacts = await rest(job, answer)
     if contacts:
         data = contacts_to_vcf(contacts)

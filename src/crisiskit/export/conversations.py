@@ -24,11 +24,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from crisiskit.export.job import ExportError, Job, first, listing, rest
+from crisiskit.export.job import ExportError, Job, listing, mailbox_first, rest
 from crisiskit.export.layout import safe_name, short_id, stamp
 
 KIND = "conversations"
-NO_MAILBOX = "MailboxNotEnabledForRESTAPI"
 
 
 def _address(value: Any) -> Address | None:
@@ -89,12 +88,10 @@ def post_to_eml(post: dict[str, Any], thread: dict[str, Any], domain: str) -> by
 async def export_conversations(job: Job, domain: str) -> None:
     """Export the group's threads into `job.base`/conversations."""
     gid = job.owner_id
-    answer = await first(job, f"/groups/{gid}/threads")
-    if answer.status == 404:
-        if answer.code == NO_MAILBOX:
-            job.done("none", "the group has no mailbox yet (MailboxNotEnabledForRESTAPI)")
-            return
-        raise ExportError(f"threads of {job.owner}: 404 {answer.code}")
+    answer = await mailbox_first(job, f"/groups/{gid}/threads", "threads",
+                                 "the group has no mailbox yet")
+    if answer is None:
+        return
     for thread in await rest(job, answer):
         tid = str(thread["id"])
         topic = safe_name(str(thread.get("topic") or ""), fallback="sans-sujet", limit=60)

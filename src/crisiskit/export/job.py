@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from crisiskit.graph import Graph
 
 
+NO_MAILBOX = "MailboxNotEnabledForRESTAPI"  # the 404 code of an owner without a mailbox
+
+
 class ExportError(OperationFailed):
     """A source could not be exported completely (the reason says what to do)."""
 
@@ -213,6 +216,23 @@ async def first(
         delay = min(delay * rules.factor, rules.max_delay_s)
         answer = await job.reads.get(url, headers)
     return _checked(answer, url, expect)
+
+
+async def mailbox_first(
+    job: Job, url: str, what: str, no_mailbox: str = "no mailbox"
+) -> GraphResponse | None:
+    """Send the first GET of a listing of the owner's mailbox (mail, calendars, contacts,
+    threads); None, the job done as "none", when the owner has no mailbox (yet).
+
+    Any other 404 is an ExportError naming `what`.
+    """
+    answer = await first(job, url)
+    if answer.status == 404:
+        if answer.code == NO_MAILBOX:
+            job.done("none", f"{no_mailbox} ({NO_MAILBOX})")
+            return None
+        raise ExportError(f"{what} of {job.owner}: 404 {answer.code}")
+    return answer
 
 
 async def rest(

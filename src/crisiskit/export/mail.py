@@ -32,7 +32,7 @@ import base64
 import binascii
 from typing import Any
 
-from crisiskit.export.job import ExportError, Job, first, listing, rest
+from crisiskit.export.job import ExportError, Job, first, listing, mailbox_first, rest
 from crisiskit.export.layout import placed_in, safe_name, short_id, stamp
 
 KIND = "mail"
@@ -41,7 +41,6 @@ MESSAGE_QUERY = "$top=1000&$select=id,subject,receivedDateTime,internetMessageId
 ATTACHMENT_QUERY = "$select=id,size"  # sizes only: a listing's contentBytes would be the data
 BATCHED_ATTACHMENTS = 512 * 1024  # a message whose attachments weigh more is streamed
 BODY_ALLOWANCE = 16 * 1024  # a message's MIME beyond its attachments (headers, body), estimated
-NO_MAILBOX = "MailboxNotEnabledForRESTAPI"
 
 
 def _name(message: dict[str, Any]) -> str:
@@ -53,12 +52,9 @@ def _name(message: dict[str, Any]) -> str:
 async def export_mail(job: Job) -> None:
     """Export the mailbox of `job.owner_id` into `job.base`/mail (see the module docstring)."""
     uid = job.owner_id
-    answer = await first(job, f"/users/{uid}/mailFolders?{FOLDER_QUERY}")
-    if answer.status == 404:
-        if answer.code == NO_MAILBOX:
-            job.done("none", "no mailbox (MailboxNotEnabledForRESTAPI)")
-            return
-        raise ExportError(f"mailbox of {job.owner}: 404 {answer.code}")
+    answer = await mailbox_first(job, f"/users/{uid}/mailFolders?{FOLDER_QUERY}", "mailbox")
+    if answer is None:
+        return
     await _folders(job, await rest(job, answer), f"{job.base}/mail")
     job.done()
 
