@@ -23,6 +23,19 @@ def _export(world: World, folder: Path) -> dict[str, Any]:
     return json.loads(run.stdout)
 
 
+def _export_under(
+    world: World, folder: Path, *faults: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Export with these fault rules set; return the report and the simulator's log of it."""
+    world.sim.set_faults(*faults)
+    mark = len(world.sim.requests())
+    try:
+        report = _export(world, folder)
+    finally:
+        world.sim.set_faults()
+    return report, world.sim.requests()[mark:]
+
+
 def _mail(folder: Path) -> dict[str, dict[str, Any]]:
     """Return the manifest's .eml entries by the subject part of their name."""
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
@@ -82,17 +95,12 @@ def test_throttled_sub_requests_are_sent_again_and_the_export_completes(
     # One sizes listing and one MIME read, each 429'd inside its $batch (json-batching:
     # each sub-request is throttled on its own): re-sent after the Retry-After, not streamed
     # instead, not lost.
-    activated.sim.set_faults(
+    folder = tmp_path / "export"
+    report, log = _export_under(
+        activated, folder,
         {"method": "GET", "path": "/attachments", "fault": "throttled", "retryAfter": 0.2},
         {"method": "GET", "path": r"/\$value$", "fault": "throttled", "retryAfter": 0.2},
     )
-    mark = len(activated.sim.requests())
-    folder = tmp_path / "export"
-    try:
-        report = _export(activated, folder)
-    finally:
-        activated.sim.set_faults()
-    log = activated.sim.requests()[mark:]
     throttled = [e for e in log if e["status"] == 429]
     assert len(throttled) == 2 and all(e.get("via") == "$batch" for e in throttled), throttled
     for refused in throttled:
@@ -109,16 +117,11 @@ def test_a_failed_mime_sub_response_is_read_again_in_a_batch_not_written(
     # The first read of each of the 5 messages' MIME answers 503 inside its $batch: an
     # idempotent GET, re-sent (in a $batch again, not streamed); nothing is written from an
     # error's body, and every .eml is the message.
-    activated.sim.set_faults(
+    folder = tmp_path / "export"
+    report, log = _export_under(
+        activated, folder,
         {"method": "GET", "path": r"/\$value$", "fault": "unavailable", "count": 5},
     )
-    mark = len(activated.sim.requests())
-    folder = tmp_path / "export"
-    try:
-        report = _export(activated, folder)
-    finally:
-        activated.sim.set_faults()
-    log = activated.sim.requests()[mark:]
     failed = [e for e in log if e["status"] == 503]
     assert len(failed) == 5 and all(e.get("via") == "$batch" for e in failed), failed
     mail = _mail(folder)
