@@ -37,7 +37,10 @@ class LoopbackProxy:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                proxy.exchange(self, self.rfile.read(length) if length else b"")
+                try:
+                    proxy.exchange(self, self.rfile.read(length) if length else b"")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client is gone (a killed run)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815
 
