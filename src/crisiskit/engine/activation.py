@@ -55,6 +55,7 @@ from crisiskit.plan.diff import diff
 from crisiskit.plan.diff_group import TeamPath
 from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.observe import Observed, observe
+from crisiskit.resources import REGISTRY
 from crisiskit.resources.taps import IssuedPass
 from crisiskit.words import listing
 
@@ -227,10 +228,6 @@ async def _run(
             if not go:
                 report.confirmed = False
                 return report
-            # Compile the document templates while the run waits on Graph, not after it.
-            from crisiskit.documents.kit import prepare
-
-            threading.Thread(target=prepare, name="templates", daemon=True).start()
             handover = await _execute(ctx, planned, report, phase, held, claim)
             report.stats = {
                 "http_requests": traffic.stats.http_requests,
@@ -400,6 +397,7 @@ async def _execute(
         session.event_listeners.append(progress.event)
         handover = HandoverPoint(ctx, planned, session, held)
         session.listeners.append(handover.step)
+        session.listeners.append(_warm_documents)
         outcome = None
         try:
             try:
@@ -423,6 +421,31 @@ async def _execute(
         report.outcome = outcome
         report.executed = True
         return handover
+
+
+_warming = threading.Lock()
+_warmed = False
+
+
+def _warm_documents(result: StepResult) -> None:
+    """Compile the document templates in a thread once a first remote step has answered.
+
+    So the run waits on Graph meanwhile, not the end of the run on them. Not earlier: the
+    thread holds the interpreter while it compiles, and until the first writes are on the
+    wire the loop is busy with what starts the service's longest delays (the accounts,
+    then their licences); the loans before them are local. Once per process (several
+    communes in one command share it).
+    """
+    global _warmed
+    if _warmed or REGISTRY[result.step.kind].local:
+        return
+    with _warming:
+        if _warmed:
+            return
+        _warmed = True
+    from crisiskit.documents.kit import prepare
+
+    threading.Thread(target=prepare, name="templates", daemon=True).start()
 
 
 def _count_seat(ctx: Context, claim: str, result: StepResult) -> None:
