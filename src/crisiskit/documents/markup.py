@@ -205,7 +205,9 @@ def _typst_inline(node: Any) -> str:
     if kind == "code_inline":
         if is_url(node.content):
             return _typst_url(node.content)
-        return f"#ident({typst_string(node.content)})"
+        text = node.content
+        known = text.isascii() and text.isprintable()  # fixed-width glyphs: page.typ's ident
+        return f"#ident({typst_string(text)}{f', n: {len(text)}' if known else ''})"
     if kind == "link":
         href = str(node.attrs.get("href", ""))
         if node.markup == "autolink" and is_url(href):
