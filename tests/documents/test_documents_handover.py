@@ -167,3 +167,27 @@ def test_the_sheet_never_names_a_local_path_or_holds_a_pass() -> None:
         complete_sheet(team_url="javascript:alert(1)")
     with pytest.raises(ValidationError, match="timezone"):
         complete_sheet(edited_at=FIRST.replace(tzinfo=None))
+
+
+def test_an_identifier_boxed_by_its_length_is_exactly_as_wide_as_measured() -> None:
+    """page.typ boxes a printable-ASCII identifier at `n` mono advances instead of measuring
+    it: true only while the bundled mono font has fixed-width glyphs of 1233/2048 em. A font
+    or Typst upgrade that changes that would box identifiers too narrow (then broken) or too
+    wide: this typesets both ways and compares."""
+    from datetime import UTC, datetime
+
+    from crisiskit.documents.markup import typst_string
+    from crisiskit.documents.pdf import compile_pdf
+
+    samples = [a.upn for a in complete_sheet().accounts] + [
+        "AMP-PC-0001", "353918110542012", 'a"b\\c]#d', "+mkR@&oP", "fi fl ffi -- -> ...", "W i"]
+    checks = "\n\n".join(
+        f"#context {{ let t = text(font: mono, size: 0.86em, hyphenate: false, {typst_string(s)});"
+        f" let sized = {len(s)} * mono-advance * 0.86em;"
+        f" let gap = calc.abs((measure(t).width - sized.to-absolute()) / 1pt);"
+        f" if gap < 0.0001 [same] else [differs] }}"
+        for s in samples
+    )
+    text = pdf_text(compile_pdf(checks, title="t", footer="f", confidential=False,
+                                created=datetime.now(UTC)))
+    assert text.split().count("same") == len(samples), text
