@@ -47,7 +47,7 @@ from crisiskit.engine.leaving import leaver_facts
 from crisiskit.engine.progress import HANDOVER, ActivationProgress, PhaseFactory, quiet_phase
 from crisiskit.engine.report import ActivationReport, outcome_of
 from crisiskit.engine.run import CommuneLock, Hold, NoLock, Run, recorded, refuse
-from crisiskit.engine.session import RunSession, StepResult
+from crisiskit.engine.session import Event, RunSession, StepResult
 from crisiskit.errors import LeaseLost
 from crisiskit.plan.activation import ActivationPlan, preconditions
 from crisiskit.plan.desired import DesiredKit
@@ -55,7 +55,6 @@ from crisiskit.plan.diff import diff
 from crisiskit.plan.diff_group import TeamPath
 from crisiskit.plan.leavers import PHASE as LEAVERS
 from crisiskit.plan.observe import Observed, observe
-from crisiskit.resources import REGISTRY
 from crisiskit.resources.taps import IssuedPass
 from crisiskit.words import listing
 
@@ -397,7 +396,8 @@ async def _execute(
         session.event_listeners.append(progress.event)
         handover = HandoverPoint(ctx, planned, session, held)
         session.listeners.append(handover.step)
-        session.listeners.append(_warm_documents)
+        session.listeners.append(_warm_on_wait)
+        session.event_listeners.append(_warm_on_waiting)
         outcome = None
         try:
             try:
@@ -427,18 +427,17 @@ _warming = threading.Lock()
 _warmed = False
 
 
-def _warm_documents(result: StepResult) -> None:
-    """Compile the document templates in a thread once a first remote step has answered.
+def _warm_documents() -> None:
+    """Compile the document templates in a thread, once per process (several communes in one
+    command share them), so that writing the documents costs only their rendering.
 
-    So the run waits on Graph meanwhile, not the end of the run on them. Not earlier: the
-    thread holds the interpreter while it compiles, and until the first writes are on the
-    wire the loop is busy with what starts the service's longest delays (the accounts,
-    then their licences); the loans before them are local. Once per process (several
-    communes in one command share it).
+    Started when the run first waits on the service (a "waiting" event, or a wait step's
+    result), not before: the thread holds the interpreter while it compiles, and until then
+    the loop is busy with what starts the service's longest delays (the accounts, their
+    licences: started with the first write, it held the licences back 80-100 ms in a
+    5-commune run).
     """
     global _warmed
-    if _warmed or REGISTRY[result.step.kind].local:
-        return
     with _warming:
         if _warmed:
             return
@@ -446,6 +445,16 @@ def _warm_documents(result: StepResult) -> None:
     from crisiskit.documents.kit import prepare
 
     threading.Thread(target=prepare, name="templates", daemon=True).start()
+
+
+def _warm_on_wait(result: StepResult) -> None:
+    if result.step.action == "wait" and not _warmed:
+        _warm_documents()
+
+
+def _warm_on_waiting(event: Event) -> None:
+    if event.status == "waiting" and not _warmed:
+        _warm_documents()
 
 
 def _count_seat(ctx: Context, claim: str, result: StepResult) -> None:
