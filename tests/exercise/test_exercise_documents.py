@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
+from cliprobe import run_probe
 from crisiskit.documents.markup import to_html, to_typst
 from crisiskit.exercise.report import duration_fr, offset_fr
 
@@ -40,26 +38,12 @@ def test_durations_and_offsets_in_french() -> None:
     assert offset_fr(125) == "T+2 min 05 s"
 
 
-PROBE = """
-import json, sys
-sys.argv = ["crisiskit", *json.loads(sys.argv[1])]
-code = 0
-try:
-    from crisiskit.cli import main
-    main()
-except SystemExit as exc:
-    code = exc.code or 0
-print("\\nMODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
-sys.exit(code)
-"""
 
 
 def test_validating_a_scenario_loads_neither_graph_nor_the_plotting_library() -> None:
     args = ["-i", str(SAMPLE), "exercise", "validate", "rancongiciel-aubagne"]
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done, modules = run_probe(args)
     assert done.returncode == 0, done.stderr
-    modules = json.loads(done.stderr.rsplit("MODULES=", 1)[1])
     heavy = [m for m in modules
              if m.split(".")[0].startswith(("msgraph", "kiota_", "azure", "matplotlib"))]
     assert heavy == [] and "crisiskit.exercise.scenario" in modules
