@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -14,7 +13,7 @@ from graph_scripted import Reply, Seen, drive, graph_error, ok
 
 from crisiskit.clock import ManualClock
 from crisiskit.graph import RetryPolicy, encode_body
-from crisiskit.graph.policy import PRIORITY, AdaptiveLimiter, parse_retry_after
+from crisiskit.graph.policy import AdaptiveLimiter, parse_retry_after
 from crisiskit.secrets import Secret
 
 
@@ -87,57 +86,6 @@ def test_limiter_acquire_respects_its_bound_and_deadline() -> None:
         return third, fourth, limiter.peak_in_flight
 
     assert asyncio.run(scenario()) == (False, True, 2)
-
-
-def test_a_free_slot_goes_to_the_waiting_request_of_highest_priority() -> None:
-    """The executor sets PRIORITY to a step group's chain length: when slots are short, the
-    critical path of any plan sharing the client goes first, equals in arrival order."""
-
-    async def scenario() -> list[str]:
-        limiter = AdaptiveLimiter(1)
-        loop = asyncio.get_running_loop()
-        order: list[str] = []
-
-        async def request(name: str, priority: float) -> None:
-            PRIORITY.set(priority)
-            assert await limiter.acquire(loop.time() + 5)
-            order.append(name)
-            await asyncio.sleep(0.01)
-            await limiter.release()
-
-        assert await limiter.acquire(loop.time() + 1)  # the one slot, taken
-        waiting = [asyncio.create_task(request(n, p)) for n, p in
-                   [("tap", 2.0), ("licence a", 86403.0), ("phone", 2.0), ("licence b", 86403.0)]]
-        await asyncio.sleep(0.01)  # all four are waiting now
-        await limiter.release()
-        await asyncio.gather(*waiting)
-        return order
-
-    assert asyncio.run(scenario()) == ["licence a", "licence b", "tap", "phone"]
-
-
-def test_a_request_that_gives_up_leaves_its_slot_to_the_next() -> None:
-    """A slot held back for a more urgent request goes to the next one when that request gives
-    up (its deadline passed) instead of taking it, without waiting for another release."""
-
-    async def scenario() -> bool:
-        limiter = AdaptiveLimiter(1)
-        loop = asyncio.get_running_loop()
-        assert await limiter.acquire(loop.time() + 1)
-
-        async def urgent() -> bool:
-            PRIORITY.set(10.0)
-            return await limiter.acquire(loop.time() + 0.05)
-
-        later = asyncio.create_task(limiter.acquire(loop.time() + 5))
-        first = asyncio.create_task(urgent())
-        await asyncio.sleep(0.01)  # both wait
-        time.sleep(0.06)  # the urgent one's deadline passes before it can run again
-        await limiter.release()  # the later one is woken first: the slot is the urgent one's
-        assert not await first  # ...which gives up
-        return await asyncio.wait_for(later, 1.0)
-
-    assert asyncio.run(scenario())
 
 
 def test_one_429_slows_the_whole_client(serve: Any) -> None:

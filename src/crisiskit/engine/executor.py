@@ -5,11 +5,9 @@ One executor for every operation. It knows no operation and no resource kind:
 - a step starts as soon as every step it depends on has finished; steps of the same kind and
   action that become ready together go to their verb in one call, which sends them in `$batch`
   calls of ≤ 20 (so 50 accounts are 3 calls, not 50);
-- ready groups start longest-chain first (a wait counting for its bound), and their requests
-  wait for the Graph client's bounded concurrency with that length as priority, so the
-  critical path (licences, before the mailboxes' long wait) gets the first slots, also against
-  the other plans sharing the client (several communes in one command); everything else runs
-  concurrently within it;
+- ready groups start longest-chain first (a wait counting for its bound), so the critical
+  path (licences, before the mailboxes' long wait) gets the first slots of the Graph client's
+  bounded concurrency; everything else runs concurrently within it;
 - local steps (loans) run inline, in plan order, before the remote steps ready with them;
 - each step goes to the verb its resource module declares for its action (`REGISTRY`):
   declared creates and writes through `crisiskit.engine.writes` (ids journaled before any
@@ -30,7 +28,6 @@ from typing import Any
 
 from crisiskit.engine.session import Execution, RunSession, StepResult
 from crisiskit.engine.writes import create_all, write_all
-from crisiskit.graph.policy import PRIORITY
 from crisiskit.plan.model import NOT_RUN, Plan, PlanError, Step, Unresolved, resolve
 from crisiskit.plan.model import soft_dependencies as soft
 from crisiskit.resources import REGISTRY
@@ -77,8 +74,7 @@ class Executor:
                     groups = _groups(ready, order)
                     groups.sort(key=lambda g: -max(depth[s.id] for s in g))
                     for group in groups:
-                        priority = max(depth[s.id] for s in group)
-                        tasks.add(asyncio.create_task(self._dispatch(group, priority)))
+                        tasks.add(asyncio.create_task(self._dispatch(group)))
                     continue
                 if not tasks:
                     raise PlanError("steps wait for steps that never finish")
@@ -107,13 +103,8 @@ class Executor:
             raise PlanError(f"step {s.id}: {s.kind} has no {s.action!r} verb")
         return spec
 
-    async def _dispatch(self, group: list[Step], priority: float = 0.0) -> None:
-        """Resolve the group's payloads, skip what cannot run, send the rest to its verb.
-
-        Its requests wait for the Graph client's slots with `priority` (the group's chain
-        length): they go before those of shorter chains, this plan's or another's.
-        """
-        PRIORITY.set(priority)  # this task's context only (and the tasks it starts)
+    async def _dispatch(self, group: list[Step]) -> None:
+        """Resolve the group's payloads, skip what cannot run, send the rest to its verb."""
         results = self.session.execution.results
         values = {k: r.values for k, r in results.items() if r.ok}
         runnable: list[Step] = []

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -66,20 +64,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return seconds
 
 
-# How urgent the requests sent from this context are: the executor sets it, for each group of
-# steps it dispatches, to the length of the chain of steps waiting on them (a wait counting for
-# its bound). Requests that wait for a slot get it by priority, so the critical path of every
-# operation sharing the client (several communes in one command) goes first.
-PRIORITY: ContextVar[float] = ContextVar("crisiskit_request_priority", default=0.0)
-
-
 class AdaptiveLimiter:
     """Bound the requests in flight; after a 429, pause everyone and halve the bound for a while.
 
     Graph throttles per application and tenant, so one 429 means every concurrent request is
     likely to get one too: they all wait for the `Retry-After`, and concurrency then grows back
-    by one per calm `cooldown_s`. Pauses and deadlines are measured on `clock`. A free slot
-    goes to the waiting request of highest `PRIORITY` (in arrival order among equals).
+    by one per calm `cooldown_s`. Pauses and deadlines are measured on `clock`.
     """
 
     def __init__(
@@ -100,7 +90,6 @@ class AdaptiveLimiter:
         self._grow_at = 0.0
         self._clock = clock
         self._waiters: list[asyncio.Future[None]] = []
-        self._wanting: Counter[float] = Counter()  # priority -> requests waiting for a slot
         # Another limiter whose pauses this one also waits out (downloads wait out a 429 of
         # the Graph requests', and pause them on theirs: see `throttled`).
         self.pause_with = pause_with
@@ -111,43 +100,24 @@ class AdaptiveLimiter:
         return max(self.pause_until, other)
 
     async def acquire(self, deadline: float) -> bool:
-        """Wait for a slot; return False if the deadline (on the clock's monotonic) comes first.
-
-        A slot is taken only if free slots remain for every waiting request of higher
-        priority (`PRIORITY`).
-        """
-        priority = PRIORITY.get()
-        self._wanting[priority] += 1
-        took = False
-        try:
-            while True:
-                now = self._clock.monotonic()
-                if now >= deadline:
-                    return False
-                pause = self.paused_until()
-                if pause > now:
-                    await self._clock.sleep(min(pause, deadline) - now)
-                    continue
-                ahead = sum(n for p, n in self._wanting.items() if p > priority)
-                if self.in_flight + ahead < self.limit:
-                    self.in_flight += 1
-                    self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-                    took = True
-                    return True
-                await self._released_or(deadline - now)
-        finally:
-            self._wanting[priority] -= 1
-            if not self._wanting[priority]:
-                del self._wanting[priority]
-            if not took:
-                self._wake()  # a slot it held back for itself may be free for another
+        """Wait for a slot; return False if the deadline (on the clock's monotonic) comes first."""
+        while True:
+            now = self._clock.monotonic()
+            if now >= deadline:
+                return False
+            pause = self.paused_until()
+            if pause > now:
+                await self._clock.sleep(min(pause, deadline) - now)
+                continue
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                return True
+            await self._released_or(deadline - now)
 
     async def release(self) -> None:
         """Free a slot and wake the waiters."""
         self.in_flight -= 1
-        self._wake()
-
-    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
