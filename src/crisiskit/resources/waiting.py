@@ -46,11 +46,9 @@ class Schedule:
     cap_s: float
 
 
-# A mailbox is the kit's longest delay, the one the whole kit waits for: looked at every 5 s
-# at most, so a ready one is seen within 5 s, for one `$batch` per 20 mailboxes per look (12
-# sub-requests a minute per mailbox, far below Outlook's 10,000 per 10 minutes per app and
-# mailbox, throttling-limits.md). A site, shorter, never the last: every 15 s at most.
-MAILBOX = Schedule(5.0, 2.0, 5.0)
+# Every 15 s at most: a thing ready is seen within 15 s (the real service's minutes are then
+# lost by seconds), for one small `$batch` per look.
+MAILBOX = Schedule(5.0, 2.0, 15.0)
 SITE = Schedule(5.0, 2.0, 15.0)
 TEAM_OPERATION = Schedule(31.0, 1.0, 31.0)  # documented: "wait >30 seconds between checks"
 
