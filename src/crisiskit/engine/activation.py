@@ -20,6 +20,7 @@ the confirmation prompt is asked from a worker thread. Secrets never leave `Issu
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
@@ -423,10 +424,7 @@ async def _execute(
         return handover
 
 
-_warming = threading.Lock()
-_warmed = False
-
-
+@functools.cache
 def _warm_documents() -> None:
     """Compile the document templates in a thread, once per process (several communes in one
     command share them), so that writing the documents costs only their rendering.
@@ -437,23 +435,18 @@ def _warm_documents() -> None:
     licences: started with the first write, it held the licences back 80-100 ms in a
     5-commune run).
     """
-    global _warmed
-    with _warming:
-        if _warmed:
-            return
-        _warmed = True
     from crisiskit.documents.kit import prepare
 
     threading.Thread(target=prepare, name="templates", daemon=True).start()
 
 
 def _warm_on_wait(result: StepResult) -> None:
-    if result.step.action == "wait" and not _warmed:
+    if result.step.action == "wait":
         _warm_documents()
 
 
 def _warm_on_waiting(event: Event) -> None:
-    if event.status == "waiting" and not _warmed:
+    if event.status == "waiting":
         _warm_documents()
 
 
